@@ -1,0 +1,8 @@
+//! The Overseer application: configuration and wiring. `main` and the end-to-end tests build
+//! the application through the same [`Application::build`].
+
+mod config;
+mod startup;
+
+pub use config::{ConfigError, DatabaseUrl, FileSettings, Settings, layered};
+pub use startup::{AppError, Application, open_store, wire};

@@ -1,0 +1,315 @@
+//! `overseer`: run the service, or manage its database and users.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use overseer_app::{
+    Application, ConfigError, DatabaseUrl, FileSettings, Settings, layered, open_store, wire,
+};
+use overseer_domain::{Quota, Role, UsdBudget};
+use overseer_ports::agent::Secret;
+use overseer_services::broadcast::InProcessBroadcaster;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "overseer",
+    version,
+    about = "Runs Claude Code agents as audited tasks behind a REST API"
+)]
+struct Cli {
+    /// A TOML file of settings (keys as the long flags, with '_'); flags and environment
+    /// variables win over it. Default: ./overseer.toml if it exists.
+    #[arg(
+        long,
+        env = "OVERSEER_CONFIG",
+        default_value = "overseer.toml",
+        global = true
+    )]
+    config: PathBuf,
+    /// Where the embedded database, working directories, reports and the JWT secret live.
+    #[arg(long, env = "OVERSEER_DATA_DIR", default_value = Settings::DEFAULT_DATA_DIR, global = true)]
+    data_dir: PathBuf,
+    /// `postgres://…` or `sqlite:…`; default: SQLite at <data-dir>/overseer.db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "OVERSEER_BIND", default_value = Settings::DEFAULT_BIND, global = true)]
+    bind: SocketAddr,
+    /// Signs access tokens; default: a secret generated once in <data-dir>/jwt-secret.
+    #[arg(
+        long,
+        env = "OVERSEER_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    jwt_secret: Option<String>,
+    /// Turns self-service registration off (`overseer user create` still works).
+    #[arg(long, env = "OVERSEER_DISABLE_REGISTRATION", global = true)]
+    disable_registration: bool,
+    /// The Claude Code CLI to run.
+    #[arg(
+        long,
+        env = "OVERSEER_CLAUDE_BINARY",
+        default_value = "claude",
+        global = true
+    )]
+    claude_binary: PathBuf,
+    /// Live agent processes at most (each takes about 310 MB).
+    #[arg(
+        long,
+        env = "OVERSEER_MAX_LIVE_AGENTS",
+        default_value_t = 4,
+        global = true
+    )]
+    max_live_agents: usize,
+    /// Executions running at once.
+    #[arg(
+        long,
+        env = "OVERSEER_MAX_CONCURRENT_EXECUTIONS",
+        default_value_t = 4,
+        global = true
+    )]
+    max_concurrent_executions: usize,
+    /// Executions running at once over every node sharing the database.
+    #[arg(
+        long,
+        env = "OVERSEER_MAX_RUNNING_TOTAL",
+        default_value_t = 8,
+        global = true
+    )]
+    max_running_total: u32,
+    /// Executions running at once per user, over every node.
+    #[arg(
+        long,
+        env = "OVERSEER_MAX_RUNNING_PER_USER",
+        default_value_t = 4,
+        global = true
+    )]
+    max_running_per_user: u32,
+    /// Log lines as `text` (default) or `json`.
+    #[arg(long, env = "OVERSEER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    log_format: String,
+    /// On shutdown, seconds running executions may take to finish before agents stop.
+    #[arg(
+        long,
+        env = "OVERSEER_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    shutdown_grace_seconds: u64,
+    /// Seconds an execution may run when its task sets no `timeout_seconds`.
+    #[arg(
+        long,
+        env = "OVERSEER_EXECUTION_TIMEOUT_SECONDS",
+        default_value_t = 1800,
+        global = true
+    )]
+    execution_timeout_seconds: u64,
+    /// Seconds a running execution's lease lasts without a heartbeat: how soon another node
+    /// settles the runs of a node that died.
+    #[arg(
+        long,
+        env = "OVERSEER_LEASE_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    lease_seconds: u64,
+    /// Quota for users without their own: executions pending or running at once (unset:
+    /// unlimited).
+    #[arg(long, env = "OVERSEER_DEFAULT_MAX_ACTIVE_RUNS", global = true)]
+    default_max_active_runs: Option<u32>,
+    /// Quota for users without their own: agent cost per UTC day in USD (unset: unlimited).
+    #[arg(long, env = "OVERSEER_DEFAULT_MAX_DAILY_COST_USD", global = true)]
+    default_max_daily_cost_usd: Option<f64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations and serve the API.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (the password is read from OVERSEER_NEW_USER_PASSWORD).
+    Create(CreateUser),
+}
+
+#[derive(Debug, Args)]
+struct CreateUser {
+    #[arg(long)]
+    email: String,
+    /// Make the user an admin.
+    #[arg(long)]
+    admin: bool,
+    #[arg(long, env = "OVERSEER_NEW_USER_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+impl Cli {
+    /// Settings from the layers: defaults, then the file, then the environment and flags.
+    fn settings(&self, matches: &ArgMatches) -> Result<Settings, ConfigError> {
+        let explicit = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
+        let file = FileSettings::load(&self.config, explicit("config"))?;
+        let database_url = self.database_url.clone().or(file.database_url);
+        let jwt_secret = self.jwt_secret.clone().or(file.jwt_secret);
+        Ok(Settings {
+            data_dir: layered(explicit("data_dir"), self.data_dir.clone(), file.data_dir),
+            database_url: database_url.map(DatabaseUrl::new),
+            bind: layered(explicit("bind"), self.bind, file.bind),
+            jwt_secret: jwt_secret.map(Secret::new),
+            registration_open: layered(
+                explicit("disable_registration"),
+                !self.disable_registration,
+                file.registration_open,
+            ),
+            claude_binary: layered(
+                explicit("claude_binary"),
+                self.claude_binary.clone(),
+                file.claude_binary,
+            ),
+            agent_env: Settings::agent_env_from_process(),
+            max_live_agents: layered(
+                explicit("max_live_agents"),
+                self.max_live_agents,
+                file.max_live_agents,
+            ),
+            max_concurrent_executions: layered(
+                explicit("max_concurrent_executions"),
+                self.max_concurrent_executions,
+                file.max_concurrent_executions,
+            ),
+            max_running_total: layered(
+                explicit("max_running_total"),
+                self.max_running_total,
+                file.max_running_total,
+            ),
+            max_running_per_user: layered(
+                explicit("max_running_per_user"),
+                self.max_running_per_user,
+                file.max_running_per_user,
+            ),
+            shutdown_grace: std::time::Duration::from_secs(layered(
+                explicit("shutdown_grace_seconds"),
+                self.shutdown_grace_seconds,
+                file.shutdown_grace_seconds,
+            )),
+            default_quota: Quota {
+                max_active_runs: self
+                    .default_max_active_runs
+                    .or(file.default_max_active_runs),
+                max_daily_cost_usd: self
+                    .default_max_daily_cost_usd
+                    .or(file.default_max_daily_cost_usd)
+                    .map(UsdBudget::new)
+                    .transpose()
+                    .map_err(|e| ConfigError::Setting {
+                        name: "default_max_daily_cost_usd",
+                        reason: e.reason,
+                    })?,
+            },
+            lease: std::time::Duration::from_secs(layered(
+                explicit("lease_seconds"),
+                self.lease_seconds,
+                file.lease_seconds,
+            )),
+            execution_timeout: std::time::Duration::from_secs(layered(
+                explicit("execution_timeout_seconds"),
+                self.execution_timeout_seconds,
+                file.execution_timeout_seconds,
+            )),
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if cli.log_format == "json" {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init();
+    } else {
+        logs.init();
+    }
+    let settings = match cli.settings(&matches) {
+        Ok(settings) => settings,
+        Err(err) => {
+            tracing::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Serve => serve(&settings).await,
+        Command::Migrate => open_store(&settings).await.map(drop).map_err(Into::into),
+        Command::User(UserCommand::Create(user)) => create_user(&settings, user).await,
+        Command::Openapi => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(overseer_http::openapi::document_json().as_bytes())
+                .map_err(Into::into)
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(settings).await?;
+    tracing::info!(address = %app.address(), "listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn create_user(
+    settings: &Settings,
+    user: CreateUser,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = open_store(settings).await?;
+    let (_, auth) = wire(
+        settings,
+        &store,
+        std::sync::Arc::new(InProcessBroadcaster::default()),
+        std::sync::Arc::new(overseer_ports::NoTelemetry),
+    )?;
+    let role = if user.admin { Role::Admin } else { Role::User };
+    let created = auth
+        .create_user(&user.email, &user.password, role, None)
+        .await?;
+    tracing::info!(user = %created.id, email = %created.email, role = %created.role, "user created");
+    Ok(())
+}

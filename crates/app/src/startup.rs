@@ -1,0 +1,320 @@
+//! Builds the application from settings: opens and migrates the store, loads the JWT secret,
+//! wires adapters and services, and binds the listener.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, dev::Server};
+use overseer_auth::{Argon2Hasher, JwtIssuer};
+use overseer_files::{LocalReportFiles, LocalWorkspaces};
+use overseer_http::metrics::PrometheusTelemetry;
+use overseer_http::{HttpState, configure};
+use overseer_ports::agent::Secret;
+use overseer_ports::repositories::ClaimLimits;
+use overseer_ports::{EventBroadcaster, RandomIds, SystemClock, Telemetry};
+use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords};
+use overseer_services::auth::{AuthConfig, AuthService};
+use overseer_services::broadcast::InProcessBroadcaster;
+use overseer_services::cluster_relay::{RelayingBroadcaster, relay_from_other_nodes};
+use overseer_services::queue_worker::QueueConfig;
+use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig};
+use overseer_store::{PgClusterBus, Store, StoreError};
+
+use crate::config::Settings;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot use the data directory {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {url}")]
+    Database {
+        url: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built application: migrated store, bound listener, server ready to run.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    store: Store,
+    services: Services,
+    shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The data directory, created and made absolute (agents run in directories under it).
+fn data_dir(settings: &Settings) -> Result<PathBuf, AppError> {
+    let failed = |source| AppError::DataDir {
+        path: settings.data_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&settings.data_dir).map_err(failed)?;
+    settings.data_dir.canonicalize().map_err(failed)
+}
+
+/// The configured JWT secret, or the one kept in the data directory (generated on first
+/// start, readable by the owner only). There is no built-in fallback.
+fn jwt_secret(settings: &Settings, data_dir: &Path) -> Result<Secret, AppError> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    let path = data_dir.join("jwt-secret");
+    let failed = |source| AppError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(Secret::new(secret.trim())),
+        Ok(_) | Err(_) if path.exists() => {
+            return Err(failed(std::io::Error::other(
+                "the stored JWT secret is unreadable or too short",
+            )));
+        }
+        _ => {}
+    }
+    // 4 × 122 random bits from the OS generator.
+    let secret: String = (0..4)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    write_private(&path, &secret).map_err(failed)?;
+    tracing::info!(path = %path.display(), "generated a JWT secret");
+    Ok(Secret::new(secret))
+}
+
+/// This node's name in execution leases, kept in the data directory so that a restart after a
+/// crash is recognised as the same node and settles its runs at once. Each node needs its own
+/// data directory.
+fn node_id(data_dir: &Path) -> Result<String, AppError> {
+    let path = data_dir.join("node-id");
+    let failed = |source| AppError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => return Err(failed(std::io::Error::other("the stored node id is empty"))),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(failed(err)),
+        Err(_) => {}
+    }
+    let id = format!("node-{}", uuid::Uuid::new_v4().simple());
+    write_private(&path, &id).map_err(failed)?;
+    Ok(id)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Opens and migrates the configured store.
+///
+/// # Errors
+/// [`AppError::DataDir`] or [`AppError::Database`].
+pub async fn open_store(settings: &Settings) -> Result<Store, AppError> {
+    data_dir(settings)?;
+    let url = settings.effective_database_url();
+    let database_error = |source| AppError::Database {
+        url: url.redacted(),
+        source,
+    };
+    let store = Store::connect(url.expose()).await.map_err(database_error)?;
+    store.migrate().await.map_err(database_error)?;
+    tracing::info!(database = %url, backend = store.backend_name(), "database ready");
+    Ok(store)
+}
+
+/// On Postgres, events also travel to and from the other nodes on the database (LISTEN /
+/// NOTIFY); on SQLite (one node) they stay in this process.
+fn cluster_broadcaster(
+    store: &Store,
+    node: &str,
+    deps: &Deps,
+    live: Arc<InProcessBroadcaster>,
+) -> Arc<dyn EventBroadcaster> {
+    let Some(bus) = PgClusterBus::new(store, node) else {
+        return live;
+    };
+    relay_from_other_nodes(&bus, deps.repos.clone(), live.clone());
+    Arc::new(RelayingBroadcaster::new(live, Arc::new(bus)))
+}
+
+/// The services and the auth service over `store`.
+///
+/// # Errors
+/// [`AppError::DataDir`] if the data directory or the JWT secret cannot be used.
+pub fn wire(
+    settings: &Settings,
+    store: &Store,
+    live: Arc<InProcessBroadcaster>,
+    telemetry: Arc<dyn Telemetry>,
+) -> Result<(Services, Arc<AuthService>), AppError> {
+    let data_dir = data_dir(settings)?;
+    let deps = Deps {
+        repos: store.repositories(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    let auth = Arc::new(AuthService::new(
+        deps.clone(),
+        Arc::new(Argon2Hasher),
+        Arc::new(JwtIssuer::new(&jwt_secret(settings, &data_dir)?)),
+        AuthConfig {
+            registration_open: settings.registration_open,
+            ..AuthConfig::default()
+        },
+    ));
+    let runner = ClaudeRunner::new(ClaudeConfig {
+        binary: settings.claude_binary.clone(),
+        env: settings.agent_env.iter().cloned().collect(),
+        process_records: Some(ProcessRecords::new(data_dir.join("agents"))),
+        ..ClaudeConfig::default()
+    });
+    let reaped = runner.reap_orphans();
+    if reaped > 0 {
+        tracing::warn!(
+            groups = reaped,
+            "killed agent processes left by this node's previous run"
+        );
+    }
+    let node = node_id(&data_dir)?;
+    let broadcaster = cluster_broadcaster(store, &node, &deps, live);
+    let adapters = Adapters {
+        deps,
+        runner: Arc::new(runner),
+        workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
+        report_files: Arc::new(LocalReportFiles::new(&data_dir)),
+        broadcaster,
+        telemetry,
+    };
+    let config = ServicesConfig {
+        pool: PoolConfig {
+            max_live: settings.max_live_agents,
+            idle_timeout: Duration::from_secs(300),
+        },
+        queue: QueueConfig {
+            node_slots: settings.max_concurrent_executions,
+            limits: ClaimLimits {
+                global: settings.max_running_total,
+                per_user: settings.max_running_per_user,
+            },
+            node_id: node,
+            lease: settings.lease,
+            ..QueueConfig::default()
+        },
+        default_execution_timeout: settings.execution_timeout,
+        default_quota: settings.default_quota,
+        ..ServicesConfig::default()
+    };
+    Ok((Services::build(adapters, config), auth))
+}
+
+impl Application {
+    /// Opens the store (creating the data directory and applying migrations), wires the
+    /// services and binds the listener. Port 0 binds a free port; [`Application::address`]
+    /// tells which.
+    ///
+    /// # Errors
+    /// [`AppError`] naming the step that failed.
+    pub async fn build(settings: &Settings) -> Result<Self, AppError> {
+        let store = open_store(settings).await?;
+        let live = Arc::new(InProcessBroadcaster::default());
+        let telemetry = PrometheusTelemetry::new();
+        let (services, auth) = wire(settings, &store, live.clone(), Arc::new(telemetry.clone()))?;
+        let bind_error = |source| AppError::Bind {
+            addr: settings.bind,
+            source,
+        };
+        let listener = TcpListener::bind(settings.bind).map_err(bind_error)?;
+        let address = listener.local_addr().map_err(bind_error)?;
+        let state = HttpState {
+            services: services.clone(),
+            auth,
+            live,
+            health_probes: vec![Arc::new(store.clone())],
+            telemetry,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    overseer_http::metrics::track,
+                ))
+                .wrap(actix_web::middleware::from_fn(
+                    overseer_http::request_log::log_request,
+                ))
+                .configure(configure(state.clone()))
+        })
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        let pool = services.pool.clone();
+        spawn_evictor(&pool);
+        Ok(Self {
+            address,
+            server,
+            store,
+            services,
+            shutdown_grace: settings.shutdown_grace,
+        })
+    }
+
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM): the server stops accepting
+    /// and finishes its requests, running executions get the grace period, then every agent
+    /// stops (runs cut short fail with "shutdown"; queued ones stay pending).
+    ///
+    /// # Errors
+    /// The server's I/O error.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let outcome = self.server.await;
+        tracing::info!(grace = ?self.shutdown_grace, "shutting down");
+        self.services.shutdown(self.shutdown_grace).await;
+        outcome
+    }
+}
+
+fn spawn_evictor(pool: &Arc<overseer_services::AgentPool>) {
+    drop(pool.spawn_evictor(Duration::from_secs(30)));
+}

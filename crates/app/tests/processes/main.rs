@@ -1,0 +1,7 @@
+//! The `overseer` binary as a child process: killed with SIGKILL and restarted, and run as
+//! two nodes on one Postgres database. The agents are the real CLI against the fake API.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod kill;
+mod node;
+mod two_nodes;

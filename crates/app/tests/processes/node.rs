@@ -1,0 +1,186 @@
+//! One `overseer serve` child process and what the tests ask of it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use overseer_testkit::fake_api::FakeAnthropic;
+use overseer_testkit::http_api::{Api, Client, Method};
+use serde_json::Value;
+
+/// A running server. Killed (SIGKILL) when dropped.
+pub struct Node {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("overseer-{label}-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node {
+    /// Starts `overseer serve` on `data_dir` (SQLite there unless `database_url`), with the
+    /// real CLI pointed at `api`, plus `flags`; returns once `/health` answers.
+    pub async fn start(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        cli: &Path,
+        api: &FakeAnthropic,
+        flags: &[&str],
+    ) -> Self {
+        Self::start_with_env(data_dir, database_url, cli, api, flags, &[]).await
+    }
+
+    /// [`Node::start`] with extra environment variables for the server.
+    pub async fn start_with_env(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        cli: &Path,
+        api: &FakeAnthropic,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let base = format!("http://127.0.0.1:{}", free_port());
+        let home = data_dir.join("agent-home");
+        std::fs::create_dir_all(&home).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("node.log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_overseer"));
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--bind", base.trim_start_matches("http://")])
+            .arg("--claude-binary")
+            .arg(cli)
+            .args(flags)
+            .arg("serve")
+            .env_remove("DATABASE_URL")
+            .env("ANTHROPIC_BASE_URL", api.base_url())
+            .env("ANTHROPIC_API_KEY", "sk-ant-process-test")
+            .env("HOME", &home)
+            .env("CLAUDE_CONFIG_DIR", data_dir.join("claude-config"))
+            .env("CLAUDE_CODE_MAX_RETRIES", "0")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        command.envs(env.iter().copied());
+        let mut node = Self {
+            child: command.spawn().expect("start overseer"),
+            base,
+            data_dir: data_dir.to_owned(),
+        };
+        node.wait_healthy().await;
+        node
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("overseer exited with {status}: {}", self.log());
+            }
+            if let Ok(response) = client.get(format!("{}/health", self.base)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "overseer never became healthy: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The node's own log (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("node.log")).unwrap_or_default()
+    }
+
+    /// The node's name in leases (kept in its data directory).
+    pub fn node_id(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("node-id"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `path` until `done` holds for its JSON body, or panics after `within`.
+pub async fn poll(api: &Api, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = api.json(Method::GET, path, None).await;
+        if status == 200 && done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} never got there: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Processes whose working directory lies under `dir` (the agents and their tools run in
+/// session directories there), as (pid, command line).
+pub fn processes_under(dir: &Path) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
+            if !cwd.starts_with(dir) || is_zombie(pid) {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some((pid, cmdline))
+        })
+        .collect()
+}
+
+/// A zombie has exited; only its parent's `wait` is missing.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 1..];
+            after.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(true)
+}

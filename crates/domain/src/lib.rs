@@ -1,0 +1,46 @@
+//! Overseer's domain: entities, value objects and state machines. No I/O, no async runtime,
+//! no database or HTTP types: every other crate depends on this one, never the reverse.
+
+mod agent_options;
+mod approval;
+mod audit;
+mod execution;
+mod ids;
+mod mcp_server;
+mod message;
+mod quota;
+mod report;
+mod session;
+mod state_machine;
+mod string_enum;
+mod task;
+pub mod template;
+mod tool_call;
+mod user;
+mod validation;
+
+pub use agent_options::{
+    AgentOptions, EnvValue, EnvVarName, ExecutionTimeout, ExtraDir, HttpUrl, McpServerConfig,
+    McpServerName, ModelName, PermissionMode, SystemPrompt, ToolPattern, UsdBudget,
+};
+pub use approval::{Approval, ApprovalStatus};
+pub use audit::{AuditAction, AuditLog, ResourceType};
+pub use execution::{ExecutionStatus, Lease, TaskExecution, TriggerType};
+pub use ids::{
+    ApprovalId, AuditLogId, ExecutionId, McpServerId, MessageId, ReportId, SessionId, TaskId,
+    ToolCallId, UserId,
+};
+pub use mcp_server::{McpScope, McpServer};
+pub use message::{Message, MessageRole, MessageType, NewMessage};
+pub use quota::{Quota, QuotaLimit};
+pub use report::{Report, ReportFormat, ReportTitle};
+pub use session::{NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage};
+pub use state_machine::InvalidTransition;
+pub use task::{
+    CronSchedule, MissedTicks, NewTask, Schedule, Task, TaskName, TaskSnapshot, TimeZoneName,
+    check_description,
+};
+pub use template::{PromptTemplate, TaskTemplate};
+pub use tool_call::{PermissionDecision, ToolCall, ToolCallStatus};
+pub use user::{Email, PasswordHash, Role, User};
+pub use validation::ValidationError;

@@ -1,0 +1,66 @@
+//! Per-user quotas: how many runs a user may have active, and how much their agents may spend
+//! per UTC day. An unset limit falls back to the service default.
+
+use crate::UsdBudget;
+
+/// A user's own limits; `None` leaves the service default in force.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quota {
+    /// Executions `pending` or `running` at once.
+    pub max_active_runs: Option<u32>,
+    /// Agent cost per UTC day, in US dollars.
+    pub max_daily_cost_usd: Option<UsdBudget>,
+}
+
+impl Quota {
+    /// This quota's limits, each falling back to `defaults`'.
+    #[must_use]
+    pub fn or(self, defaults: Quota) -> Quota {
+        Quota {
+            max_active_runs: self.max_active_runs.or(defaults.max_active_runs),
+            max_daily_cost_usd: self.max_daily_cost_usd.or(defaults.max_daily_cost_usd),
+        }
+    }
+}
+
+/// A quota limit, named as in errors and the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaLimit {
+    MaxActiveRuns,
+    MaxDailyCostUsd,
+}
+
+impl QuotaLimit {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxActiveRuns => "max_active_runs",
+            Self::MaxDailyCostUsd => "max_daily_cost_usd",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_limits_win_and_unset_ones_fall_back() {
+        let defaults = Quota {
+            max_active_runs: Some(10),
+            max_daily_cost_usd: Some(UsdBudget::new(5.0).unwrap()),
+        };
+        let own = Quota {
+            max_active_runs: Some(2),
+            max_daily_cost_usd: None,
+        };
+        assert_eq!(
+            own.or(defaults),
+            Quota {
+                max_active_runs: Some(2),
+                max_daily_cost_usd: Some(UsdBudget::new(5.0).unwrap()),
+            }
+        );
+        assert_eq!(Quota::default().or(Quota::default()), Quota::default());
+    }
+}

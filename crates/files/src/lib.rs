@@ -1,0 +1,171 @@
+//! The file-system adapter: session working directories and report files, all under the
+//! service's data directory.
+//!
+//! - `<data_dir>/agent-workdirs/active/<session_id>/`, moved to `…/archives/<session_id>/`
+//! - `<data_dir>/reports/<report_id>/report.<ext>`
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use overseer_domain::{ReportFormat, ReportId, SessionId};
+use overseer_ports::{FileError, ReportFiles, Workspaces};
+
+fn failed(operation: &'static str) -> impl Fn(std::io::Error) -> FileError {
+    move |err| FileError {
+        operation,
+        reason: err.kind().to_string(),
+    }
+}
+
+/// Working directories under `<data_dir>/agent-workdirs`.
+#[derive(Clone, Debug)]
+pub struct LocalWorkspaces {
+    root: PathBuf,
+}
+
+impl LocalWorkspaces {
+    /// Working directories under `data_dir`, which should be absolute (the CLI runs in them).
+    #[must_use]
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            root: data_dir.join("agent-workdirs"),
+        }
+    }
+
+    fn active(&self, session: SessionId) -> PathBuf {
+        self.root.join("active").join(session.to_string())
+    }
+
+    fn archived(&self, session: SessionId) -> PathBuf {
+        self.root.join("archives").join(session.to_string())
+    }
+}
+
+#[async_trait]
+impl Workspaces for LocalWorkspaces {
+    async fn create(&self, session: SessionId) -> Result<PathBuf, FileError> {
+        let dir = self.active(session);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(failed("creating the working directory"))?;
+        tokio::fs::canonicalize(&dir)
+            .await
+            .map_err(failed("resolving the working directory"))
+    }
+
+    async fn archive(&self, session: SessionId) -> Result<PathBuf, FileError> {
+        let target = self.archived(session);
+        let parent = target.parent().unwrap_or(&self.root);
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(failed("creating the archive directory"))?;
+        tokio::fs::rename(self.active(session), &target)
+            .await
+            .map_err(failed("archiving the working directory"))?;
+        Ok(target)
+    }
+}
+
+/// Report files under `<data_dir>/reports`.
+#[derive(Clone, Debug)]
+pub struct LocalReportFiles {
+    data_dir: PathBuf,
+}
+
+impl LocalReportFiles {
+    #[must_use]
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+}
+
+#[async_trait]
+impl ReportFiles for LocalReportFiles {
+    async fn write(
+        &self,
+        report: ReportId,
+        format: ReportFormat,
+        bytes: Vec<u8>,
+    ) -> Result<String, FileError> {
+        let relative = format!("reports/{report}/report.{}", format.extension());
+        let path = self.data_dir.join(&relative);
+        let dir = self.data_dir.join("reports").join(report.to_string());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(failed("creating the report directory"))?;
+        // Write beside, then rename: a download never sees a half-written report.
+        let partial = dir.join(".report.partial");
+        tokio::fs::write(&partial, bytes)
+            .await
+            .map_err(failed("writing the report"))?;
+        tokio::fs::rename(&partial, &path)
+            .await
+            .map_err(failed("writing the report"))?;
+        Ok(relative)
+    }
+
+    async fn read(&self, relative_path: &str) -> Result<Vec<u8>, FileError> {
+        // Only paths this adapter wrote: no absolute paths, no way out of the data directory.
+        let safe = Path::new(relative_path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !safe || !relative_path.starts_with("reports/") {
+            return Err(FileError {
+                operation: "reading the report",
+                reason: "not a report path".to_owned(),
+            });
+        }
+        tokio::fs::read(self.data_dir.join(relative_path))
+            .await
+            .map_err(failed("reading the report"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn temp() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("overseer-files-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn workdirs_are_created_and_archived() {
+        let data = temp();
+        let workspaces = LocalWorkspaces::new(&data);
+        let session = SessionId::from_uuid(Uuid::now_v7());
+        let dir = workspaces.create(session).await.unwrap();
+        assert!(dir.is_absolute() && dir.ends_with(format!("agent-workdirs/active/{session}")));
+        std::fs::write(dir.join("out.txt"), "kept").unwrap();
+        let archived = workspaces.archive(session).await.unwrap();
+        assert!(!dir.exists());
+        assert_eq!(
+            std::fs::read_to_string(archived.join("out.txt")).unwrap(),
+            "kept"
+        );
+        assert!(archived.ends_with(format!("agent-workdirs/archives/{session}")));
+        std::fs::remove_dir_all(data).unwrap();
+    }
+
+    #[tokio::test]
+    async fn reports_are_written_and_read_back_by_relative_path() {
+        let data = temp();
+        let files = LocalReportFiles::new(&data);
+        let report = ReportId::from_uuid(Uuid::now_v7());
+        let path = files
+            .write(report, ReportFormat::Markdown, b"# Report".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(path, format!("reports/{report}/report.md"));
+        assert_eq!(files.read(&path).await.unwrap(), b"# Report");
+        assert!(files.read("../etc/passwd").await.is_err());
+        assert!(files.read("/etc/passwd").await.is_err());
+        std::fs::remove_dir_all(data).unwrap();
+    }
+}

@@ -1,0 +1,191 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and `/docs`.
+//! `docs/openapi.json` holds the committed copy; a test fails when the two differ.
+
+use actix_web::{HttpResponse, get, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{FieldError, Problem};
+use crate::routes;
+
+/// Errors any operation may answer with, as `application/problem+json`.
+#[allow(dead_code)] // A description for the document, never built.
+#[derive(utoipa::IntoResponses)]
+pub(crate) enum Errors {
+    #[response(
+        status = 400,
+        description = "Malformed request (bad JSON, bad id, bad query)",
+        content_type = "application/problem+json"
+    )]
+    Malformed(Problem<'static>),
+    #[response(
+        status = 401,
+        description = "Missing, invalid or expired token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem<'static>),
+    #[response(
+        status = 403,
+        description = "Not allowed (admin-only, registration closed)",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem<'static>),
+    #[response(
+        status = 404,
+        description = "Missing, or someone else's",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem<'static>),
+    #[response(
+        status = 409,
+        description = "Conflict (stale version, not active, already answered)",
+        content_type = "application/problem+json"
+    )]
+    Conflict(Problem<'static>),
+    #[response(
+        status = 413,
+        description = "Body too large",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem<'static>),
+    #[response(
+        status = 422,
+        description = "Invalid input; `errors` names the fields",
+        content_type = "application/problem+json"
+    )]
+    Invalid(Problem<'static>),
+    #[response(
+        status = 429,
+        description = "A quota is reached; `limit` names it",
+        content_type = "application/problem+json"
+    )]
+    QuotaExceeded(Problem<'static>),
+    #[response(
+        status = 503,
+        description = "Storage or queue unavailable",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem<'static>),
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Overseer", description = "Runs Claude Code agents as audited tasks behind a REST API."),
+    paths(
+        routes::auth::register, routes::auth::login, routes::auth::refresh, routes::auth::me,
+        routes::tasks::create, routes::tasks::list, routes::tasks::get_one, routes::tasks::update,
+        routes::tasks::remove, routes::tasks::execute, routes::tasks::executions,
+        routes::executions::get_one, routes::executions::cancel,
+        routes::sessions::create, routes::sessions::list, routes::sessions::get_one, routes::sessions::send,
+        routes::sessions::messages, routes::sessions::tool_calls, routes::sessions::interrupt,
+        routes::sessions::terminate, routes::sessions::archive, routes::sessions::answer_approval,
+        routes::sessions::create_report, routes::sessions::stream_token, routes::sessions::transcript, routes::stream::stream,
+        routes::reports::get_one, routes::reports::download, routes::audit::list,
+        routes::mcp_servers::create, routes::mcp_servers::list, routes::mcp_servers::get_one,
+        routes::mcp_servers::update, routes::mcp_servers::remove,
+        routes::quotas::get_one, routes::quotas::set,
+        routes::webhooks::rotate_secret, routes::webhooks::receive,
+        crate::health::health, crate::metrics::metrics,
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "tasks", description = "Task definitions and their execution"),
+        (name = "task-executions", description = "Runs of tasks"),
+        (name = "sessions", description = "Conversations with an agent, live events, approvals"),
+        (name = "reports", description = "Reports of sessions"),
+        (name = "audit-logs", description = "The audit trail"),
+        (name = "mcp-servers", description = "Registered MCP servers"),
+        (name = "quotas", description = "Per-user limits on active runs and daily cost"),
+        (name = "webhooks", description = "Signed requests that run a task"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The document as pretty JSON (what `docs/openapi.json` holds).
+#[must_use]
+pub fn document_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+#[get("/api/openapi.json")]
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document_json())
+}
+
+/// Swagger UI, loaded by the browser from a CDN and pointed at the document.
+#[get("/docs")]
+async fn docs() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
+        r##"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Overseer API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script></body></html>"##,
+    )
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(openapi_json).service(docs);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.ci/run` runs the tests: a document that differs from the committed one fails CI.
+    /// Regenerate with `UPDATE_OPENAPI=1 cargo test -p overseer-http openapi`.
+    #[test]
+    fn the_committed_openapi_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let generated = document_json();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p overseer-http openapi"
+        );
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/api/v1/tasks/{id}/execute",
+            "/api/v1/sessions/{id}/stream",
+            "/api/v1/mcp-servers/{id}",
+            "/metrics",
+        ] {
+            assert!(paths.contains_key(path), "{path} missing");
+        }
+        let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(operations, 41, "one operation per handler");
+    }
+}

@@ -1,0 +1,94 @@
+//! `/auth`: register, login, refresh, me.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use overseer_domain::UserId;
+use overseer_services::auth::TokenPair;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::HttpState;
+use crate::caller::{Caller, origin};
+use crate::error::ApiError;
+use crate::views::{TokenView, UserView};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn tokens(pair: TokenPair) -> TokenView {
+    TokenView {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in_seconds,
+    }
+}
+
+/// Audit entries of anonymous calls carry the origin under the nil user.
+fn anonymous(req: &HttpRequest) -> overseer_services::RequestContext {
+    origin(req, UserId::from_uuid(Uuid::nil()), false)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials, responses((status = 201, description = "The new account (the first one is an admin)", body = UserView), crate::openapi::Errors))]
+#[post("/auth/register")]
+pub(crate) async fn register(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = anonymous(&req);
+    let user = state
+        .auth
+        .register(&body.email, &body.password, Some(&ctx))
+        .await?;
+    Ok(HttpResponse::Created().json(UserView::from(user)))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials, responses((status = 200, description = "Access and refresh tokens", body = TokenView), crate::openapi::Errors))]
+#[post("/auth/login")]
+pub(crate) async fn login(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = state
+        .auth
+        .login(&body.email, &body.password, &anonymous(&req))
+        .await?;
+    Ok(HttpResponse::Ok().json(tokens(pair)))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "New tokens", body = TokenView), crate::openapi::Errors))]
+#[post("/auth/refresh")]
+pub(crate) async fn refresh(
+    state: web::Data<HttpState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = state.auth.refresh(&body.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(tokens(pair)))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "The caller", body = UserView), crate::openapi::Errors), security(("bearer" = [])))]
+#[get("/auth/me")]
+pub(crate) async fn me(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserView::from(state.auth.me(&ctx).await?)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(refresh)
+        .service(me);
+}

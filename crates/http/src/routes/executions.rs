@@ -1,0 +1,92 @@
+//! `/task-executions/{id}`, and waiting for a run (`Prefer: wait=N`, RFC 7240).
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use overseer_domain::{ExecutionId, TaskExecution};
+use overseer_services::RequestContext;
+
+use super::id;
+use crate::HttpState;
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::views::ExecutionView;
+
+/// The longest wait a client may ask for.
+const MAX_WAIT_SECONDS: u64 = 300;
+
+/// `Prefer: wait=N` as seconds, if present.
+pub(crate) fn wait_seconds(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    let Some(prefer) = req.headers().get("prefer").and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(value) = prefer
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("wait="))
+    else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(seconds) if seconds <= MAX_WAIT_SECONDS => Ok(Some(seconds)),
+        _ => Err(ApiError::invalid(
+            "Prefer",
+            format!("wait must be 0 to {MAX_WAIT_SECONDS} seconds"),
+        )),
+    }
+}
+
+/// Re-reads the execution until it has ended or `seconds` have passed.
+pub(crate) async fn wait_for_end(
+    state: &HttpState,
+    ctx: &RequestContext,
+    id: ExecutionId,
+    seconds: u64,
+) -> Result<TaskExecution, ApiError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let execution = state.services.tasks.execution(ctx, id).await?;
+        if execution.status().is_terminal() || tokio::time::Instant::now() >= deadline {
+            return Ok(execution);
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/task-executions/{id}", tag = "task-executions", responses((status = 200, description = "The execution", body = ExecutionView), crate::openapi::Errors), params(("id" = String, Path, description = "task execution id (UUID)"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s)")), security(("bearer" = [])))]
+#[get("/task-executions/{id}")]
+pub(crate) async fn get_one(
+    req: HttpRequest,
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let execution_id = id::<ExecutionId>(&path, "task execution")?;
+    let execution = match wait_seconds(&req)? {
+        Some(seconds) => wait_for_end(&state, &ctx, execution_id, seconds).await?,
+        None => state.services.tasks.execution(&ctx, execution_id).await?,
+    };
+    Ok(HttpResponse::Ok().json(ExecutionView::from(execution)))
+}
+
+/// 202: a pending run is cancelled at once, a running one is interrupted and ends
+/// `cancelled` shortly; cancelling again changes nothing.
+#[utoipa::path(post, path = "/api/v1/task-executions/{id}/cancel", tag = "task-executions", responses((status = 202, description = "Cancelled, or being cancelled", body = ExecutionView), crate::openapi::Errors), params(("id" = String, Path, description = "task execution id (UUID)")), security(("bearer" = [])))]
+#[post("/task-executions/{id}/cancel")]
+pub(crate) async fn cancel(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let execution = state
+        .services
+        .tasks
+        .cancel(&ctx, id::<ExecutionId>(&path, "task execution")?)
+        .await?;
+    Ok(HttpResponse::Accepted().json(ExecutionView::from(execution)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_one).service(cancel);
+}

@@ -1,0 +1,95 @@
+//! `/users/{id}/quota`: a user's limits and today's usage (the user or an admin); admins set
+//! them.
+
+use actix_web::{HttpResponse, get, put, web};
+use overseer_domain::{Quota, UsdBudget, UserId};
+use overseer_services::quotas::QuotaStatus;
+use serde::{Deserialize, Serialize};
+
+use crate::HttpState;
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::routes::id;
+
+/// Limits as set; `null` (or absent) leaves the service default in force.
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaLimits {
+    /// Executions pending or running at once.
+    #[schema(minimum = 0)]
+    pub max_active_runs: Option<u32>,
+    /// Agent cost per UTC day, in US dollars (greater than 0).
+    pub max_daily_cost_usd: Option<f64>,
+}
+
+impl From<Quota> for QuotaLimits {
+    fn from(quota: Quota) -> Self {
+        Self {
+            max_active_runs: quota.max_active_runs,
+            max_daily_cost_usd: quota.max_daily_cost_usd.map(UsdBudget::value),
+        }
+    }
+}
+
+/// A user's quota: own limits, limits in force, and today's usage.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotaView {
+    pub user_id: String,
+    /// The user's own limits (`null`: the default applies).
+    pub own: QuotaLimits,
+    /// The limits in force (`null`: unlimited).
+    pub effective: QuotaLimits,
+    pub active_runs: u64,
+    pub cost_today_usd: f64,
+    /// What is left of today's budget (`null`: no budget).
+    pub remaining_today_usd: Option<f64>,
+}
+
+fn view(user: UserId, status: QuotaStatus) -> QuotaView {
+    QuotaView {
+        user_id: user.to_string(),
+        own: status.own.into(),
+        effective: status.effective.into(),
+        active_runs: status.active_runs,
+        cost_today_usd: status.cost_today_usd,
+        remaining_today_usd: status.remaining_usd(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}/quota", tag = "quotas", responses((status = 200, description = "The user's limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = String, Path, description = "user id (UUID)")), security(("bearer" = [])))]
+#[get("/users/{id}/quota")]
+pub(crate) async fn get_one(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user: UserId = id(&path, "user")?;
+    let status = state.services.quotas.status(&ctx, user).await?;
+    Ok(HttpResponse::Ok().json(view(user, status)))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/quota", tag = "quotas", request_body = QuotaLimits, responses((status = 200, description = "The new limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = String, Path, description = "user id (UUID)")), security(("bearer" = [])))]
+#[put("/users/{id}/quota")]
+pub(crate) async fn set(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    path: web::Path<String>,
+    body: web::Json<QuotaLimits>,
+) -> Result<HttpResponse, ApiError> {
+    let user: UserId = id(&path, "user")?;
+    let limits = body.into_inner();
+    let quota = Quota {
+        max_active_runs: limits.max_active_runs,
+        max_daily_cost_usd: limits
+            .max_daily_cost_usd
+            .map(UsdBudget::new)
+            .transpose()
+            .map_err(|e| ApiError::invalid("max_daily_cost_usd", e.reason))?,
+    };
+    let status = state.services.quotas.set(&ctx, user, quota).await?;
+    Ok(HttpResponse::Ok().json(view(user, status)))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_one).service(set);
+}

@@ -1,0 +1,44 @@
+//! Ports: the traits services are written against. Adapters (the store, the CLI runner, the
+//! HTTP layer) implement or call them; nothing here knows which adapter is behind a trait.
+//!
+//! With the `mocks` feature every trait also has a mockall `Mock…` type.
+
+pub mod agent;
+pub mod auth;
+mod broadcast;
+mod clock;
+mod cluster;
+mod error;
+mod execution_queue;
+mod files;
+mod health;
+mod id_source;
+mod page;
+pub mod repositories;
+mod telemetry;
+
+pub use broadcast::{EventBroadcaster, LiveEvent};
+pub use clock::{Clock, SystemClock};
+pub use cluster::{ClusterBus, EventNote, NoteHandler};
+pub use error::RepoError;
+pub use execution_queue::{ExecutionQueue, QueueError};
+pub use files::{FileError, ReportFiles, Workspaces};
+pub use health::HealthProbe;
+pub use id_source::{IdSource, RandomIds};
+pub use page::{Page, PageRequest, Scope};
+pub use repositories::Repositories;
+pub use telemetry::{NoTelemetry, Telemetry};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use health::MockHealthProbe;
+#[cfg(any(test, feature = "mocks"))]
+pub use id_source::MockIdSource;
+#[cfg(any(test, feature = "mocks"))]
+pub use {
+    broadcast::MockEventBroadcaster,
+    cluster::MockClusterBus,
+    execution_queue::MockExecutionQueue,
+    files::{MockReportFiles, MockWorkspaces},
+};

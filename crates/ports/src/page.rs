@@ -1,0 +1,80 @@
+use overseer_domain::UserId;
+
+/// Who is asking: a user sees only their own rows, an admin sees everyone's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Owner(UserId),
+    Admin,
+}
+
+impl Scope {
+    /// Whether a row owned by `owner` is visible in this scope.
+    #[must_use]
+    pub fn permits(self, owner: UserId) -> bool {
+        match self {
+            Self::Owner(me) => me == owner,
+            Self::Admin => true,
+        }
+    }
+}
+
+/// One page of a list: `limit` rows from `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    limit: u32,
+    offset: u64,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 100;
+    pub const DEFAULT_LIMIT: u32 = 20;
+
+    /// `limit` is clamped to `1..=MAX_LIMIT`.
+    #[must_use]
+    pub fn new(limit: u32, offset: u64) -> Self {
+        Self {
+            limit: limit.clamp(1, Self::MAX_LIMIT),
+            offset,
+        }
+    }
+
+    #[must_use]
+    pub fn first(limit: u32) -> Self {
+        Self::new(limit, 0)
+    }
+
+    #[must_use]
+    pub fn limit(self) -> u32 {
+        self.limit
+    }
+
+    #[must_use]
+    pub fn offset(self) -> u64 {
+        self.offset
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(Self::DEFAULT_LIMIT)
+    }
+}
+
+/// A page of rows and the total number of rows matching the query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_is_clamped() {
+        assert_eq!(PageRequest::new(0, 0).limit(), 1);
+        assert_eq!(PageRequest::new(1000, 5).limit(), 100);
+        assert_eq!(PageRequest::new(1000, 5).offset(), 5);
+    }
+}

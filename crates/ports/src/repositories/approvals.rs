@@ -1,0 +1,31 @@
+use async_trait::async_trait;
+use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId};
+
+use crate::{RepoError, Scope};
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApprovalRepository: Send + Sync {
+    /// Stores a new approval.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the id is taken; `NotFound` if its session or user does not exist.
+    async fn insert(&self, approval: &Approval) -> Result<(), RepoError>;
+
+    /// # Errors
+    /// `NotFound` if it does not exist or is outside `scope`.
+    async fn get(&self, id: ApprovalId, scope: Scope) -> Result<Approval, RepoError>;
+
+    /// Writes status, `decided_by` and `decided_at` if the stored status is still `expected`:
+    /// of an answer and an expiry racing, exactly one wins.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` if the stored status is not `expected`.
+    async fn update(&self, approval: &Approval, expected: ApprovalStatus) -> Result<(), RepoError>;
+
+    /// A session's pending approvals, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list_pending(&self, session: SessionId) -> Result<Vec<Approval>, RepoError>;
+}

@@ -1,0 +1,39 @@
+use async_trait::async_trait;
+use overseer_domain::{AuditAction, AuditLog, ResourceType};
+use time::OffsetDateTime;
+
+use crate::{Page, PageRequest, RepoError, Scope};
+
+/// Narrows an audit query. Every set field must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<AuditAction>,
+    pub resource_type: Option<ResourceType>,
+    pub resource_id: Option<String>,
+    /// Inclusive.
+    pub since: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub until: Option<OffsetDateTime>,
+}
+
+/// Append-only: there is deliberately no update or delete.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditLogRepository: Send + Sync {
+    /// Appends an entry.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the id is taken.
+    async fn append(&self, entry: &AuditLog) -> Result<(), RepoError>;
+
+    /// Entries matching `filter`, newest first. In an owner scope, only that user's entries.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditLog>, RepoError>;
+}

@@ -1,0 +1,33 @@
+use async_trait::async_trait;
+use overseer_domain::{Message, MessageId, NewMessage, SessionId};
+
+use crate::RepoError;
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MessageRepository: Send + Sync {
+    /// Stores a message with the session's next sequence number and counts it in the session's
+    /// `message_count`, in one atomic step. Sequence numbers start at 1 and have no gap and no
+    /// duplicate, however many writers append at once.
+    ///
+    /// # Errors
+    /// `NotFound` if the session does not exist; `AlreadyExists` if the id is taken (nothing is
+    /// written and no number is used up).
+    async fn append(&self, message: NewMessage) -> Result<Message, RepoError>;
+
+    /// # Errors
+    /// `NotFound`.
+    async fn get(&self, id: MessageId) -> Result<Message, RepoError>;
+
+    /// Up to `limit` messages of a session with a sequence number above `after` (0 for all),
+    /// in sequence order. Callers check the session's scope first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list_after(
+        &self,
+        session: SessionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>, RepoError>;
+}

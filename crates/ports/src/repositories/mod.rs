@@ -1,0 +1,68 @@
+//! One repository trait per aggregate.
+//!
+//! Shared contract, checked by the testkit's contract suite for every implementation:
+//! - `get`/`list` honour the [`crate::Scope`]: a row outside it is `NotFound` / absent.
+//! - Lists are newest first (`created_at`, then id, descending) unless a method says otherwise,
+//!   and report the total number of matching rows.
+//! - Status changes are compare-and-set: they take the status the caller last saw and fail with
+//!   [`crate::RepoError::Conflict`] if the stored one differs.
+
+mod approvals;
+mod audit_logs;
+mod executions;
+mod mcp_servers;
+mod messages;
+mod quotas;
+mod reports;
+mod sessions;
+mod tasks;
+mod tool_calls;
+mod users;
+mod webhooks;
+
+use std::sync::Arc;
+
+pub use approvals::ApprovalRepository;
+pub use audit_logs::{AuditFilter, AuditLogRepository};
+pub use executions::{ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered};
+pub use mcp_servers::McpServerRepository;
+pub use messages::MessageRepository;
+pub use quotas::QuotaRepository;
+pub use reports::ReportRepository;
+pub use sessions::{SessionFilter, SessionRepository, UsageDelta};
+pub use tasks::TaskRepository;
+pub use tool_calls::ToolCallRepository;
+pub use users::UserRepository;
+pub use webhooks::WebhookRepository;
+
+#[cfg(any(test, feature = "mocks"))]
+pub use {
+    approvals::MockApprovalRepository, audit_logs::MockAuditLogRepository,
+    executions::MockExecutionRepository, mcp_servers::MockMcpServerRepository,
+    messages::MockMessageRepository, quotas::MockQuotaRepository, reports::MockReportRepository,
+    sessions::MockSessionRepository, tasks::MockTaskRepository, tool_calls::MockToolCallRepository,
+    users::MockUserRepository, webhooks::MockWebhookRepository,
+};
+
+/// Every repository, as the trait objects services hold.
+#[derive(Clone)]
+pub struct Repositories {
+    pub users: Arc<dyn UserRepository>,
+    pub tasks: Arc<dyn TaskRepository>,
+    pub executions: Arc<dyn ExecutionRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub tool_calls: Arc<dyn ToolCallRepository>,
+    pub audit_logs: Arc<dyn AuditLogRepository>,
+    pub reports: Arc<dyn ReportRepository>,
+    pub mcp_servers: Arc<dyn McpServerRepository>,
+    pub approvals: Arc<dyn ApprovalRepository>,
+    pub quotas: Arc<dyn QuotaRepository>,
+    pub webhooks: Arc<dyn WebhookRepository>,
+}
+
+impl std::fmt::Debug for Repositories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repositories").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,71 @@
+use async_trait::async_trait;
+use overseer_domain::{Session, SessionId, SessionStatus};
+
+use crate::{Page, PageRequest, RepoError, Scope};
+
+/// Narrows a session list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub status: Option<SessionStatus>,
+}
+
+/// Usage to add to a session's totals after a turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UsageDelta {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the id is taken; `NotFound` if its user does not exist.
+    async fn insert(&self, session: &Session) -> Result<(), RepoError>;
+
+    /// # Errors
+    /// `NotFound` if it does not exist or is outside `scope`.
+    async fn get(&self, id: SessionId, scope: Scope) -> Result<Session, RepoError>;
+
+    /// Sessions in `scope` matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: SessionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Session>, RepoError>;
+
+    /// Writes status, error message, working directory, agent options and `updated_at` if the
+    /// stored status is still `expected`. Of two writers starting from the same status,
+    /// exactly one succeeds.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` if the stored status is not `expected`.
+    async fn update_status(
+        &self,
+        session: &Session,
+        expected: SessionStatus,
+    ) -> Result<(), RepoError>;
+
+    /// Records the CLI's own session id (for resume).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn set_agent_session_id(
+        &self,
+        id: SessionId,
+        agent_session_id: &str,
+    ) -> Result<(), RepoError>;
+
+    /// Adds to the token and cost totals atomically (concurrent calls all count).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn add_usage(&self, id: SessionId, delta: UsageDelta) -> Result<(), RepoError>;
+}

@@ -1,0 +1,43 @@
+use async_trait::async_trait;
+use overseer_domain::{SessionId, ToolCall, ToolCallStatus};
+
+use crate::{Page, PageRequest, RepoError};
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ToolCallRepository: Send + Sync {
+    /// Stores a new tool call.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the session already has this `tool_use_id`; `NotFound` if the session
+    /// or message does not exist.
+    async fn insert(&self, call: &ToolCall) -> Result<(), RepoError>;
+
+    /// Writes message link, output, status, decision and timing if the stored status is still
+    /// `expected`.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` if the stored status is not `expected`.
+    async fn update(&self, call: &ToolCall, expected: ToolCallStatus) -> Result<(), RepoError>;
+
+    /// The call with this model-assigned id in this session, if any.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn find_by_tool_use_id(
+        &self,
+        session: SessionId,
+        tool_use_id: &str,
+    ) -> Result<Option<ToolCall>, RepoError>;
+
+    /// A session's tool calls in the order they were made (oldest first). Callers check the
+    /// session's scope first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list_for_session(
+        &self,
+        session: SessionId,
+        page: PageRequest,
+    ) -> Result<Page<ToolCall>, RepoError>;
+}

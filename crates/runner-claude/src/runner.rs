@@ -1,0 +1,238 @@
+//! Starting the CLI: command line, environment, process, and the initialize handshake.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use overseer_ports::agent::{
+    AgentCallbacks, AgentError, AgentRunner, AgentSession, AgentSpec, Secret,
+};
+use serde_json::json;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::args::{LaunchExtras, build_args};
+use crate::callbacks::hook_registration;
+use crate::process::{isolate, kill_group};
+use crate::records::{MARK_VAR, ProcessRecords, kill_marked, new_mark};
+use crate::session::{ClaudeSession, Limits, Process};
+use crate::transcript;
+
+/// Environment variables a task's own `env` may not set: they choose where the service's API
+/// key is sent.
+const RESERVED_ENV_PREFIXES: &[&str] = &["ANTHROPIC_"];
+
+/// How to run the CLI. The defaults suit production; tests shorten the timeouts.
+#[derive(Clone, Debug)]
+pub struct ClaudeConfig {
+    /// The `claude` executable (default: `claude` from `PATH`).
+    pub binary: PathBuf,
+    /// Environment from the service's configuration (API key, base URL …). Wins over a task's.
+    pub env: BTreeMap<String, Secret>,
+    /// From spawn to the reply to our `initialize`.
+    pub startup_timeout: Duration,
+    /// For each of our other control requests.
+    pub control_timeout: Duration,
+    /// How long `close` waits after EOF before killing the process group.
+    pub close_grace: Duration,
+    pub max_line_bytes: usize,
+    pub stderr_tail_bytes: usize,
+    /// Where started process groups are recorded, for [`ClaudeRunner::reap_orphans`].
+    pub process_records: Option<ProcessRecords>,
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        Self {
+            binary: PathBuf::from("claude"),
+            env: BTreeMap::new(),
+            startup_timeout: Duration::from_secs(60),
+            control_timeout: Duration::from_secs(30),
+            close_grace: Duration::from_secs(5),
+            max_line_bytes: 16 * 1024 * 1024,
+            stderr_tail_bytes: 8 * 1024,
+            process_records: None,
+        }
+    }
+}
+
+/// Runs agents as Claude Code CLI processes.
+#[derive(Clone, Debug, Default)]
+pub struct ClaudeRunner {
+    config: ClaudeConfig,
+}
+
+impl ClaudeRunner {
+    #[must_use]
+    pub fn new(config: ClaudeConfig) -> Self {
+        Self { config }
+    }
+
+    /// Kills the agent process groups a previous instance of this node recorded and left
+    /// behind (after a crash); returns how many. Call before any agent starts.
+    #[must_use]
+    pub fn reap_orphans(&self) -> usize {
+        self.config
+            .process_records
+            .as_ref()
+            .map_or(0, ProcessRecords::reap)
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &ClaudeConfig {
+        &self.config
+    }
+
+    fn command(&self, spec: &AgentSpec, callbacks: &AgentCallbacks) -> Command {
+        let extras = LaunchExtras {
+            permission_prompts: callbacks.permissions.is_some(),
+            sdk_servers: callbacks.mcp_servers.keys().collect(),
+            resume: spec.resume.as_deref(),
+        };
+        let mut command = Command::new(&self.config.binary);
+        command
+            .args(build_args(&spec.options, &extras))
+            .current_dir(&spec.working_directory)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("DISABLE_TELEMETRY", "1")
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        for (name, value) in &spec.options.env {
+            if RESERVED_ENV_PREFIXES
+                .iter()
+                .any(|p| name.as_str().starts_with(p))
+            {
+                tracing::warn!(
+                    variable = name.as_str(),
+                    "ignoring a reserved variable in the task's env"
+                );
+                continue;
+            }
+            command.env(name.as_str(), value.as_str());
+        }
+        if let Some(max_tokens) = spec.options.max_tokens {
+            command.env("CLAUDE_CODE_MAX_OUTPUT_TOKENS", max_tokens.to_string());
+        }
+        for (name, value) in self.config.env.iter().chain(&spec.env) {
+            command.env(name, value.expose());
+        }
+        isolate(&mut command);
+        command
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            control_timeout: self.config.control_timeout,
+            close_grace: self.config.close_grace,
+            max_line_bytes: self.config.max_line_bytes,
+            stderr_tail_bytes: self.config.stderr_tail_bytes,
+        }
+    }
+}
+
+#[async_trait]
+impl AgentRunner for ClaudeRunner {
+    #[tracing::instrument(skip_all, fields(cwd = %spec.working_directory.display(), resume = spec.resume.is_some()))]
+    async fn start(
+        &self,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+    ) -> Result<Arc<dyn AgentSession>, AgentError> {
+        let mark = new_mark();
+        let mut command = self.command(&spec, &callbacks);
+        command.env(MARK_VAR, &mark);
+        let mut child = command
+            .spawn()
+            .map_err(|e| AgentError::Spawn(format!("{}: {e}", self.config.binary.display())))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| AgentError::Spawn("the process exited at once".to_owned()))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(AgentError::Spawn("the process has no pipes".to_owned()));
+        };
+        let records = self.config.process_records.clone();
+        if let Some(records) = &records
+            && let Err(err) = records.record(pid, &mark)
+        {
+            tracing::warn!(pid, error = %err, "cannot record the agent process");
+        }
+        let (exit_tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|status| status.code());
+            // Tools the CLI left behind (in its group, or in sessions of their own) end with it.
+            kill_group(pid);
+            kill_marked(&mark);
+            if let Some(records) = records {
+                records.forget(pid);
+            }
+            let _ = exit_tx.send(Some(code));
+        });
+        let hooks = hook_registration(&callbacks);
+        let session = ClaudeSession::attach(
+            Process {
+                pid,
+                stdin,
+                stdout,
+                stderr,
+                exit,
+            },
+            callbacks,
+            self.limits(),
+        );
+        let initialize = json!({"subtype": "initialize", "hooks": hooks});
+        match session
+            .control(initialize, self.config.startup_timeout)
+            .await
+        {
+            Ok(_) => Ok(Arc::new(session)),
+            Err(AgentError::Closed) => {
+                let (exit_code, stderr_tail) = session.exit_report().await;
+                Err(AgentError::Exited {
+                    exit_code,
+                    stderr_tail,
+                })
+            }
+            Err(err) => {
+                session.kill();
+                Err(err)
+            }
+        }
+    }
+
+    async fn transcript(
+        &self,
+        working_directory: &Path,
+        agent_session_id: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, AgentError> {
+        let missing = || AgentError::InvalidRequest("no transcript for this session".to_owned());
+        // The id becomes a file name: only the CLI's own (UUID) ids are accepted.
+        if uuid::Uuid::parse_str(agent_session_id).is_err() {
+            return Err(missing());
+        }
+        let config_dir = self
+            .config
+            .env
+            .get("CLAUDE_CONFIG_DIR")
+            .map(|dir| PathBuf::from(dir.expose()))
+            .or_else(|| {
+                self.config
+                    .env
+                    .get("HOME")
+                    .map(|home| Path::new(home.expose()).join(".claude"))
+            })
+            .or_else(|| std::env::var_os("CLAUDE_CONFIG_DIR").map(PathBuf::from))
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".claude")))
+            .ok_or_else(missing)?;
+        let file = transcript::path(&config_dir, working_directory, agent_session_id);
+        let bytes = tokio::fs::read(&file).await.map_err(|_| missing())?;
+        let start = bytes.len().saturating_sub(max_bytes);
+        Ok(bytes[start..].to_vec())
+    }
+}

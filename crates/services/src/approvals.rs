@@ -1,0 +1,320 @@
+//! Approvals for `ask` rules: the tool use waits while a pending approval is stored and
+//! broadcast; the session's owner answers through [`ApprovalGate::decide`]; without an answer
+//! it expires to a deny after the configured time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
+use overseer_ports::agent::PermissionRequest;
+use overseer_ports::{EventBroadcaster, RepoError};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use crate::audit::{AuditRecord, AuditService, actions};
+use crate::context::{Deps, RequestContext};
+use crate::error::ServiceError;
+use crate::live_events::approval_event;
+
+/// How an approval ended, for the waiting tool use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    Allowed {
+        by: UserId,
+    },
+    Denied {
+        by: UserId,
+    },
+    Expired,
+    /// The approval could not even be asked for (storage failure …): deny.
+    Failed(String),
+}
+
+pub struct ApprovalGate {
+    deps: Deps,
+    audit: AuditService,
+    broadcaster: Arc<dyn EventBroadcaster>,
+    timeout: Duration,
+    waiting: Mutex<HashMap<ApprovalId, oneshot::Sender<ApprovalOutcome>>>,
+}
+
+impl std::fmt::Debug for ApprovalGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalGate")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApprovalGate {
+    #[must_use]
+    pub fn new(
+        deps: Deps,
+        audit: AuditService,
+        broadcaster: Arc<dyn EventBroadcaster>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            deps,
+            audit,
+            broadcaster,
+            timeout,
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ApprovalId, oneshot::Sender<ApprovalOutcome>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the session's owner and waits for the answer or the timeout.
+    pub async fn ask(
+        &self,
+        session: SessionId,
+        owner: UserId,
+        request: &PermissionRequest,
+        reason: &str,
+    ) -> ApprovalOutcome {
+        match self.try_ask(session, owner, request, reason).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(session = %session, error = %err, "cannot ask for an approval");
+                ApprovalOutcome::Failed("the approval could not be requested".to_owned())
+            }
+        }
+    }
+
+    async fn try_ask(
+        &self,
+        session: SessionId,
+        owner: UserId,
+        request: &PermissionRequest,
+        reason: &str,
+    ) -> Result<ApprovalOutcome, ServiceError> {
+        let now = self.deps.clock.now();
+        let approval = Approval::pending(
+            ApprovalId::from_uuid(self.deps.ids.new_id()),
+            session,
+            owner,
+            request.tool_use_id.clone(),
+            request.tool_name.clone(),
+            request.input.clone(),
+            now,
+            now + self.timeout,
+        );
+        let (answer_tx, answer_rx) = oneshot::channel();
+        self.waiting().insert(approval.id, answer_tx);
+        self.deps.repos.approvals.insert(&approval).await?;
+        self.audit
+            .record(
+                AuditRecord {
+                    actor: Some(owner),
+                    action: actions::TOOL_APPROVAL_REQUESTED,
+                    resource_type: "approval",
+                    resource_id: Some(approval.id.to_string()),
+                    details: json!({"session_id": session, "tool_name": request.tool_name, "reason": reason}),
+                },
+                None,
+            )
+            .await?;
+        let sequence = self
+            .deps
+            .repos
+            .sessions
+            .get(session, overseer_ports::Scope::Admin)
+            .await?
+            .usage
+            .message_count;
+        self.broadcaster
+            .publish(approval_event(&approval, sequence, Some(reason)));
+        let outcome = match tokio::time::timeout(self.timeout, answer_rx).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => self.expire(approval).await?,
+        };
+        Ok(outcome)
+    }
+
+    /// Lets an unanswered approval lapse. If an answer won the race, that answer stands.
+    async fn expire(&self, mut approval: Approval) -> Result<ApprovalOutcome, ServiceError> {
+        self.waiting().remove(&approval.id);
+        approval
+            .resolve(ApprovalStatus::Expired, None, self.deps.clock.now())
+            .map_err(ServiceError::from)?;
+        match self
+            .deps
+            .repos
+            .approvals
+            .update(&approval, ApprovalStatus::Pending)
+            .await
+        {
+            Ok(()) => Ok(ApprovalOutcome::Expired),
+            Err(RepoError::Conflict { .. }) => {
+                let stored = self
+                    .deps
+                    .repos
+                    .approvals
+                    .get(approval.id, overseer_ports::Scope::Admin)
+                    .await?;
+                Ok(outcome_of(&stored))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Lets every pending approval of `session` lapse: the session has ended (failed, or its
+    /// node was lost), so nobody can act on an answer any more.
+    pub async fn expire_pending(&self, session: SessionId) {
+        let pending = match self.deps.repos.approvals.list_pending(session).await {
+            Ok(pending) => pending,
+            Err(err) => {
+                tracing::error!(session = %session, error = %err, "cannot list pending approvals");
+                return;
+            }
+        };
+        for approval in pending {
+            let id = approval.id;
+            let waiter = self.waiting().remove(&id);
+            match self.expire(approval).await {
+                Ok(outcome) => {
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(outcome);
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(approval = %id, error = %err, "cannot expire an approval");
+                }
+            }
+        }
+    }
+
+    /// The owner's answer.
+    ///
+    /// # Errors
+    /// `NotFound` for someone else's or a missing approval; `Conflict` if it was already
+    /// answered or expired.
+    pub async fn decide(
+        &self,
+        ctx: &RequestContext,
+        id: ApprovalId,
+        allow: bool,
+    ) -> Result<Approval, ServiceError> {
+        // Only the owner answers, admins included: an approval is the owner's decision.
+        let mut approval = self
+            .deps
+            .repos
+            .approvals
+            .get(id, overseer_ports::Scope::Owner(ctx.user_id))
+            .await?;
+        let to = if allow {
+            ApprovalStatus::Allowed
+        } else {
+            ApprovalStatus::Denied
+        };
+        approval
+            .resolve(to, Some(ctx.user_id), self.deps.clock.now())
+            .map_err(|_| {
+                ServiceError::Conflict(
+                    "the approval was already answered or has expired".to_owned(),
+                )
+            })?;
+        self.deps
+            .repos
+            .approvals
+            .update(&approval, ApprovalStatus::Pending)
+            .await?;
+        if let Some(waiter) = self.waiting().remove(&id) {
+            let _ = waiter.send(outcome_of(&approval));
+        }
+        Ok(approval)
+    }
+}
+
+fn outcome_of(approval: &Approval) -> ApprovalOutcome {
+    match (approval.status(), approval.decided_by) {
+        (ApprovalStatus::Allowed, Some(by)) => ApprovalOutcome::Allowed { by },
+        (ApprovalStatus::Denied, Some(by)) => ApprovalOutcome::Denied { by },
+        _ => ApprovalOutcome::Expired,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_ports::{MockEventBroadcaster, RandomIds, SystemClock};
+    use overseer_testkit::{MemoryStore, fixtures};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_owner_answers_and_only_once() {
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("owner@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::EPOCH);
+        repos.sessions.insert(&session).await.unwrap();
+        let deps = Deps {
+            repos: repos.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        };
+        let mut broadcaster = MockEventBroadcaster::new();
+        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        broadcaster.expect_publish().returning(move |event| {
+            let _ = seen_tx.send(event);
+        });
+        let gate = Arc::new(ApprovalGate::new(
+            deps.clone(),
+            AuditService::new(deps),
+            Arc::new(broadcaster),
+            Duration::from_secs(30),
+        ));
+        let request = PermissionRequest {
+            tool_name: "Bash".into(),
+            input: json!({"command": "rm -rf x"}),
+            tool_use_id: Some("toolu_1".into()),
+            blocked_path: None,
+        };
+        let asking = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.ask(session.id, owner.id, &request, "needs approval")
+                    .await
+            })
+        };
+        let event = seen.recv().await.unwrap();
+        assert_eq!(event.kind, "approval");
+        let id: ApprovalId = event.payload["approval_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+
+        let stranger = RequestContext::internal(fixtures::user("x@example.com").id);
+        assert!(matches!(
+            gate.decide(&stranger, id, true).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        let ctx = RequestContext::internal(owner.id);
+        gate.decide(&ctx, id, false).await.unwrap();
+        assert_eq!(
+            asking.await.unwrap(),
+            ApprovalOutcome::Denied { by: owner.id }
+        );
+        assert!(
+            matches!(
+                gate.decide(&ctx, id, true).await,
+                Err(ServiceError::Conflict(_))
+            ),
+            "answered once"
+        );
+        let stored = repos
+            .approvals
+            .get(id, overseer_ports::Scope::Admin)
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), ApprovalStatus::Denied);
+        assert_eq!(stored.decided_by, Some(owner.id));
+    }
+}

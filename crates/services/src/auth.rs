@@ -1,0 +1,389 @@
+//! Accounts and tokens: register (the first user becomes admin; registration can be closed),
+//! log in (failures audited), refresh, authenticate, and short-lived stream tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use overseer_domain::{Email, Role, SessionId, User, UserId, ValidationError};
+use overseer_ports::auth::{PasswordHasher, TokenClaims, TokenIssuer, TokenKind};
+use serde_json::json;
+
+use crate::audit::{AuditRecord, AuditService};
+use crate::context::{Deps, RequestContext};
+use crate::error::ServiceError;
+
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub stream_ttl: Duration,
+    /// When false, accounts are created only with `overseer user create`.
+    pub registration_open: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            stream_ttl: Duration::from_secs(60),
+            registration_open: true,
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in_seconds: u64,
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+pub struct AuthService {
+    deps: Deps,
+    audit: AuditService,
+    hasher: Arc<dyn PasswordHasher>,
+    tokens: Arc<dyn TokenIssuer>,
+    config: AuthConfig,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_password(password: &str) -> Result<(), ValidationError> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl AuthService {
+    #[must_use]
+    pub fn new(
+        deps: Deps,
+        hasher: Arc<dyn PasswordHasher>,
+        tokens: Arc<dyn TokenIssuer>,
+        config: AuthConfig,
+    ) -> Self {
+        Self {
+            audit: AuditService::new(deps.clone()),
+            deps,
+            hasher,
+            tokens,
+            config,
+        }
+    }
+
+    async fn hash(&self, password: &str) -> Result<overseer_domain::PasswordHash, ServiceError> {
+        let (hasher, password) = (self.hasher.clone(), password.to_owned());
+        // Argon2 is deliberately slow: keep it off the async threads.
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|_| ServiceError::Credentials)?
+            .map_err(|_| ServiceError::Credentials)
+    }
+
+    /// Creates an account. The first account is an admin.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] when registration is closed; validation; `Conflict` if the
+    /// e-mail is taken.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        origin: Option<&RequestContext>,
+    ) -> Result<User, ServiceError> {
+        if !self.config.registration_open {
+            return Err(ServiceError::Forbidden("registration is closed"));
+        }
+        let first = self.deps.repos.users.count().await? == 0;
+        let role = if first { Role::Admin } else { Role::User };
+        self.create_user(email, password, role, origin).await
+    }
+
+    /// Creates an account with `role` (also for `overseer user create`).
+    ///
+    /// # Errors
+    /// Validation; `Conflict` if the e-mail is taken.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+        origin: Option<&RequestContext>,
+    ) -> Result<User, ServiceError> {
+        let email = Email::normalize(email)?;
+        check_password(password)?;
+        let hash = self.hash(password).await?;
+        let user = User::new(
+            UserId::from_uuid(self.deps.ids.new_id()),
+            email,
+            hash,
+            role,
+            self.deps.clock.now(),
+        );
+        self.deps.repos.users.insert(&user).await?;
+        self.audit
+            .record(
+                AuditRecord {
+                    actor: Some(user.id),
+                    action: "auth.registered",
+                    resource_type: "user",
+                    resource_id: Some(user.id.to_string()),
+                    details: json!({"role": user.role}),
+                },
+                origin,
+            )
+            .await?;
+        Ok(user)
+    }
+
+    fn pair(&self, user: &User) -> Result<TokenPair, ServiceError> {
+        let now = self.deps.clock.now();
+        let issue = |kind, ttl: Duration| {
+            self.tokens
+                .issue(&TokenClaims {
+                    user_id: user.id,
+                    role: user.role,
+                    kind,
+                    expires_at: now + ttl,
+                })
+                .map_err(|_| ServiceError::Credentials)
+        };
+        Ok(TokenPair {
+            access_token: issue(TokenKind::Access, self.config.access_ttl)?,
+            refresh_token: issue(TokenKind::Refresh, self.config.refresh_ttl)?,
+            expires_in_seconds: self.config.access_ttl.as_secs(),
+        })
+    }
+
+    /// # Errors
+    /// [`ServiceError::Unauthorized`] for an unknown e-mail, a wrong password or a disabled
+    /// account (indistinguishable; each failure is audited).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        origin: &RequestContext,
+    ) -> Result<TokenPair, ServiceError> {
+        let user = match Email::normalize(email) {
+            Ok(email) => self.deps.repos.users.find_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let verified = match &user {
+            Some(user) if user.is_active => {
+                let (hasher, password, hash) = (
+                    self.hasher.clone(),
+                    password.to_owned(),
+                    user.password_hash.clone(),
+                );
+                tokio::task::spawn_blocking(move || hasher.verify(&password, &hash))
+                    .await
+                    .unwrap_or(false)
+            }
+            _ => false,
+        };
+        match user {
+            Some(user) if verified => self.pair(&user),
+            user => {
+                let record = AuditRecord {
+                    actor: user.map(|u| u.id),
+                    action: "auth.login_failed",
+                    resource_type: "user",
+                    resource_id: None,
+                    details: json!({"email": email.chars().take(254).collect::<String>()}),
+                };
+                self.audit.record(record, Some(origin)).await?;
+                Err(ServiceError::Unauthorized)
+            }
+        }
+    }
+
+    /// New tokens for a valid refresh token of an active user.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthorized`].
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ServiceError> {
+        let claims = self
+            .tokens
+            .verify(refresh_token, TokenKind::Refresh)
+            .map_err(|_| ServiceError::Unauthorized)?;
+        let user = self.active_user(claims.user_id).await?;
+        self.pair(&user)
+    }
+
+    async fn active_user(&self, id: UserId) -> Result<User, ServiceError> {
+        match self.deps.repos.users.get(id).await {
+            Ok(user) if user.is_active => Ok(user),
+            Ok(_) | Err(overseer_ports::RepoError::NotFound { .. }) => {
+                Err(ServiceError::Unauthorized)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The caller behind an access token (the account must still be active).
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthorized`].
+    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, ServiceError> {
+        let claims = self
+            .tokens
+            .verify(access_token, TokenKind::Access)
+            .map_err(|_| ServiceError::Unauthorized)?;
+        let user = self.active_user(claims.user_id).await?;
+        Ok(Caller {
+            user_id: user.id,
+            role: user.role,
+        })
+    }
+
+    /// A short-lived token that opens `session`'s live stream (for browsers, which cannot set
+    /// headers on a WebSocket). The caller must own the session.
+    ///
+    /// # Errors
+    /// `NotFound` for someone else's session.
+    pub async fn stream_token(
+        &self,
+        ctx: &RequestContext,
+        session: SessionId,
+    ) -> Result<String, ServiceError> {
+        self.deps.repos.sessions.get(session, ctx.scope()).await?;
+        let claims = TokenClaims {
+            user_id: ctx.user_id,
+            role: if ctx.is_admin {
+                Role::Admin
+            } else {
+                Role::User
+            },
+            kind: TokenKind::Stream(session),
+            expires_at: self.deps.clock.now() + self.config.stream_ttl,
+        };
+        self.tokens
+            .issue(&claims)
+            .map_err(|_| ServiceError::Credentials)
+    }
+
+    /// The caller behind a stream token for `session`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthorized`].
+    pub async fn authenticate_stream(
+        &self,
+        token: &str,
+        session: SessionId,
+    ) -> Result<Caller, ServiceError> {
+        let claims = self
+            .tokens
+            .verify(token, TokenKind::Stream(session))
+            .map_err(|_| ServiceError::Unauthorized)?;
+        let user = self.active_user(claims.user_id).await?;
+        Ok(Caller {
+            user_id: user.id,
+            role: user.role,
+        })
+    }
+
+    /// # Errors
+    /// `NotFound`.
+    pub async fn me(&self, ctx: &RequestContext) -> Result<User, ServiceError> {
+        Ok(self.deps.repos.users.get(ctx.user_id).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_ports::auth::{MockPasswordHasher, MockTokenIssuer};
+    use overseer_ports::{RandomIds, SystemClock};
+    use overseer_testkit::MemoryStore;
+
+    use super::*;
+
+    fn service(registration_open: bool) -> AuthService {
+        let deps = Deps {
+            repos: MemoryStore::new().repositories(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        };
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().returning(|_| {
+            Ok(
+                overseer_domain::PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA")
+                    .unwrap(),
+            )
+        });
+        let config = AuthConfig {
+            registration_open,
+            ..AuthConfig::default()
+        };
+        AuthService::new(
+            deps,
+            Arc::new(hasher),
+            Arc::new(MockTokenIssuer::new()),
+            config,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_first_account_is_an_admin_and_the_next_are_users() {
+        let auth = service(true);
+        assert_eq!(
+            auth.register("first@example.com", "long enough", None)
+                .await
+                .unwrap()
+                .role,
+            Role::Admin
+        );
+        assert_eq!(
+            auth.register("second@example.com", "long enough", None)
+                .await
+                .unwrap()
+                .role,
+            Role::User
+        );
+        let err = auth
+            .register("first@example.com", "long enough", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::Conflict(_)), "{err}");
+        assert!(matches!(
+            auth.register("third@example.com", "short", None).await,
+            Err(ServiceError::Validation(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn closed_registration_refuses_but_the_command_line_still_creates() {
+        let auth = service(false);
+        assert!(matches!(
+            auth.register("a@example.com", "long enough", None).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let user = auth
+            .create_user("a@example.com", "long enough", Role::Admin, None)
+            .await
+            .unwrap();
+        assert_eq!(user.role, Role::Admin);
+    }
+}

@@ -1,0 +1,212 @@
+//! Live events across nodes. A run on node A publishes its events to A's own subscribers and
+//! announces a note `(session, sequence, kind)` on the [`ClusterBus`]; node B rebuilds each
+//! event from the database and publishes it to B's subscribers. Notes from one node are
+//! announced and rebuilt in order, so B's subscribers see A's events in order.
+
+use std::sync::Arc;
+
+use overseer_domain::{ApprovalId, SessionStatus};
+use overseer_ports::{ClusterBus, EventBroadcaster, EventNote, LiveEvent, Repositories, Scope};
+use tokio::sync::mpsc;
+
+use crate::error::ServiceError;
+use crate::live_events::{approval_event, message_event, status_event};
+
+/// Publishes to this node's subscribers and announces to the other nodes.
+pub struct RelayingBroadcaster {
+    local: Arc<dyn EventBroadcaster>,
+    notes: mpsc::UnboundedSender<EventNote>,
+}
+
+impl std::fmt::Debug for RelayingBroadcaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayingBroadcaster")
+            .finish_non_exhaustive()
+    }
+}
+
+impl RelayingBroadcaster {
+    /// Announces on `bus` from one task, so notes leave in publishing order.
+    #[must_use]
+    pub fn new(local: Arc<dyn EventBroadcaster>, bus: Arc<dyn ClusterBus>) -> Self {
+        let (notes, mut queue) = mpsc::unbounded_channel::<EventNote>();
+        tokio::spawn(async move {
+            while let Some(note) = queue.recv().await {
+                if let Err(err) = bus.announce(&note).await {
+                    tracing::warn!(session = %note.session_id, error = %err, "cannot announce a live event");
+                }
+            }
+        });
+        Self { local, notes }
+    }
+}
+
+/// The note that lets another node rebuild `event`.
+fn note_of(event: &LiveEvent) -> EventNote {
+    let reference = match event.kind.as_str() {
+        "approval" => event.payload["approval_id"].as_str().map(str::to_owned),
+        "status" => match (event.payload["from"].as_str(), event.payload["to"].as_str()) {
+            (Some(from), Some(to)) => Some(format!("{from}>{to}")),
+            _ => None,
+        },
+        _ => None,
+    };
+    EventNote {
+        session_id: event.session_id,
+        sequence: event.sequence,
+        kind: event.kind.clone(),
+        reference,
+    }
+}
+
+impl EventBroadcaster for RelayingBroadcaster {
+    fn publish(&self, event: LiveEvent) {
+        let note = note_of(&event);
+        self.local.publish(event);
+        // The receiver lives as long as the runtime: a send error means it is shutting down.
+        let _ = self.notes.send(note);
+    }
+}
+
+/// Starts rebuilding other nodes' events from `repos` and publishing them to `local`.
+pub fn relay_from_other_nodes(
+    bus: &dyn ClusterBus,
+    repos: Repositories,
+    local: Arc<dyn EventBroadcaster>,
+) {
+    let (notes, mut queue) = mpsc::unbounded_channel::<EventNote>();
+    bus.listen(Arc::new(move |note| {
+        let _ = notes.send(note);
+    }));
+    tokio::spawn(async move {
+        while let Some(note) = queue.recv().await {
+            match rebuild(&repos, &note).await {
+                Ok(Some(event)) => local.publish(event),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(session = %note.session_id, error = %err, "cannot rebuild a live event");
+                }
+            }
+        }
+    });
+}
+
+/// The event a note points to, read from the database (`None`: gone or unknown).
+async fn rebuild(
+    repos: &Repositories,
+    note: &EventNote,
+) -> Result<Option<LiveEvent>, ServiceError> {
+    match note.kind.as_str() {
+        "message" => {
+            let after = note.sequence.saturating_sub(1);
+            let found = repos.messages.list_after(note.session_id, after, 1).await?;
+            Ok(found
+                .first()
+                .filter(|m| m.sequence_number == note.sequence)
+                .map(message_event))
+        }
+        "approval" => {
+            let Some(id) = note
+                .reference
+                .as_deref()
+                .and_then(|r| r.parse::<ApprovalId>().ok())
+            else {
+                return Ok(None);
+            };
+            let approval = repos.approvals.get(id, Scope::Admin).await?;
+            Ok(Some(approval_event(&approval, note.sequence, None)))
+        }
+        "status" => {
+            let Some((from, to)) = note.reference.as_deref().and_then(|r| r.split_once('>')) else {
+                return Ok(None);
+            };
+            let (Ok(from), Ok(to)) = (from.parse::<SessionStatus>(), to.parse::<SessionStatus>())
+            else {
+                return Ok(None);
+            };
+            let session = repos.sessions.get(note.session_id, Scope::Admin).await?;
+            Ok(Some(status_event(
+                note.session_id,
+                note.sequence,
+                from,
+                to,
+                session.error_message.as_deref(),
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use overseer_domain::{MessageId, MessageRole, MessageType, NewMessage};
+    use overseer_ports::MockClusterBus;
+    use overseer_testkit::{MemoryStore, fixtures};
+    use serde_json::json;
+
+    use super::*;
+    use crate::broadcast::InProcessBroadcaster;
+
+    /// Node A's broadcaster announces on a bus whose notes node B's relay receives.
+    #[tokio::test]
+    async fn another_nodes_events_are_rebuilt_from_the_database_in_order() {
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("a@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::EPOCH);
+        repos.sessions.insert(&session).await.unwrap();
+
+        // The wire: A's announcements go straight to B's handler.
+        let handler: Arc<Mutex<Option<overseer_ports::NoteHandler>>> = Arc::default();
+        let mut bus_b = MockClusterBus::new();
+        let slot = handler.clone();
+        bus_b
+            .expect_listen()
+            .returning(move |h| *slot.lock().unwrap() = Some(h));
+        let mut bus_a = MockClusterBus::new();
+        let wire = handler.clone();
+        bus_a.expect_announce().returning(move |note| {
+            (wire.lock().unwrap().as_ref().unwrap())(note.clone());
+            Ok(())
+        });
+
+        let b_local = Arc::new(InProcessBroadcaster::default());
+        let mut b_events = b_local.subscribe(session.id);
+        relay_from_other_nodes(&bus_b, repos.clone(), b_local.clone());
+        let a_local = Arc::new(InProcessBroadcaster::default());
+        let a = RelayingBroadcaster::new(a_local, Arc::new(bus_a));
+
+        for text in ["one", "two", "three"] {
+            let message = repos
+                .messages
+                .append(NewMessage {
+                    id: MessageId::from_uuid(fixtures::id()),
+                    session_id: session.id,
+                    message_type: MessageType::Assistant,
+                    role: Some(MessageRole::Assistant),
+                    content: json!({"text": text}),
+                    created_at: fixtures::EPOCH,
+                })
+                .await
+                .unwrap();
+            a.publish(message_event(&message));
+        }
+        a.publish(status_event(
+            session.id,
+            3,
+            SessionStatus::Processing,
+            SessionStatus::Active,
+            None,
+        ));
+        for (sequence, text) in [(1, "one"), (2, "two"), (3, "three")] {
+            let event = b_events.recv().await.unwrap();
+            assert_eq!((event.kind.as_str(), event.sequence), ("message", sequence));
+            assert_eq!(event.payload["content"]["text"], json!(text));
+        }
+        let status = b_events.recv().await.unwrap();
+        assert_eq!(status.kind, "status");
+        assert_eq!(status.payload["to"], json!("active"));
+    }
+}

@@ -1,0 +1,52 @@
+//! Who is asking, from where, and what every service needs.
+
+use std::sync::Arc;
+
+use overseer_domain::UserId;
+use overseer_ports::{Clock, IdSource, Repositories, Scope};
+
+/// The caller of a use case, as the HTTP layer (or a scheduler) saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    pub user_id: UserId,
+    pub is_admin: bool,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// A caller with no network origin (scheduler, tests).
+    #[must_use]
+    pub fn internal(user_id: UserId) -> Self {
+        Self {
+            user_id,
+            is_admin: false,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+
+    /// What the caller may see: everything for an admin, their own rows otherwise.
+    #[must_use]
+    pub fn scope(&self) -> Scope {
+        if self.is_admin {
+            Scope::Admin
+        } else {
+            Scope::Owner(self.user_id)
+        }
+    }
+}
+
+/// The ports every service uses.
+#[derive(Clone)]
+pub struct Deps {
+    pub repos: Repositories,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps").finish_non_exhaustive()
+    }
+}

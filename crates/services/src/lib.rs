@@ -1,0 +1,34 @@
+//! Overseer's use cases, written against the ports only so every adapter can be swapped or
+//! mocked.
+
+pub mod agent_pool;
+pub mod approvals;
+pub mod audit;
+pub mod auth;
+pub mod broadcast;
+pub mod calendar;
+pub mod cluster_relay;
+pub mod context;
+pub mod error;
+pub mod executor;
+pub mod hooks;
+pub mod live_events;
+pub mod mcp_config;
+pub mod mcp_servers;
+pub mod permissions;
+pub mod processor;
+pub mod queue_worker;
+pub mod quotas;
+pub mod report_render;
+pub mod reports;
+pub mod scheduler;
+pub mod sessions;
+pub mod tasks;
+pub mod tool_tracking;
+pub mod webhooks;
+pub mod wiring;
+
+pub use agent_pool::{AgentPool, PoolConfig};
+pub use context::{Deps, RequestContext};
+pub use error::ServiceError;
+pub use wiring::{Adapters, Services, ServicesConfig};

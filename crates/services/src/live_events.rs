@@ -1,0 +1,51 @@
+//! The live events subscribers receive, built in one place: by the node that stores them, and
+//! by other nodes rebuilding them from the database (see [`crate::cluster_relay`]).
+
+use overseer_domain::{Approval, Message, SessionId, SessionStatus};
+use overseer_ports::LiveEvent;
+use serde_json::json;
+
+/// A stored message.
+#[must_use]
+pub fn message_event(message: &Message) -> LiveEvent {
+    LiveEvent {
+        session_id: message.session_id,
+        sequence: message.sequence_number,
+        kind: "message".to_owned(),
+        payload: json!({
+            "message_id": message.id, "message_type": message.message_type,
+            "role": message.role, "content": message.content,
+        }),
+    }
+}
+
+/// A pending approval; `reason` is the rule that asked (known only where it was asked).
+#[must_use]
+pub fn approval_event(approval: &Approval, sequence: u64, reason: Option<&str>) -> LiveEvent {
+    LiveEvent {
+        session_id: approval.session_id,
+        sequence,
+        kind: "approval".to_owned(),
+        payload: json!({
+            "approval_id": approval.id, "tool_name": approval.tool_name, "tool_input": approval.tool_input,
+            "tool_use_id": approval.tool_use_id, "reason": reason, "expires_at": approval.expires_at.unix_timestamp(),
+        }),
+    }
+}
+
+/// A status change.
+#[must_use]
+pub fn status_event(
+    session: SessionId,
+    sequence: u64,
+    from: SessionStatus,
+    to: SessionStatus,
+    error_message: Option<&str>,
+) -> LiveEvent {
+    LiveEvent {
+        session_id: session,
+        sequence,
+        kind: "status".to_owned(),
+        payload: json!({"from": from, "to": to, "error_message": error_message}),
+    }
+}

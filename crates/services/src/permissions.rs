@@ -1,0 +1,403 @@
+//! The permission policy: decides each tool use from the session's rules, audits every
+//! decision, and records it on the tool call.
+//!
+//! The CLI sends `can_use_tool` only for tools it does not consider safe on its own (it runs
+//! `echo` or `sleep` without asking), so the policy is applied from the PreToolUse hook, which
+//! fires before every tool use; a later `can_use_tool` for the same tool use gets the same
+//! answer without a second decision or audit entry.
+//!
+//! Rules, first match wins: `disallowed_tools` → deny; `ask_tools` → ask a person (see
+//! [`crate::approvals`]); `allowed_tools` → allow; otherwise allow when there is no allow list
+//! and deny when there is one. A pattern is a tool name glob (`mcp__k8s__*`) with an optional
+//! argument pattern: `Bash(kubectl get:*)` matches commands starting with `kubectl get`,
+//! `Read(/srv/*)` matches paths by glob.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use overseer_domain::{AgentOptions, PermissionDecision, SessionId, ToolPattern, UserId};
+use overseer_ports::agent::{PermissionHandler, PermissionRequest, PermissionVerdict};
+use overseer_ports::{NoTelemetry, Telemetry};
+use serde_json::{Value, json};
+
+use crate::approvals::{ApprovalGate, ApprovalOutcome};
+use crate::audit::{AuditRecord, AuditService, actions};
+use crate::tool_tracking::{ToolTracker, ToolUse};
+
+/// What the rules say about one tool use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    Allow { reason: String },
+    Deny { reason: String },
+    Ask { reason: String },
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let Some((first, rest)) = pattern.split_once('*') else {
+        return pattern == text;
+    };
+    let Some(mut remainder) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('*').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        if last {
+            return remainder.ends_with(part);
+        }
+        match remainder.find(part) {
+            Some(at) => remainder = &remainder[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The argument a pattern's parentheses constrain: the command of a shell tool, else a path or URL.
+fn primary_argument<'a>(tool: &str, input: &'a Value) -> Option<&'a str> {
+    let keys: &[&str] = if tool == "Bash" {
+        &["command"]
+    } else {
+        &["file_path", "path", "url", "pattern"]
+    };
+    keys.iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str))
+}
+
+/// Whether `pattern` covers this use of `tool` with `input`.
+#[must_use]
+pub fn matches(pattern: &ToolPattern, tool: &str, input: &Value) -> bool {
+    if !glob(pattern.tool_name(), tool) {
+        return false;
+    }
+    let Some(argument_pattern) = pattern.argument_pattern() else {
+        return true;
+    };
+    let Some(argument) = primary_argument(tool, input) else {
+        return false;
+    };
+    match argument_pattern.strip_suffix(":*") {
+        Some(prefix) => argument == prefix || argument.starts_with(&format!("{prefix} ")),
+        None => glob(argument_pattern, argument),
+    }
+}
+
+/// Applies the session's rules to one tool use.
+#[must_use]
+pub fn evaluate(options: &AgentOptions, tool: &str, input: &Value) -> Rule {
+    let first =
+        |patterns: &[ToolPattern]| patterns.iter().find(|p| matches(p, tool, input)).cloned();
+    if let Some(rule) = first(&options.disallowed_tools) {
+        return Rule::Deny {
+            reason: format!("Denied by policy: {tool} matches disallowed rule '{rule}'"),
+        };
+    }
+    if let Some(rule) = first(&options.ask_tools) {
+        return Rule::Ask {
+            reason: format!("{tool} matches rule '{rule}', which needs approval"),
+        };
+    }
+    if let Some(rule) = first(&options.allowed_tools) {
+        return Rule::Allow {
+            reason: format!("allowed by rule '{rule}'"),
+        };
+    }
+    if options.allowed_tools.is_empty() {
+        Rule::Allow {
+            reason: "no allow list restricts tools".to_owned(),
+        }
+    } else {
+        Rule::Deny {
+            reason: format!("Denied by policy: {tool} is not in the allowed tools"),
+        }
+    }
+}
+
+/// The permission handler of one session.
+pub struct SessionPermissions {
+    pub session: SessionId,
+    pub owner: UserId,
+    pub options: AgentOptions,
+    pub audit: AuditService,
+    pub tracker: Arc<ToolTracker>,
+    pub approvals: Option<Arc<ApprovalGate>>,
+    /// Decisions already made, by tool use id.
+    pub decided: Mutex<HashMap<String, PermissionVerdict>>,
+    pub telemetry: Arc<dyn Telemetry>,
+}
+
+impl std::fmt::Debug for SessionPermissions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionPermissions")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionPermissions {
+    async fn conclude(
+        &self,
+        request: &PermissionRequest,
+        allowed: bool,
+        reason: &str,
+        via: &str,
+    ) -> PermissionVerdict {
+        let action = if allowed {
+            actions::TOOL_PERMISSION_GRANTED
+        } else {
+            actions::TOOL_PERMISSION_DENIED
+        };
+        let details = json!({
+            "session_id": self.session, "tool_name": request.tool_name, "tool_use_id": request.tool_use_id,
+            "tool_input": request.input, "reason": reason, "decided_by": via,
+        });
+        let record = AuditRecord {
+            actor: Some(self.owner),
+            action,
+            resource_type: "session",
+            resource_id: Some(self.session.to_string()),
+            details,
+        };
+        if let Err(err) = self.audit.record(record, None).await {
+            // Fail closed: a decision that cannot be audited is not made.
+            tracing::error!(session = %self.session, error = %err, "cannot audit a permission decision; denying");
+            return PermissionVerdict::Deny {
+                message: "Denied: the decision could not be audited".to_owned(),
+                interrupt: false,
+            };
+        }
+        if let Some(id) = &request.tool_use_id {
+            let tool_use = ToolUse {
+                session: self.session,
+                tool_use_id: id,
+                tool_name: &request.tool_name,
+                input: &request.input,
+            };
+            let decision = if allowed {
+                PermissionDecision::Allowed
+            } else {
+                PermissionDecision::Denied
+            };
+            if let Err(err) = self.tracker.decided(&tool_use, decision).await {
+                tracing::warn!(session = %self.session, error = %err, "cannot record a permission decision on its tool call");
+            }
+        }
+        if allowed {
+            PermissionVerdict::Allow {
+                updated_input: None,
+            }
+        } else {
+            PermissionVerdict::Deny {
+                message: reason.to_owned(),
+                interrupt: false,
+            }
+        }
+    }
+}
+
+impl SessionPermissions {
+    #[must_use]
+    pub fn new(
+        session: SessionId,
+        owner: UserId,
+        options: AgentOptions,
+        audit: AuditService,
+        tracker: Arc<ToolTracker>,
+        approvals: Option<Arc<ApprovalGate>>,
+    ) -> Self {
+        Self {
+            session,
+            owner,
+            options,
+            audit,
+            tracker,
+            approvals,
+            decided: Mutex::new(HashMap::new()),
+            telemetry: Arc::new(NoTelemetry),
+        }
+    }
+
+    /// Reports each decision and its wait to `telemetry`.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Decides a tool use once; asking again about the same tool use id returns that decision.
+    pub async fn decide_once(&self, request: PermissionRequest) -> PermissionVerdict {
+        let key = request.tool_use_id.clone();
+        let known = key.as_ref().and_then(|id| {
+            self.decided
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(id)
+                .cloned()
+        });
+        if let Some(verdict) = known {
+            return verdict;
+        }
+        let started = std::time::Instant::now();
+        let verdict = self.decide_now(&request).await;
+        let decision = match verdict {
+            PermissionVerdict::Allow { .. } => PermissionDecision::Allowed,
+            PermissionVerdict::Deny { .. } => PermissionDecision::Denied,
+        };
+        self.telemetry
+            .permission_decided(decision, started.elapsed());
+        if let Some(id) = key {
+            self.decided
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, verdict.clone());
+        }
+        verdict
+    }
+
+    async fn decide_now(&self, request: &PermissionRequest) -> PermissionVerdict {
+        let request = request.clone();
+        match evaluate(&self.options, &request.tool_name, &request.input) {
+            Rule::Allow { reason } => self.conclude(&request, true, &reason, "policy").await,
+            Rule::Deny { reason } => self.conclude(&request, false, &reason, "policy").await,
+            Rule::Ask { reason } => {
+                let Some(gate) = &self.approvals else {
+                    return self
+                        .conclude(
+                            &request,
+                            false,
+                            "Denied: approval required and no approver is configured",
+                            "policy",
+                        )
+                        .await;
+                };
+                match gate.ask(self.session, self.owner, &request, &reason).await {
+                    ApprovalOutcome::Allowed { by } => {
+                        self.conclude(&request, true, "approved", &format!("user:{by}"))
+                            .await
+                    }
+                    ApprovalOutcome::Denied { by } => {
+                        self.conclude(&request, false, "Denied by approver", &format!("user:{by}"))
+                            .await
+                    }
+                    ApprovalOutcome::Expired => {
+                        self.conclude(&request, false, "Denied: approval timed out", "timeout")
+                            .await
+                    }
+                    ApprovalOutcome::Failed(why) => {
+                        self.conclude(&request, false, &format!("Denied: {why}"), "policy")
+                            .await
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PermissionHandler for SessionPermissions {
+    async fn decide(&self, request: PermissionRequest) -> PermissionVerdict {
+        self.decide_once(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn options(value: Value) -> AgentOptions {
+        AgentOptions::from_json(value).unwrap()
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("mcp__k8s__*", "mcp__k8s__get_pods"));
+        assert!(!glob("mcp__k8s__*", "mcp__db__query"));
+        assert!(glob("*", "Anything"));
+        assert!(glob("a*c*e", "abcde"));
+        assert!(!glob("a*c*e", "abcd"));
+        assert!(glob("Read", "Read"));
+        assert!(!glob("Read", "ReadX"));
+    }
+
+    #[test]
+    fn bash_prefix_rules() {
+        let rule = ToolPattern::new("Bash(kubectl get:*)").unwrap();
+        assert!(matches(
+            &rule,
+            "Bash",
+            &json!({"command": "kubectl get pods -n prod"})
+        ));
+        assert!(matches(&rule, "Bash", &json!({"command": "kubectl get"})));
+        assert!(!matches(&rule, "Bash", &json!({"command": "kubectl getx"})));
+        assert!(!matches(
+            &rule,
+            "Bash",
+            &json!({"command": "kubectl delete pod x"})
+        ));
+        assert!(!matches(
+            &rule,
+            "Read",
+            &json!({"file_path": "kubectl get"})
+        ));
+        let exact = ToolPattern::new("Bash(ls)").unwrap();
+        assert!(matches(&exact, "Bash", &json!({"command": "ls"})));
+        assert!(!matches(&exact, "Bash", &json!({"command": "ls -la"})));
+        let path = ToolPattern::new("Read(/srv/*)").unwrap();
+        assert!(matches(
+            &path,
+            "Read",
+            &json!({"file_path": "/srv/app/config.yaml"})
+        ));
+        assert!(!matches(
+            &path,
+            "Read",
+            &json!({"file_path": "/etc/passwd"})
+        ));
+    }
+
+    #[test]
+    fn deny_wins_then_ask_then_allow() {
+        let opts = options(json!({
+            "allowed_tools": ["Bash", "mcp__k8s__*"],
+            "disallowed_tools": ["Bash(rm:*)"],
+            "ask_tools": ["Bash(kubectl delete:*)"]
+        }));
+        assert!(matches!(
+            evaluate(&opts, "Bash", &json!({"command": "rm -rf /"})),
+            Rule::Deny { .. }
+        ));
+        assert!(matches!(
+            evaluate(&opts, "Bash", &json!({"command": "kubectl delete pod x"})),
+            Rule::Ask { .. }
+        ));
+        assert!(matches!(
+            evaluate(&opts, "Bash", &json!({"command": "echo hi"})),
+            Rule::Allow { .. }
+        ));
+        assert!(matches!(
+            evaluate(&opts, "mcp__k8s__get_pods", &json!({})),
+            Rule::Allow { .. }
+        ));
+        let Rule::Deny { reason } = evaluate(&opts, "Write", &json!({"file_path": "/x"})) else {
+            panic!()
+        };
+        assert!(reason.contains("not in the allowed tools"));
+    }
+
+    #[test]
+    fn no_allow_list_allows_what_is_not_denied() {
+        let opts = options(json!({"disallowed_tools": ["Write"]}));
+        assert!(matches!(
+            evaluate(&opts, "Read", &json!({})),
+            Rule::Allow { .. }
+        ));
+        assert!(matches!(
+            evaluate(&opts, "Write", &json!({})),
+            Rule::Deny { .. }
+        ));
+    }
+}

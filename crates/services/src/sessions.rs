@@ -1,0 +1,724 @@
+//! Sessions: create (interactive or for a task), run a turn, interrupt, terminate, archive.
+//! Every status change is persisted (compare-and-set) and broadcast when it happens.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use overseer_domain::{
+    AgentOptions, MessageId, NewSession, Session, SessionId, SessionMode, SessionName,
+    SessionStatus, UserId,
+};
+use overseer_domain::{Message, ToolCall, UsdBudget};
+use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
+use overseer_ports::repositories::SessionFilter;
+use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces};
+use serde_json::json;
+
+use crate::agent_pool::AgentPool;
+use crate::approvals::ApprovalGate;
+use crate::audit::{AuditRecord, AuditService, actions};
+use crate::context::{Deps, RequestContext};
+use crate::error::ServiceError;
+use crate::hooks::SessionHooks;
+use crate::live_events::status_event;
+use crate::mcp_config::McpConfigBuilder;
+use crate::permissions::SessionPermissions;
+use crate::processor::{CostCursor, MessageProcessor};
+use crate::quotas::QuotaService;
+use crate::tool_tracking::ToolTracker;
+
+/// How one turn ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnOutcome {
+    /// The stored `result` message.
+    pub result_message_id: Option<MessageId>,
+    pub is_error: bool,
+    /// The agent's final text, or its error.
+    pub text: Option<String>,
+}
+
+/// What a session service is built from.
+#[allow(missing_debug_implementations)] // trait objects only
+pub struct SessionServiceParts {
+    pub deps: Deps,
+    pub pool: Arc<AgentPool>,
+    pub workspaces: Arc<dyn Workspaces>,
+    pub broadcaster: Arc<dyn EventBroadcaster>,
+    pub mcp: McpConfigBuilder,
+    pub approvals: Arc<ApprovalGate>,
+    pub telemetry: Arc<dyn Telemetry>,
+    pub quotas: Arc<QuotaService>,
+}
+
+pub struct SessionService {
+    deps: Deps,
+    audit: AuditService,
+    pool: Arc<AgentPool>,
+    workspaces: Arc<dyn Workspaces>,
+    broadcaster: Arc<dyn EventBroadcaster>,
+    mcp: McpConfigBuilder,
+    approvals: Arc<ApprovalGate>,
+    tracker: Arc<ToolTracker>,
+    processor: MessageProcessor,
+    telemetry: Arc<dyn Telemetry>,
+    quotas: Arc<QuotaService>,
+    /// One turn at a time per session.
+    turn_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<CostCursor>>>>,
+}
+
+impl std::fmt::Debug for SessionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+impl SessionService {
+    #[must_use]
+    pub fn new(parts: SessionServiceParts) -> Self {
+        let tracker =
+            Arc::new(ToolTracker::new(parts.deps.clone()).with_telemetry(parts.telemetry.clone()));
+        let processor = MessageProcessor::new(
+            parts.deps.clone(),
+            tracker.clone(),
+            parts.broadcaster.clone(),
+        );
+        Self {
+            audit: AuditService::new(parts.deps.clone()),
+            deps: parts.deps,
+            pool: parts.pool,
+            workspaces: parts.workspaces,
+            broadcaster: parts.broadcaster,
+            mcp: parts.mcp,
+            approvals: parts.approvals,
+            tracker,
+            processor,
+            telemetry: parts.telemetry,
+            quotas: parts.quotas,
+            turn_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates a session in `created` with its own working directory.
+    ///
+    /// # Errors
+    /// [`ServiceError::Validation`], [`ServiceError::Files`], storage errors.
+    #[tracing::instrument(skip_all, fields(user = %ctx.user_id))]
+    pub async fn create(
+        &self,
+        ctx: &RequestContext,
+        name: SessionName,
+        description: Option<String>,
+        mode: SessionMode,
+        options: AgentOptions,
+    ) -> Result<Session, ServiceError> {
+        let id = SessionId::from_uuid(self.deps.ids.new_id());
+        let new = NewSession {
+            user_id: ctx.user_id,
+            name,
+            description,
+            mode,
+            options,
+        };
+        let mut session = Session::new(id, new, self.deps.clock.now())?;
+        let workdir = self.workspaces.create(id).await?;
+        session.working_directory_path = Some(workdir.display().to_string());
+        self.deps.repos.sessions.insert(&session).await?;
+        self.audit
+            .record(
+                AuditRecord {
+                    actor: Some(ctx.user_id),
+                    action: actions::SESSION_CREATED,
+                    resource_type: "session",
+                    resource_id: Some(id.to_string()),
+                    details: json!({"name": session.name, "mode": session.mode}),
+                },
+                Some(ctx),
+            )
+            .await?;
+        Ok(session)
+    }
+
+    /// # Errors
+    /// `NotFound` if missing or someone else's.
+    pub async fn get(&self, ctx: &RequestContext, id: SessionId) -> Result<Session, ServiceError> {
+        Ok(self.deps.repos.sessions.get(id, ctx.scope()).await?)
+    }
+
+    /// The caller's sessions, newest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(
+        &self,
+        ctx: &RequestContext,
+        page: PageRequest,
+    ) -> Result<Page<Session>, ServiceError> {
+        Ok(self
+            .deps
+            .repos
+            .sessions
+            .list(ctx.scope(), SessionFilter::default(), page)
+            .await?)
+    }
+
+    /// Messages after sequence `after`, in order.
+    ///
+    /// # Errors
+    /// `NotFound` for someone else's session.
+    pub async fn messages(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>, ServiceError> {
+        self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        Ok(self
+            .deps
+            .repos
+            .messages
+            .list_after(id, after, limit)
+            .await?)
+    }
+
+    /// The CLI's own transcript of the session (JSON lines, the last `max_bytes` of it).
+    ///
+    /// # Errors
+    /// `NotFound` for someone else's session, or one without a transcript yet.
+    pub async fn transcript(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        let (Some(agent_id), Some(workdir)) =
+            (&session.agent_session_id, &session.working_directory_path)
+        else {
+            return Err(ServiceError::NotFound {
+                entity: "transcript",
+            });
+        };
+        self.pool
+            .transcript(std::path::Path::new(workdir), agent_id, max_bytes)
+            .await
+            .map_err(|_| ServiceError::NotFound {
+                entity: "transcript",
+            })
+    }
+
+    /// The session's tool calls in call order.
+    ///
+    /// # Errors
+    /// `NotFound` for someone else's session.
+    pub async fn tool_calls(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        page: PageRequest,
+    ) -> Result<Page<ToolCall>, ServiceError> {
+        self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        Ok(self
+            .deps
+            .repos
+            .tool_calls
+            .list_for_session(id, page)
+            .await?)
+    }
+
+    fn turn_lock(&self, id: SessionId) -> Arc<tokio::sync::Mutex<CostCursor>> {
+        self.turn_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
+    /// Persists a status change and announces it.
+    async fn move_to(
+        &self,
+        session: &mut Session,
+        to: SessionStatus,
+        reason: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let now = self.deps.clock.now();
+        let from = match reason {
+            Some(reason) if to == SessionStatus::Failed => session.fail(reason, now)?,
+            _ => session.transition_to(to, now)?,
+        };
+        self.deps
+            .repos
+            .sessions
+            .update_status(session, from)
+            .await?;
+        let sequence = self
+            .deps
+            .repos
+            .sessions
+            .get(session.id, Scope::Admin)
+            .await?
+            .usage
+            .message_count;
+        self.broadcaster.publish(status_event(
+            session.id,
+            sequence,
+            from,
+            to,
+            session.error_message.as_deref(),
+        ));
+        Ok(())
+    }
+
+    /// Marks a live session failed and stops its agent. Used on every error path, so nothing
+    /// stays `processing` or `connecting`.
+    pub async fn fail(&self, id: SessionId, reason: &str) {
+        self.pool.release(id).await;
+        self.tracker.forget(id);
+        self.approvals.expire_pending(id).await;
+        let Ok(mut session) = self.deps.repos.sessions.get(id, Scope::Admin).await else {
+            return;
+        };
+        if !session.status().is_live() {
+            return;
+        }
+        if let Err(err) = self
+            .move_to(&mut session, SessionStatus::Failed, Some(reason))
+            .await
+        {
+            tracing::error!(session = %id, error = %err, "cannot mark the session failed");
+        }
+    }
+
+    fn callbacks(&self, session: &Session) -> AgentCallbacks {
+        let permissions = Arc::new(
+            SessionPermissions::new(
+                session.id,
+                session.user_id,
+                session.options.clone(),
+                self.audit.clone(),
+                self.tracker.clone(),
+                Some(self.approvals.clone()),
+            )
+            .with_telemetry(self.telemetry.clone()),
+        );
+        AgentCallbacks {
+            permissions: Some(permissions.clone()),
+            hooks: Some(Arc::new(SessionHooks {
+                session: session.id,
+                owner: session.user_id,
+                audit: self.audit.clone(),
+                tracker: self.tracker.clone(),
+                permissions,
+            })),
+            mcp_servers: BTreeMap::new(),
+        }
+    }
+
+    /// Makes sure the session has a live agent: from `created` (first start, with the merged
+    /// MCP configuration stored in its options), `connecting` (a start that did not finish) or
+    /// `active` (evicted, or the service restarted: resumed with the agent's own session id).
+    async fn ensure_agent(
+        &self,
+        session: &mut Session,
+        budget_left: Option<f64>,
+    ) -> Result<(), ServiceError> {
+        if self.pool.is_live(session.id) {
+            return Ok(());
+        }
+        if session.status() == SessionStatus::Created {
+            session.options.mcp_servers = self
+                .mcp
+                .build(
+                    self.deps.repos.mcp_servers.as_ref(),
+                    session.user_id,
+                    &session.options.mcp_servers,
+                )
+                .await?;
+        }
+        if session.status() != SessionStatus::Connecting {
+            self.move_to(session, SessionStatus::Connecting, None)
+                .await?;
+        }
+        let workdir = session
+            .working_directory_path
+            .clone()
+            .ok_or(ServiceError::Conflict(
+                "the session has no working directory".to_owned(),
+            ))?;
+        let mut options = session.options.clone();
+        // The CLI stops itself at --max-budget-usd: no more than what the user has left today.
+        if let Some(left) = budget_left {
+            let cap = options
+                .max_budget_usd
+                .map_or(left, |own| own.value().min(left));
+            options.max_budget_usd = Some(UsdBudget::new(cap)?);
+        }
+        let spec = AgentSpec {
+            working_directory: workdir.into(),
+            options,
+            env: BTreeMap::new(),
+            resume: session.agent_session_id.clone(),
+        };
+        self.pool
+            .start(session.id, spec, self.callbacks(session))
+            .await?;
+        self.move_to(session, SessionStatus::Active, None).await
+    }
+
+    /// Sends `text` and processes the answer until the turn ends. The session must be in
+    /// `created`, `active` or `connecting`.
+    ///
+    /// # Errors
+    /// [`ServiceError::SessionNotActive`]; on an agent or storage failure the session is
+    /// `failed` and the error returned.
+    #[tracing::instrument(skip(self, ctx, text), fields(session = %id))]
+    pub async fn run_turn(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        text: &str,
+    ) -> Result<TurnOutcome, ServiceError> {
+        let lock = self.turn_lock(id);
+        let mut cost = lock.lock().await;
+        let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        if !session.status().accepts_messages() {
+            return Err(ServiceError::SessionNotActive {
+                status: session.status(),
+            });
+        }
+        // Over quota: refused, and the session stays as it is.
+        let budget_left = self.quotas.remaining_budget(session.user_id).await?;
+        match self.turn(session, text, &mut cost, budget_left).await {
+            Ok(outcome) => Ok(outcome),
+            Err(err) => {
+                self.fail(id, &format!("{err}")).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn turn(
+        &self,
+        mut session: Session,
+        text: &str,
+        cost: &mut CostCursor,
+        budget_left: Option<f64>,
+    ) -> Result<TurnOutcome, ServiceError> {
+        self.ensure_agent(&mut session, budget_left).await?;
+        self.move_to(&mut session, SessionStatus::Processing, None)
+            .await?;
+        self.processor.user_message(session.id, text).await?;
+        let agent = self.pool.send_message(session.id, text).await?;
+        let outcome = self.follow(&session, agent.as_ref(), cost).await?;
+        self.pool.turn_finished(session.id);
+        self.move_to(&mut session, SessionStatus::Active, None)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Records every event of the turn until its result.
+    async fn follow(
+        &self,
+        session: &Session,
+        agent: &dyn AgentSession,
+        cost: &mut CostCursor,
+    ) -> Result<TurnOutcome, ServiceError> {
+        let id = session.id;
+        let process = agent.process_id();
+        loop {
+            let Some(event) = agent.next_event().await else {
+                return Err(ServiceError::Agent(
+                    overseer_ports::agent::AgentError::Closed,
+                ));
+            };
+            let message = self.processor.handle(id, &event, cost, process).await?;
+            match event {
+                AgentEvent::TurnEnded(result) => {
+                    self.quotas
+                        .record_cost(session.user_id, cost.last_turn_usd)
+                        .await?;
+                    let text = if result.is_error {
+                        result
+                            .result
+                            .clone()
+                            .or_else(|| Some(format!("the turn ended with {}", result.subtype)))
+                    } else {
+                        result.result.clone()
+                    };
+                    return Ok(TurnOutcome {
+                        result_message_id: message.map(|m| m.id),
+                        is_error: result.is_error,
+                        text,
+                    });
+                }
+                AgentEvent::Failed(failure) => {
+                    return Err(ServiceError::Agent(
+                        overseer_ports::agent::AgentError::Exited {
+                            exit_code: failure.exit_code,
+                            stderr_tail: failure.message,
+                        },
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether a message may be sent to the session now: it exists for the caller, accepts
+    /// messages, and its owner has budget left today.
+    ///
+    /// # Errors
+    /// `NotFound`; [`ServiceError::SessionNotActive`]; [`ServiceError::QuotaExceeded`].
+    pub async fn admit_message(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+    ) -> Result<Session, ServiceError> {
+        let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        if !session.status().accepts_messages() {
+            return Err(ServiceError::SessionNotActive {
+                status: session.status(),
+            });
+        }
+        self.quotas.remaining_budget(session.user_id).await?;
+        Ok(session)
+    }
+
+    /// Stops the current turn; the session stays usable.
+    ///
+    /// # Errors
+    /// `NotFound`; [`ServiceError::Agent`] if the agent does not answer.
+    pub async fn interrupt(&self, ctx: &RequestContext, id: SessionId) -> Result<(), ServiceError> {
+        self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        if let Some(agent) = self.pool.live(id) {
+            agent.interrupt().await?;
+        }
+        Ok(())
+    }
+
+    /// Interrupts a session's current turn on the service's own behalf (cancellation).
+    ///
+    /// # Errors
+    /// [`ServiceError::Agent`] if the agent does not answer.
+    pub async fn interrupt_agent(&self, id: SessionId) -> Result<(), ServiceError> {
+        if let Some(agent) = self.pool.live(id) {
+            agent.interrupt().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the session's current turn on the service's behalf: interrupt now, and if the
+    /// turn has not ended after `grace`, fail the session (which stops its agent).
+    pub async fn stop_turn(&self, id: SessionId, grace: std::time::Duration) {
+        if let Err(err) = self.interrupt_agent(id).await {
+            tracing::debug!(session = %id, error = %err, "interrupt failed");
+        }
+        tokio::time::sleep(grace).await;
+        if self.is_processing(id).await {
+            self.fail(id, "stopped").await;
+        }
+    }
+
+    /// Whether the session is still answering a message.
+    pub async fn is_processing(&self, id: SessionId) -> bool {
+        self.deps
+            .repos
+            .sessions
+            .get(id, Scope::Admin)
+            .await
+            .is_ok_and(|s| s.status() == SessionStatus::Processing)
+    }
+
+    /// Ends a live session on request and stops its agent.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidTransition` if it has already ended.
+    pub async fn terminate(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+    ) -> Result<Session, ServiceError> {
+        let mut session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        self.pool.release(id).await;
+        self.move_to(&mut session, SessionStatus::Terminated, None)
+            .await?;
+        self.audit_session(ctx, actions::SESSION_TERMINATED, id)
+            .await?;
+        Ok(session)
+    }
+
+    /// Moves an ended session's working directory under the archive.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidTransition` unless terminated or failed; [`ServiceError::Files`].
+    pub async fn archive(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+    ) -> Result<Session, ServiceError> {
+        let mut session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        if !session.status().can_transition(SessionStatus::Archived) {
+            return Err(ServiceError::InvalidTransition(
+                overseer_domain::InvalidTransition {
+                    entity: "session",
+                    from: session.status().as_str(),
+                    to: SessionStatus::Archived.as_str(),
+                },
+            ));
+        }
+        let archived = self.workspaces.archive(id).await?;
+        session.working_directory_path = Some(archived.display().to_string());
+        self.move_to(&mut session, SessionStatus::Archived, None)
+            .await?;
+        self.audit_session(ctx, actions::SESSION_ARCHIVED, id)
+            .await?;
+        Ok(session)
+    }
+
+    async fn audit_session(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        id: SessionId,
+    ) -> Result<(), ServiceError> {
+        let record = AuditRecord {
+            actor: Some(ctx.user_id),
+            action,
+            resource_type: "session",
+            resource_id: Some(id.to_string()),
+            details: json!({}),
+        };
+        self.audit.record(record, Some(ctx)).await
+    }
+
+    /// Stops the agent of a session whose work is done (it can be resumed later).
+    pub async fn release_agent(&self, id: SessionId) {
+        self.pool.release(id).await;
+        self.tracker.forget(id);
+    }
+
+    /// The session owner's user id (for the executor, which runs on the owner's behalf).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn owner(&self, id: SessionId) -> Result<UserId, ServiceError> {
+        Ok(self
+            .deps
+            .repos
+            .sessions
+            .get(id, Scope::Admin)
+            .await?
+            .user_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_domain::SessionName;
+    use overseer_ports::agent::MockAgentRunner;
+    use overseer_ports::{MockWorkspaces, RandomIds, SystemClock};
+    use overseer_testkit::{MemoryStore, fixtures};
+
+    use super::*;
+    use crate::broadcast::InProcessBroadcaster;
+
+    async fn service() -> (Arc<SessionService>, RequestContext, Deps) {
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("a@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let deps = Deps {
+            repos,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        };
+        let mut workspaces = MockWorkspaces::new();
+        workspaces
+            .expect_create()
+            .returning(|id| Ok(format!("/tmp/overseer-mock/{id}").into()));
+        workspaces
+            .expect_archive()
+            .returning(|id| Ok(format!("/tmp/overseer-mock/archives/{id}").into()));
+        // No agent may start in these tests.
+        let adapters = crate::wiring::Adapters {
+            deps: deps.clone(),
+            runner: Arc::new(MockAgentRunner::new()),
+            workspaces: Arc::new(workspaces),
+            report_files: Arc::new(overseer_ports::MockReportFiles::new()),
+            broadcaster: Arc::new(InProcessBroadcaster::default()),
+            telemetry: Arc::new(overseer_ports::NoTelemetry),
+        };
+        let service =
+            crate::wiring::Services::build(adapters, crate::wiring::ServicesConfig::default())
+                .sessions;
+        (service, RequestContext::internal(owner.id), deps)
+    }
+
+    async fn new_session(service: &SessionService, ctx: &RequestContext) -> Session {
+        service
+            .create(
+                ctx,
+                SessionName::new("s").unwrap(),
+                None,
+                SessionMode::Interactive,
+                AgentOptions::default(),
+            )
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_message_to_an_ended_session_is_refused() {
+        let (service, ctx, _) = service().await;
+        let session = new_session(&service, &ctx).await;
+        service.terminate(&ctx, session.id).await.unwrap();
+        let err = service
+            .run_turn(&ctx, session.id, "hello")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServiceError::SessionNotActive {
+                    status: SessionStatus::Terminated
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn archive_needs_an_ended_session_and_moves_its_workdir() {
+        let (service, ctx, deps) = service().await;
+        let session = new_session(&service, &ctx).await;
+        assert!(matches!(
+            service.archive(&ctx, session.id).await,
+            Err(ServiceError::InvalidTransition(_))
+        ));
+        service.terminate(&ctx, session.id).await.unwrap();
+        let archived = service.archive(&ctx, session.id).await.unwrap();
+        assert_eq!(archived.status(), SessionStatus::Archived);
+        let stored = deps
+            .repos
+            .sessions
+            .get(session.id, Scope::Admin)
+            .await
+            .unwrap();
+        assert!(stored.working_directory_path.unwrap().contains("archives"));
+    }
+
+    #[tokio::test]
+    async fn someone_elses_session_is_not_found() {
+        let (service, ctx, _) = service().await;
+        let session = new_session(&service, &ctx).await;
+        let stranger = RequestContext::internal(fixtures::user("b@example.com").id);
+        assert!(matches!(
+            service.get(&stranger, session.id).await,
+            Err(ServiceError::NotFound { .. })
+        ));
+        assert!(matches!(
+            service.run_turn(&stranger, session.id, "hi").await,
+            Err(ServiceError::NotFound { .. })
+        ));
+    }
+}

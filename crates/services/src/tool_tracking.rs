@@ -1,0 +1,253 @@
+//! Tool tracking: one `tool_calls` row per tool use, fed from three sides that may arrive in
+//! any order (the assistant frame, the hooks, the permission decision, the tool result). A
+//! per-session lock makes each update a read-modify-write no other tracker call interleaves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use overseer_domain::{
+    MessageId, PermissionDecision, SessionId, ToolCall, ToolCallId, ToolCallStatus,
+};
+use overseer_ports::{NoTelemetry, Telemetry};
+use serde_json::Value;
+
+use crate::context::Deps;
+use crate::error::ServiceError;
+
+/// Stored tool output is cut to this many bytes; the full size is recorded beside it.
+pub const TOOL_OUTPUT_LIMIT: usize = 64 * 1024;
+
+pub struct ToolTracker {
+    deps: Deps,
+    locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    telemetry: Arc<dyn Telemetry>,
+}
+
+impl std::fmt::Debug for ToolTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolTracker").finish_non_exhaustive()
+    }
+}
+
+/// What is known about a tool use when a tracker call starts it.
+#[derive(Clone, Debug)]
+pub struct ToolUse<'a> {
+    pub session: SessionId,
+    pub tool_use_id: &'a str,
+    pub tool_name: &'a str,
+    pub input: &'a Value,
+}
+
+fn cut(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A tool's output as text: strings as they are, anything else as JSON.
+#[must_use]
+pub fn output_text(output: &Value) -> String {
+    match output {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) if blocks.iter().all(|b| b.get("text").is_some()) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+impl ToolTracker {
+    #[must_use]
+    pub fn new(deps: Deps) -> Self {
+        Self {
+            deps,
+            locks: Mutex::new(HashMap::new()),
+            telemetry: Arc::new(NoTelemetry),
+        }
+    }
+
+    /// Reports finished tool calls to `telemetry`.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    fn lock_for(&self, session: SessionId) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(session)
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets a finished session's lock.
+    pub fn forget(&self, session: SessionId) {
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&session);
+    }
+
+    /// Applies `change` to the row of `tool_use`, creating it first if it does not exist.
+    async fn upsert(
+        &self,
+        tool_use: &ToolUse<'_>,
+        change: impl FnOnce(&mut ToolCall),
+    ) -> Result<ToolCall, ServiceError> {
+        let lock = self.lock_for(tool_use.session);
+        let _guard = lock.lock().await;
+        let repo = &self.deps.repos.tool_calls;
+        let existing = repo
+            .find_by_tool_use_id(tool_use.session, tool_use.tool_use_id)
+            .await?;
+        let mut call = existing.clone().unwrap_or_else(|| ToolCall {
+            id: ToolCallId::from_uuid(self.deps.ids.new_id()),
+            session_id: tool_use.session,
+            message_id: None,
+            tool_use_id: tool_use.tool_use_id.to_owned(),
+            tool_name: tool_use.tool_name.to_owned(),
+            tool_input: tool_use.input.clone(),
+            tool_output: None,
+            tool_output_bytes: None,
+            status: ToolCallStatus::Pending,
+            permission_decision: None,
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            created_at: self.deps.clock.now(),
+        });
+        let was_terminal = call.status.is_terminal();
+        change(&mut call);
+        if !was_terminal && call.status.is_terminal() {
+            let millis = call.duration_ms.unwrap_or(0);
+            self.telemetry.tool_call_finished(
+                &call.tool_name,
+                call.status,
+                std::time::Duration::from_millis(millis),
+            );
+        }
+        match existing {
+            None => repo.insert(&call).await?,
+            Some(stored) => repo.update(&call, stored.status).await?,
+        }
+        Ok(call)
+    }
+
+    /// The assistant asked for the tool (links the row to its message).
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] and friends.
+    pub async fn requested(
+        &self,
+        tool_use: &ToolUse<'_>,
+        message: MessageId,
+    ) -> Result<ToolCall, ServiceError> {
+        self.upsert(tool_use, |call| call.message_id = Some(message))
+            .await
+    }
+
+    /// The PreToolUse hook fired: the tool is about to run.
+    ///
+    /// # Errors
+    /// As [`ToolTracker::requested`].
+    pub async fn started(&self, tool_use: &ToolUse<'_>) -> Result<ToolCall, ServiceError> {
+        let now = self.deps.clock.now();
+        self.upsert(tool_use, |call| {
+            if call.status == ToolCallStatus::Pending {
+                call.status = ToolCallStatus::Running;
+                call.started_at = Some(now);
+            }
+        })
+        .await
+    }
+
+    /// The permission decision. A denied tool ends here.
+    ///
+    /// # Errors
+    /// As [`ToolTracker::requested`].
+    pub async fn decided(
+        &self,
+        tool_use: &ToolUse<'_>,
+        decision: PermissionDecision,
+    ) -> Result<ToolCall, ServiceError> {
+        let now = self.deps.clock.now();
+        self.upsert(tool_use, |call| {
+            call.permission_decision = Some(decision);
+            if decision == PermissionDecision::Denied && !call.status.is_terminal() {
+                call.status = ToolCallStatus::Denied;
+                call.completed_at = Some(now);
+            }
+        })
+        .await
+    }
+
+    /// The tool's output (PostToolUse hook or tool result). The first report wins.
+    ///
+    /// # Errors
+    /// As [`ToolTracker::requested`].
+    pub async fn finished(
+        &self,
+        tool_use: &ToolUse<'_>,
+        output: &Value,
+        is_error: bool,
+        duration_ms: Option<u64>,
+    ) -> Result<ToolCall, ServiceError> {
+        let now = self.deps.clock.now();
+        let text = output_text(output);
+        self.upsert(tool_use, |call| {
+            if call.status.is_terminal() {
+                return;
+            }
+            call.status = if is_error {
+                ToolCallStatus::Failed
+            } else {
+                ToolCallStatus::Completed
+            };
+            call.tool_output_bytes = Some(text.len() as u64);
+            call.tool_output = Some(cut(&text, TOOL_OUTPUT_LIMIT));
+            call.completed_at = Some(now);
+            call.duration_ms = duration_ms.or_else(|| {
+                call.started_at
+                    .map(|started| u64::try_from((now - started).whole_milliseconds()).unwrap_or(0))
+            });
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_cut_on_a_char_boundary() {
+        let text = "é".repeat(10);
+        let cut_text = cut(&text, 5);
+        assert_eq!(cut_text, "éé");
+        assert_eq!(cut("short", 10), "short");
+    }
+
+    #[test]
+    fn output_text_of_blocks_and_values() {
+        assert_eq!(output_text(&serde_json::json!("plain")), "plain");
+        assert_eq!(
+            output_text(
+                &serde_json::json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])
+            ),
+            "a\nb"
+        );
+        assert_eq!(
+            output_text(&serde_json::json!({"stdout": "x"})),
+            r#"{"stdout":"x"}"#
+        );
+    }
+}

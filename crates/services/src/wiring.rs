@@ -1,0 +1,192 @@
+//! Builds the whole services layer from adapters: what the app, the end-to-end tests and the
+//! services' own tests all wire the same way.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use overseer_domain::{McpServerConfig, McpServerName, Quota};
+use overseer_ports::agent::AgentRunner;
+use overseer_ports::{EventBroadcaster, ReportFiles, Telemetry, Workspaces};
+
+use crate::agent_pool::{AgentPool, PoolConfig};
+use crate::approvals::ApprovalGate;
+use crate::audit::AuditService;
+use crate::context::Deps;
+use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
+use crate::mcp_config::McpConfigBuilder;
+use crate::mcp_servers::McpServerService;
+use crate::queue_worker::{QueueConfig, QueueWorker};
+use crate::quotas::QuotaService;
+use crate::reports::ReportService;
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::sessions::{SessionService, SessionServiceParts};
+use crate::tasks::TaskService;
+use crate::webhooks::WebhookService;
+
+/// The adapters the services run on.
+#[allow(missing_debug_implementations)] // trait objects only
+pub struct Adapters {
+    pub deps: Deps,
+    pub runner: Arc<dyn AgentRunner>,
+    pub workspaces: Arc<dyn Workspaces>,
+    pub report_files: Arc<dyn ReportFiles>,
+    pub broadcaster: Arc<dyn EventBroadcaster>,
+    pub telemetry: Arc<dyn Telemetry>,
+}
+
+/// Tunables of the services layer.
+#[derive(Clone, Debug)]
+pub struct ServicesConfig {
+    pub pool: PoolConfig,
+    /// An unanswered approval is denied after this long.
+    pub approval_timeout: Duration,
+    /// This node's part in the execution queue (limits, slots, leases).
+    pub queue: QueueConfig,
+    /// MCP servers every session gets (lowest precedence).
+    pub built_in_mcp_servers: BTreeMap<McpServerName, McpServerConfig>,
+    /// After a cancel's interrupt, how long a running turn may take to end before its agent
+    /// is stopped.
+    pub cancel_grace: Duration,
+    /// How long an execution may run when its task sets no timeout.
+    pub default_execution_timeout: Duration,
+    /// Quota limits for users who have none of their own (unset: unlimited).
+    pub default_quota: Quota,
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self {
+            pool: PoolConfig::default(),
+            approval_timeout: Duration::from_secs(300),
+            queue: QueueConfig::default(),
+            built_in_mcp_servers: BTreeMap::new(),
+            cancel_grace: Duration::from_secs(10),
+            default_execution_timeout: Duration::from_secs(30 * 60),
+            default_quota: Quota::default(),
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// Every service, wired.
+#[derive(Clone)]
+pub struct Services {
+    pub tasks: Arc<TaskService>,
+    pub sessions: Arc<SessionService>,
+    pub reports: Arc<ReportService>,
+    pub approvals: Arc<ApprovalGate>,
+    pub audit: AuditService,
+    pub pool: Arc<AgentPool>,
+    pub mcp_servers: Arc<McpServerService>,
+    pub quotas: Arc<QuotaService>,
+    pub webhooks: Arc<WebhookService>,
+    /// This node's scheduler.
+    pub scheduler: Arc<Scheduler>,
+    /// This node's queue worker.
+    pub worker: Arc<QueueWorker>,
+    shutdown: Arc<Shutdown>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    #[must_use]
+    pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
+        let deps = adapters.deps;
+        let audit = AuditService::new(deps.clone());
+        let approvals = Arc::new(ApprovalGate::new(
+            deps.clone(),
+            audit.clone(),
+            adapters.broadcaster.clone(),
+            config.approval_timeout,
+        ));
+        let pool = AgentPool::new(adapters.runner, config.pool);
+        let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
+        let sessions = Arc::new(SessionService::new(SessionServiceParts {
+            deps: deps.clone(),
+            pool: pool.clone(),
+            workspaces: adapters.workspaces,
+            broadcaster: adapters.broadcaster,
+            mcp: McpConfigBuilder::new(config.built_in_mcp_servers),
+            approvals: approvals.clone(),
+            telemetry: adapters.telemetry.clone(),
+            quotas: quotas.clone(),
+        }));
+        let reports = Arc::new(ReportService::new(deps.clone(), adapters.report_files));
+        let stops = Arc::new(StopRequests::default());
+        let shutdown = Arc::new(Shutdown::default());
+        let runner = Arc::new(ExecutionRunner::new(
+            deps.clone(),
+            sessions.clone(),
+            reports.clone(),
+            stops.clone(),
+            adapters.telemetry,
+            shutdown.clone(),
+            RunLimits {
+                default_timeout: config.default_execution_timeout,
+                stop_grace: config.cancel_grace,
+            },
+        ));
+        let worker = QueueWorker::new(
+            deps.clone(),
+            runner,
+            sessions.clone(),
+            config.queue,
+            shutdown.clone(),
+        );
+        worker.start();
+        let queue: Arc<dyn overseer_ports::ExecutionQueue> = worker.clone();
+        let mcp_servers = Arc::new(McpServerService::new(deps.clone()));
+        let tasks = Arc::new(
+            TaskService::new(deps.clone(), queue, quotas.clone()).with_cancellation(
+                sessions.clone(),
+                stops,
+                config.cancel_grace,
+            ),
+        );
+        let scheduler = Scheduler::new(
+            deps.clone(),
+            tasks.clone(),
+            config.scheduler,
+            shutdown.clone(),
+        );
+        scheduler.start();
+        Self {
+            scheduler,
+            webhooks: Arc::new(WebhookService::new(deps, tasks.clone())),
+            tasks,
+            quotas,
+            sessions,
+            reports,
+            approvals,
+            audit,
+            pool,
+            mcp_servers,
+            worker,
+            shutdown,
+        }
+    }
+
+    /// Stops taking runs, gives the running ones up to `grace` to finish, then stops every
+    /// agent: runs cut short fail with the reason "shutdown"; runs that never started stay
+    /// `pending`.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.shutdown.begin();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.worker.running() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.pool.close_all().await;
+        // Let the runs that lost their agent record it.
+        let settle = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.worker.running() > 0 && tokio::time::Instant::now() < settle {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

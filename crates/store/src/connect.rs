@@ -1,0 +1,166 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use overseer_migrations::{Migrator, MigratorTrait};
+use overseer_ports::Repositories;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+use crate::repos;
+
+/// How opening or migrating the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL: expected postgres://… or sqlite:…")]
+    UnsupportedUrl,
+    #[error("cannot connect to the database")]
+    Connect(#[source] DbErr),
+    #[error("cannot apply database migrations")]
+    Migrate(#[source] DbErr),
+    #[error("database does not answer")]
+    Ping(#[source] DbErr),
+}
+
+#[async_trait::async_trait]
+impl overseer_ports::HealthProbe for Store {
+    fn component(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        // The driver's message may name hosts or users: report only that it failed.
+        self.ping()
+            .await
+            .map_err(|_| "database does not answer".to_owned())
+    }
+}
+
+/// An open database: hands out the repositories and applies migrations.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    // The URL may hold a password: it is deliberately left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens `url`. SQLite files are created if missing and run in WAL mode; an in-memory SQLite
+    /// database gets exactly one connection (each connection would be a database of its own).
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] for another scheme, [`StoreError::Connect`] otherwise.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if url.starts_with("sqlite:") {
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if in_memory {
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>);
+            }
+            options.map_sqlx_sqlite_opts(move |o| {
+                let o = o
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                if in_memory {
+                    o
+                } else {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                }
+            });
+        } else if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(Self {
+            db,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The URL this store was opened with (it may hold a password: never log it).
+    /// The pool, for the other adapters over the same database.
+    #[must_use]
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    #[must_use]
+    pub fn connection_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`].
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migrate)
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Ping`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::Ping)
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Every repository, sharing this connection pool.
+    #[must_use]
+    pub fn repositories(&self) -> Repositories {
+        let db = self.db.clone();
+        Repositories {
+            users: Arc::new(repos::SqlUsers(db.clone())),
+            tasks: Arc::new(repos::SqlTasks(db.clone())),
+            executions: Arc::new(repos::SqlExecutions(db.clone())),
+            sessions: Arc::new(repos::SqlSessions(db.clone())),
+            messages: Arc::new(repos::SqlMessages(db.clone())),
+            tool_calls: Arc::new(repos::SqlToolCalls(db.clone())),
+            audit_logs: Arc::new(repos::SqlAuditLogs(db.clone())),
+            reports: Arc::new(repos::SqlReports(db.clone())),
+            mcp_servers: Arc::new(repos::SqlMcpServers(db.clone())),
+            approvals: Arc::new(repos::SqlApprovals(db.clone())),
+            quotas: Arc::new(repos::SqlQuotas(db.clone())),
+            webhooks: Arc::new(repos::SqlWebhooks(db)),
+        }
+    }
+
+    /// Closes the pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Connect`] if closing fails.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(StoreError::Connect)
+    }
+}

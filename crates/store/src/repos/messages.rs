@@ -1,0 +1,99 @@
+use async_trait::async_trait;
+use overseer_domain::{Message, MessageId, NewMessage, SessionId};
+use overseer_ports::RepoError;
+use overseer_ports::repositories::MessageRepository;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use crate::convert::{fetch_all, from_db, parse, to_db, unavailable, write_err};
+use crate::entities::messages::{Column, Entity, Model};
+use crate::entities::sessions;
+
+const ENTITY: &str = "message";
+
+#[derive(Debug)]
+pub(crate) struct SqlMessages(pub(crate) DatabaseConnection);
+
+fn to_domain(row: Model) -> Result<Message, RepoError> {
+    Ok(Message {
+        id: MessageId::from_uuid(row.id),
+        session_id: SessionId::from_uuid(row.session_id),
+        message_type: parse(ENTITY, &row.message_type)?,
+        role: row.role.as_deref().map(|r| parse(ENTITY, r)).transpose()?,
+        content: row.content,
+        sequence_number: from_db(ENTITY, row.sequence_number)?,
+        created_at: row.created_at,
+    })
+}
+
+#[async_trait]
+impl MessageRepository for SqlMessages {
+    async fn append(&self, message: NewMessage) -> Result<Message, RepoError> {
+        // The session's message_count is the sequence counter. Incrementing it first takes the
+        // session row's write lock (Postgres) or the database write lock (SQLite), so appends to
+        // one session are serialized; a failed insert rolls the increment back, leaving no gap.
+        let txn = self.0.begin().await.map_err(unavailable)?;
+        let bumped = sessions::Entity::update_many()
+            .col_expr(
+                sessions::Column::MessageCount,
+                Expr::col(sessions::Column::MessageCount).add(1),
+            )
+            .filter(sessions::Column::Id.eq(message.session_id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(unavailable)?;
+        if bumped.rows_affected == 0 {
+            return Err(RepoError::NotFound { entity: "session" });
+        }
+        let count: i64 = sessions::Entity::find_by_id(message.session_id.as_uuid())
+            .select_only()
+            .column(sessions::Column::MessageCount)
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RepoError::NotFound { entity: "session" })?;
+        let stored = Message::from_new(message, from_db(ENTITY, count)?);
+        let row = Model {
+            id: stored.id.as_uuid(),
+            session_id: stored.session_id.as_uuid(),
+            message_type: stored.message_type.as_str().to_owned(),
+            role: stored.role.map(|r| r.as_str().to_owned()),
+            content: stored.content.clone(),
+            sequence_number: to_db(ENTITY, stored.sequence_number)?,
+            created_at: stored.created_at,
+        };
+        Entity::insert(row.into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(write_err(ENTITY, "session"))?;
+        txn.commit().await.map_err(unavailable)?;
+        Ok(stored)
+    }
+
+    async fn get(&self, id: MessageId) -> Result<Message, RepoError> {
+        Entity::find_by_id(id.as_uuid())
+            .one(&self.0)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RepoError::NotFound { entity: ENTITY })
+            .and_then(to_domain)
+    }
+
+    async fn list_after(
+        &self,
+        session: SessionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>, RepoError> {
+        let select = Entity::find()
+            .filter(Column::SessionId.eq(session.as_uuid()))
+            .filter(Column::SequenceNumber.gt(to_db(ENTITY, after)?))
+            .order_by_asc(Column::SequenceNumber)
+            .limit(u64::from(limit));
+        fetch_all(&self.0, select, to_domain).await
+    }
+}

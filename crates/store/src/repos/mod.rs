@@ -1,0 +1,72 @@
+//! One repository per aggregate, each a thin struct over the shared connection pool.
+
+mod approvals;
+mod audit_logs;
+mod executions;
+mod mcp_servers;
+mod messages;
+mod queue;
+mod quotas;
+mod reports;
+mod sessions;
+mod tasks;
+mod tool_calls;
+mod users;
+mod webhooks;
+
+use overseer_ports::{RepoError, Scope};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, PrimaryKeyTrait, QueryFilter, Select,
+};
+use uuid::Uuid;
+
+pub(crate) use approvals::SqlApprovals;
+pub(crate) use audit_logs::SqlAuditLogs;
+pub(crate) use executions::SqlExecutions;
+pub(crate) use mcp_servers::SqlMcpServers;
+pub(crate) use messages::SqlMessages;
+pub(crate) use quotas::SqlQuotas;
+pub(crate) use reports::SqlReports;
+pub(crate) use sessions::SqlSessions;
+pub(crate) use tasks::SqlTasks;
+pub(crate) use tool_calls::SqlToolCalls;
+pub(crate) use users::SqlUsers;
+pub(crate) use webhooks::SqlWebhooks;
+
+use crate::convert::unavailable;
+
+/// Restricts `select` to rows of the scope's owner (`owner_column`), or leaves it whole for an
+/// admin.
+fn scoped<E: EntityTrait>(
+    select: Select<E>,
+    owner_column: impl ColumnTrait,
+    scope: Scope,
+) -> Select<E> {
+    match scope {
+        Scope::Owner(user) => select.filter(owner_column.eq(user.as_uuid())),
+        Scope::Admin => select,
+    }
+}
+
+/// After a compare-and-set update matched no row: `NotFound` if the row is gone, otherwise the
+/// stored state differed and the caller lost the race.
+async fn cas_miss<E>(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    entity: &'static str,
+    expected: &str,
+) -> RepoError
+where
+    E: EntityTrait,
+    E::Model: sea_orm::FromQueryResult + Send + Sync,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    match E::find_by_id(id).count(db).await {
+        Ok(0) => RepoError::NotFound { entity },
+        Ok(_) => RepoError::Conflict {
+            entity,
+            expected: expected.to_owned(),
+        },
+        Err(err) => unavailable(err),
+    }
+}

@@ -1,0 +1,129 @@
+use async_trait::async_trait;
+use overseer_domain::{MessageId, SessionId, ToolCall, ToolCallId, ToolCallStatus};
+use overseer_ports::repositories::ToolCallRepository;
+use overseer_ports::{Page, PageRequest, RepoError};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+
+use super::cas_miss;
+use crate::convert::{fetch_page, from_db, parse, to_db, unavailable, write_err};
+use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
+
+const ENTITY: &str = "tool call";
+
+#[derive(Debug)]
+pub(crate) struct SqlToolCalls(pub(crate) DatabaseConnection);
+
+fn to_model(call: &ToolCall) -> Result<Model, RepoError> {
+    Ok(Model {
+        id: call.id.as_uuid(),
+        session_id: call.session_id.as_uuid(),
+        message_id: call.message_id.map(|id| id.as_uuid()),
+        tool_use_id: call.tool_use_id.clone(),
+        tool_name: call.tool_name.clone(),
+        tool_input: call.tool_input.clone(),
+        tool_output: call.tool_output.clone(),
+        tool_output_bytes: call
+            .tool_output_bytes
+            .map(|b| to_db(ENTITY, b))
+            .transpose()?,
+        status: call.status.as_str().to_owned(),
+        permission_decision: call.permission_decision.map(|d| d.as_str().to_owned()),
+        started_at: call.started_at,
+        completed_at: call.completed_at,
+        duration_ms: call.duration_ms.map(|d| to_db(ENTITY, d)).transpose()?,
+        created_at: call.created_at,
+    })
+}
+
+fn to_domain(row: Model) -> Result<ToolCall, RepoError> {
+    Ok(ToolCall {
+        id: ToolCallId::from_uuid(row.id),
+        session_id: SessionId::from_uuid(row.session_id),
+        message_id: row.message_id.map(MessageId::from_uuid),
+        tool_use_id: row.tool_use_id,
+        tool_name: row.tool_name,
+        tool_input: row.tool_input,
+        tool_output: row.tool_output,
+        tool_output_bytes: row
+            .tool_output_bytes
+            .map(|b| from_db(ENTITY, b))
+            .transpose()?,
+        status: parse(ENTITY, &row.status)?,
+        permission_decision: row
+            .permission_decision
+            .as_deref()
+            .map(|d| parse(ENTITY, d))
+            .transpose()?,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+        duration_ms: row.duration_ms.map(|d| from_db(ENTITY, d)).transpose()?,
+        created_at: row.created_at,
+    })
+}
+
+#[async_trait]
+impl ToolCallRepository for SqlToolCalls {
+    async fn insert(&self, call: &ToolCall) -> Result<(), RepoError> {
+        Entity::insert(to_model(call)?.into_active_model())
+            .exec_without_returning(&self.0)
+            .await
+            .map_err(write_err(ENTITY, "session or message"))?;
+        Ok(())
+    }
+
+    async fn update(&self, call: &ToolCall, expected: ToolCallStatus) -> Result<(), RepoError> {
+        let row = to_model(call)?;
+        let changes = ActiveModel {
+            message_id: Set(row.message_id),
+            tool_output: Set(row.tool_output),
+            tool_output_bytes: Set(row.tool_output_bytes),
+            status: Set(row.status),
+            permission_decision: Set(row.permission_decision),
+            started_at: Set(row.started_at),
+            completed_at: Set(row.completed_at),
+            duration_ms: Set(row.duration_ms),
+            ..Default::default()
+        };
+        let result = Entity::update_many()
+            .set(changes)
+            .filter(Column::Id.eq(row.id))
+            .filter(Column::Status.eq(expected.as_str()))
+            .exec(&self.0)
+            .await
+            .map_err(write_err(ENTITY, "message"))?;
+        if result.rows_affected == 0 {
+            return Err(cas_miss::<Entity>(&self.0, row.id, ENTITY, expected.as_str()).await);
+        }
+        Ok(())
+    }
+
+    async fn find_by_tool_use_id(
+        &self,
+        session: SessionId,
+        tool_use_id: &str,
+    ) -> Result<Option<ToolCall>, RepoError> {
+        Entity::find()
+            .filter(Column::SessionId.eq(session.as_uuid()))
+            .filter(Column::ToolUseId.eq(tool_use_id))
+            .one(&self.0)
+            .await
+            .map_err(unavailable)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn list_for_session(
+        &self,
+        session: SessionId,
+        page: PageRequest,
+    ) -> Result<Page<ToolCall>, RepoError> {
+        let select = Entity::find()
+            .filter(Column::SessionId.eq(session.as_uuid()))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id);
+        fetch_page(&self.0, select, page, to_domain).await
+    }
+}

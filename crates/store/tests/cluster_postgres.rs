@@ -1,0 +1,73 @@
+//! The Postgres cluster bus between two nodes on one database: notes arrive at the other node,
+//! in order, and never back at their sender.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use overseer_domain::SessionId;
+use overseer_ports::{ClusterBus, EventNote};
+use overseer_store::PgClusterBus;
+use overseer_store::testing;
+
+fn collecting(bus: &PgClusterBus) -> Arc<Mutex<Vec<EventNote>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    bus.listen(Arc::new(move |note| sink.lock().unwrap().push(note)));
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
+    let Some((store, _guard)) = testing::postgres().await else {
+        return;
+    };
+    let a = PgClusterBus::new(&store, "node-a").unwrap();
+    let b = PgClusterBus::new(&store, "node-b").unwrap();
+    let seen_by_a = collecting(&a);
+    let seen_by_b = collecting(&b);
+    // LISTEN is asynchronous: wait until B hears a probe before counting.
+    let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+    let note = |sequence| EventNote {
+        session_id: session,
+        sequence,
+        kind: "message".to_owned(),
+        reference: None,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen_by_b.lock().unwrap().is_empty() {
+        a.announce(&note(0)).await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline, "B never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen_by_b.lock().unwrap().clear();
+
+    for sequence in 1..=50 {
+        a.announce(&note(sequence)).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen_by_b
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| n.sequence > 0)
+        .count()
+        < 50
+    {
+        assert!(tokio::time::Instant::now() < deadline, "notes lost");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let order: Vec<u64> = seen_by_b
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|n| n.sequence)
+        .filter(|s| *s > 0)
+        .collect();
+    assert_eq!(order, (1..=50).collect::<Vec<_>>());
+    assert!(
+        seen_by_a.lock().unwrap().is_empty(),
+        "a node hears only the others"
+    );
+    assert!(PgClusterBus::new(&testing::sqlite_memory().await, "x").is_none());
+}

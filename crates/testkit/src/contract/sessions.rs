@@ -1,0 +1,193 @@
+use std::sync::Arc;
+
+use overseer_domain::SessionStatus;
+use overseer_ports::repositories::{SessionFilter, UsageDelta};
+use overseer_ports::{PageRequest, RepoError, Repositories, Scope};
+use tokio::sync::Barrier;
+
+use super::support::owner;
+use crate::fixtures::{self, at};
+
+pub async fn session_round_trips_every_field(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    let mut session = fixtures::session(me, at(1));
+    session.description = Some("nightly check".to_owned());
+    repos.sessions.insert(&session).await.unwrap();
+    assert_eq!(
+        repos
+            .sessions
+            .get(session.id, Scope::Owner(me))
+            .await
+            .unwrap(),
+        session
+    );
+
+    let from = session
+        .transition_to(SessionStatus::Connecting, at(2))
+        .unwrap();
+    session.working_directory_path = Some(format!("/data/agent-workdirs/active/{}", session.id));
+    repos.sessions.update_status(&session, from).await.unwrap();
+    repos
+        .sessions
+        .set_agent_session_id(session.id, "cli-session-1")
+        .await
+        .unwrap();
+    session.agent_session_id = Some("cli-session-1".to_owned());
+    let from = session.fail("agent exited with code 1", at(3)).unwrap();
+    repos.sessions.update_status(&session, from).await.unwrap();
+    assert_eq!(
+        repos.sessions.get(session.id, Scope::Admin).await.unwrap(),
+        session
+    );
+
+    let other = owner(repos, "other@example.com").await;
+    assert!(matches!(
+        repos.sessions.get(session.id, Scope::Owner(other)).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+/// Two writers move the same session from the same status at the same moment: exactly one
+/// succeeds and the other gets `Conflict`. Repeated to give the race many chances.
+pub async fn session_concurrent_transitions_exactly_one_wins(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    for round in 0..20 {
+        let session = fixtures::session(me, at(round));
+        repos.sessions.insert(&session).await.unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let mut handles = Vec::new();
+        for target in [SessionStatus::Connecting, SessionStatus::Terminated] {
+            let (repos, barrier, mut copy) = (repos.clone(), barrier.clone(), session.clone());
+            handles.push(tokio::spawn(async move {
+                let from = copy.transition_to(target, at(100)).unwrap();
+                barrier.wait().await;
+                repos
+                    .sessions
+                    .update_status(&copy, from)
+                    .await
+                    .map(|()| target)
+            }));
+        }
+        let mut winners = Vec::new();
+        for handle in handles {
+            match handle.await.unwrap() {
+                Ok(target) => winners.push(target),
+                Err(RepoError::Conflict { .. }) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one writer wins");
+        let stored = repos.sessions.get(session.id, Scope::Admin).await.unwrap();
+        assert_eq!(stored.status(), winners[0]);
+    }
+}
+
+pub async fn session_update_of_missing_session_is_not_found(repos: &Repositories) {
+    let mut ghost = fixtures::session(fixtures::user("ghost@example.com").id, at(1));
+    let from = ghost
+        .transition_to(SessionStatus::Connecting, at(2))
+        .unwrap();
+    assert!(matches!(
+        repos.sessions.update_status(&ghost, from).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repos
+            .sessions
+            .add_usage(ghost.id, UsageDelta::default())
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repos.sessions.set_agent_session_id(ghost.id, "x").await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repos.sessions.insert(&ghost).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+pub async fn session_usage_adds_up_under_concurrency(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    let session = fixtures::session(me, at(1));
+    repos.sessions.insert(&session).await.unwrap();
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let repos = repos.clone();
+        handles.push(tokio::spawn(async move {
+            let delta = UsageDelta {
+                input_tokens: 100,
+                output_tokens: 7,
+                cost_usd: 0.25,
+            };
+            repos.sessions.add_usage(session.id, delta).await
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+    let usage = repos
+        .sessions
+        .get(session.id, Scope::Admin)
+        .await
+        .unwrap()
+        .usage;
+    assert_eq!(usage.input_tokens, 2000);
+    assert_eq!(usage.output_tokens, 140);
+    assert!(
+        (usage.total_cost_usd - 5.0).abs() < 1e-9,
+        "{}",
+        usage.total_cost_usd
+    );
+}
+
+pub async fn session_list_filters_by_status_and_scope(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    let other = owner(repos, "other@example.com").await;
+    let created = fixtures::session(me, at(1));
+    let mut ended = fixtures::session(me, at(2));
+    repos.sessions.insert(&created).await.unwrap();
+    repos.sessions.insert(&ended).await.unwrap();
+    let from = ended
+        .transition_to(SessionStatus::Terminated, at(3))
+        .unwrap();
+    repos.sessions.update_status(&ended, from).await.unwrap();
+    repos
+        .sessions
+        .insert(&fixtures::session(other, at(4)))
+        .await
+        .unwrap();
+
+    let page = PageRequest::default();
+    let all_mine = repos
+        .sessions
+        .list(Scope::Owner(me), SessionFilter::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(
+        all_mine.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ended.id, created.id]
+    );
+    let live = SessionFilter {
+        status: Some(SessionStatus::Created),
+    };
+    assert_eq!(
+        repos
+            .sessions
+            .list(Scope::Owner(me), live, page)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        repos
+            .sessions
+            .list(Scope::Admin, live, page)
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+}

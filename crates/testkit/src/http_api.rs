@@ -1,0 +1,63 @@
+//! A small REST client for the end-to-end tests: JSON requests with a bearer token.
+
+use reqwest::Response;
+pub use reqwest::{Client, Method};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct Api {
+    pub base: String,
+    pub client: Client,
+    pub token: Option<String>,
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            client: Client::new(),
+            token: None,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let response = self.call(method, path, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Registers and logs in `email`, keeping its access token.
+    pub async fn sign_up(base: &str, email: &str) -> Self {
+        let mut api = Self::new(base.to_owned());
+        let credentials = json!({"email": email, "password": "correct horse battery"});
+        let (status, body) = api
+            .json(
+                Method::POST,
+                "/api/v1/auth/register",
+                Some(credentials.clone()),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = api
+            .json(Method::POST, "/api/v1/auth/login", Some(credentials))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        api.token = Some(body["access_token"].as_str().unwrap().to_owned());
+        api
+    }
+}

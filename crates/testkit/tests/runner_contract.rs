@@ -1,0 +1,234 @@
+//! The agent runner contract suite against the Claude CLI adapter, with (a) the fake `claude`
+//! binary and (b) the real CLI from `node_modules` talking to the fake Anthropic API.
+// Shared case bodies outside #[test] fns panic on failure like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use overseer_domain::{AgentOptions, SessionId};
+use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentRunner, Secret};
+use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
+use overseer_services::{AgentPool, PoolConfig};
+use overseer_testkit::agent_contract::{
+    AgentHarness, RunnerFactory, collect_turn, processes_in_group,
+};
+use overseer_testkit::script::{Reply, Script};
+
+fn factory() -> RunnerFactory {
+    Box::new(
+        |binary: &Path, env: BTreeMap<String, Secret>| -> Arc<dyn AgentRunner> {
+            Arc::new(ClaudeRunner::new(ClaudeConfig {
+                binary: binary.to_path_buf(),
+                env,
+                startup_timeout: Duration::from_secs(30),
+                control_timeout: Duration::from_secs(10),
+                close_grace: Duration::from_secs(3),
+                ..ClaudeConfig::default()
+            }))
+        },
+    )
+}
+
+/// Case 8: with the bound at 2, a third start waits until one closes; an evicted session resumes
+/// on its next message, with the earlier conversation.
+async fn pool_bounds_live_agents_and_resumes_evicted_ones(h: &AgentHarness) {
+    h.script(Script::new(
+        "case-pool",
+        vec![Reply::text("First."), Reply::text("Second.")],
+    ));
+    let pool = AgentPool::new(
+        h.runner.clone(),
+        PoolConfig {
+            max_live: 2,
+            idle_timeout: Duration::ZERO,
+        },
+    );
+    let ids: Vec<SessionId> = (0..3)
+        .map(|_| SessionId::from_uuid(overseer_testkit::fixtures::id()))
+        .collect();
+    let a = pool
+        .start(
+            ids[0],
+            h.spec("pool-a", AgentOptions::default()),
+            AgentCallbacks::default(),
+        )
+        .await
+        .unwrap();
+    pool.start(
+        ids[1],
+        h.spec("pool-b", AgentOptions::default()),
+        AgentCallbacks::default(),
+    )
+    .await
+    .unwrap();
+    let third = {
+        let (pool, spec) = (pool.clone(), h.spec("pool-c", AgentOptions::default()));
+        let id = ids[2];
+        tokio::spawn(async move {
+            pool.start(id, spec, AgentCallbacks::default())
+                .await
+                .map(drop)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "the third start waits while two agents live"
+    );
+    pool.release(ids[1]).await;
+    tokio::time::timeout(Duration::from_secs(30), third)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool.live_count(), 2);
+
+    // A turn on A, then A is evicted: its process goes away.
+    let first_pid = a.process_id().unwrap();
+    let agent = pool
+        .send_message(ids[0], "case-pool: the password is swordfish")
+        .await
+        .unwrap();
+    collect_turn(agent.as_ref()).await;
+    pool.turn_finished(ids[0]);
+    pool.turn_finished(ids[2]);
+    assert_eq!(pool.evict_idle().await, 2);
+    assert!(!pool.is_live(ids[0]));
+    AgentHarness::eventually(Duration::from_secs(5), "the evicted agent to exit", || {
+        processes_in_group(first_pid).is_empty()
+    })
+    .await;
+
+    // The next message restarts it with resume: the model sees the earlier conversation.
+    let agent = pool
+        .send_message(ids[0], "what is the password?")
+        .await
+        .unwrap();
+    let events = collect_turn(agent.as_ref()).await;
+    assert!(
+        matches!(events.last(), Some(AgentEvent::TurnEnded(r)) if r.result.as_deref() == Some("Second.")),
+        "{events:#?}"
+    );
+    let last_call = serde_json::Value::Array(h.model_calls("case-pool").pop().unwrap()).to_string();
+    assert!(
+        last_call.contains("swordfish") && last_call.contains("what is the password?"),
+        "{last_call}"
+    );
+    pool.close_all().await;
+}
+
+mod fake_cli {
+    use super::*;
+
+    async fn harness() -> Option<AgentHarness> {
+        Some(AgentHarness::fake_cli(
+            Path::new(env!("CARGO_BIN_EXE_fake-claude")),
+            &factory(),
+        ))
+    }
+
+    overseer_testkit::agent_contract_suite!(harness);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pool_bounds_live_agents_and_resumes_evicted_ones() {
+        super::pool_bounds_live_agents_and_resumes_evicted_ones(&harness().await.unwrap()).await;
+    }
+
+    // Faults only the fake CLI can inject.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn garbage_output_fails_the_session() {
+        overseer_testkit::agent_contract::garbage_output_fails_the_session(
+            &harness().await.unwrap(),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_line_fails_the_session() {
+        overseer_testkit::agent_contract::oversized_line_fails_the_session(
+            &harness().await.unwrap(),
+        )
+        .await;
+    }
+
+    /// The service is SIGKILLed (no destructor runs) while its agent is hung mid-turn: the agent
+    /// dies with it, by the parent-death signal alone. The "service" is this test binary re-run
+    /// as a child that starts an agent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn agent_dies_with_a_killed_service() {
+        use tokio::io::AsyncBufReadExt;
+
+        if std::env::var_os("OVERSEER_PDEATHSIG_CHILD").is_some() {
+            // A hung turn: an agent that would outlive its stdin's EOF.
+            let harness = harness().await.unwrap();
+            harness.script(Script::new("case-orphan", vec![Reply::Hang]));
+            let session = harness
+                .runner
+                .start(
+                    harness.spec("orphan", AgentOptions::default()),
+                    AgentCallbacks::default(),
+                )
+                .await
+                .unwrap();
+            session.send_message("case-orphan: hang").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            println!("AGENT_PID={}", session.process_id().unwrap());
+            std::future::pending::<()>().await;
+        }
+        let mut service = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fake_cli::agent_dies_with_a_killed_service",
+                "--nocapture",
+            ])
+            .env("OVERSEER_PDEATHSIG_CHILD", "1")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(service.stdout.take().unwrap()).lines();
+        let agent_pid: u32 = loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .expect("the child prints the agent's pid");
+            if let Some(pid) = line.strip_prefix("AGENT_PID=") {
+                break pid.parse().unwrap();
+            }
+        };
+        assert!(!processes_in_group(agent_pid).is_empty(), "the agent runs");
+        service.start_kill().unwrap();
+        service.wait().await.unwrap();
+        AgentHarness::eventually(Duration::from_secs(5), "the orphaned agent to die", || {
+            processes_in_group(agent_pid).is_empty()
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hung_agent_is_killed_on_close() {
+        overseer_testkit::agent_contract::hung_agent_is_killed_on_close(&harness().await.unwrap())
+            .await;
+    }
+}
+
+mod real_cli {
+    use super::*;
+
+    async fn harness() -> Option<AgentHarness> {
+        Some(AgentHarness::real_cli(&overseer_testkit::cli::real_cli()?, &factory()).await)
+    }
+
+    overseer_testkit::agent_contract_suite!(harness);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pool_bounds_live_agents_and_resumes_evicted_ones() {
+        if let Some(harness) = harness().await {
+            super::pool_bounds_live_agents_and_resumes_evicted_ones(&harness).await;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+# Thin wrappers; each recipe is one command you can also run by hand.
+
+# Run the server (SQLite in ./data, 127.0.0.1:8080 unless configured).
+run:
+    cargo run --release -- serve
+
+# The whole test suite (Postgres from TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI runs.
+ci:
+    .ci/run
+
+# End-to-end tests only.
+e2e:
+    cargo test -p overseer-e2e
+
+# Benchmarks against the bare CLI (release build; needs `npm ci`). Paste the tables into docs/benchmarks.md.
+bench:
+    cargo run --release -p overseer-bench

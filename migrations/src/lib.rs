@@ -1,0 +1,32 @@
+//! Schema migrations: one tree, run unchanged on PostgreSQL and SQLite.
+//!
+//! Column types are the portable subset: UUIDs, text, big integers, doubles, booleans, JSON and
+//! timestamps with time zone. Enumerations are stored as text and validated by the domain.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+mod m20261124_000002_approvals;
+mod m20261124_000003_execution_queue;
+mod m20261124_000004_quotas;
+mod m20261124_000005_webhooks;
+mod m20261124_000006_schedules;
+
+/// Applies every migration in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_initial::Migration),
+            Box::new(m20261124_000002_approvals::Migration),
+            Box::new(m20261124_000003_execution_queue::Migration),
+            Box::new(m20261124_000004_quotas::Migration),
+            Box::new(m20261124_000005_webhooks::Migration),
+            Box::new(m20261124_000006_schedules::Migration),
+        ]
+    }
+}

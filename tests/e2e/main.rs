@@ -1,0 +1,11 @@
+//! End-to-end tests: the real application on a real port.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod mcp_servers;
+mod quotas;
+mod reconnect;
+mod seed_http;
+mod startup;
+mod webhooks;
+mod ws;
