@@ -12,6 +12,7 @@ mod m20261124_000003_execution_queue;
 mod m20261124_000004_quotas;
 mod m20261124_000005_webhooks;
 mod m20261124_000006_schedules;
+mod m20261124_000007_session_hosts;
 
 /// Applies every migration in order.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_quotas::Migration),
             Box::new(m20261124_000005_webhooks::Migration),
             Box::new(m20261124_000006_schedules::Migration),
+            Box::new(m20261124_000007_session_hosts::Migration),
         ]
     }
 }

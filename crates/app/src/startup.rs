@@ -13,11 +13,10 @@ use overseer_http::metrics::PrometheusTelemetry;
 use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
-use overseer_ports::{EventBroadcaster, RandomIds, SystemClock, Telemetry};
+use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords};
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::cluster_relay::{RelayingBroadcaster, relay_from_other_nodes};
 use overseer_services::queue_worker::QueueConfig;
 use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig};
 use overseer_store::{PgClusterBus, Store, StoreError};
@@ -145,31 +144,19 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 /// # Errors
 /// [`AppError::DataDir`] or [`AppError::Database`].
 pub async fn open_store(settings: &Settings) -> Result<Store, AppError> {
-    data_dir(settings)?;
+    let node = node_id(&data_dir(settings)?)?;
     let url = settings.effective_database_url();
     let database_error = |source| AppError::Database {
         url: url.redacted(),
         source,
     };
-    let store = Store::connect(url.expose()).await.map_err(database_error)?;
+    // Under its node name, so the other nodes can tell whether this one is up.
+    let store = Store::connect_as(url.expose(), &node)
+        .await
+        .map_err(database_error)?;
     store.migrate().await.map_err(database_error)?;
     tracing::info!(database = %url, backend = store.backend_name(), "database ready");
     Ok(store)
-}
-
-/// On Postgres, events also travel to and from the other nodes on the database (LISTEN /
-/// NOTIFY); on SQLite (one node) they stay in this process.
-fn cluster_broadcaster(
-    store: &Store,
-    node: &str,
-    deps: &Deps,
-    live: Arc<InProcessBroadcaster>,
-) -> Arc<dyn EventBroadcaster> {
-    let Some(bus) = PgClusterBus::new(store, node) else {
-        return live;
-    };
-    relay_from_other_nodes(&bus, deps.repos.clone(), live.clone());
-    Arc::new(RelayingBroadcaster::new(live, Arc::new(bus)))
 }
 
 /// The services and the auth service over `store`.
@@ -211,14 +198,17 @@ pub fn wire(
         );
     }
     let node = node_id(&data_dir)?;
-    let broadcaster = cluster_broadcaster(store, &node, &deps, live);
+    // On Postgres, live events and session commands also travel between the nodes sharing
+    // the database (LISTEN / NOTIFY); on SQLite there is one node.
+    let cluster = PgClusterBus::new(store, &node).map(|bus| Arc::new(bus) as Arc<dyn ClusterBus>);
     let adapters = Adapters {
         deps,
         runner: Arc::new(runner),
         workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
         report_files: Arc::new(LocalReportFiles::new(&data_dir)),
-        broadcaster,
+        broadcaster: live,
         telemetry,
+        cluster,
     };
     let config = ServicesConfig {
         pool: PoolConfig {

@@ -125,6 +125,9 @@ pub struct Session {
     pub agent_session_id: Option<String>,
     pub usage: SessionUsage,
     pub error_message: Option<String>,
+    /// The node that holds the session's working directory and runs its agent: with several
+    /// nodes, its messages, interrupts and approvals are delivered there.
+    pub host_node: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -152,6 +155,7 @@ impl Session {
             agent_session_id: None,
             usage: SessionUsage::default(),
             error_message: None,
+            host_node: None,
             created_at: now,
             updated_at: now,
         })

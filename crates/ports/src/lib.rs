@@ -19,7 +19,7 @@ mod telemetry;
 
 pub use broadcast::{EventBroadcaster, LiveEvent};
 pub use clock::{Clock, SystemClock};
-pub use cluster::{ClusterBus, EventNote, NoteHandler};
+pub use cluster::{ClusterBus, EventNote, NoteHandler, commands};
 pub use error::RepoError;
 pub use execution_queue::{ExecutionQueue, QueueError};
 pub use files::{FileError, ReportFiles, Workspaces};

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
 use overseer_ports::agent::PermissionRequest;
-use overseer_ports::{EventBroadcaster, RepoError};
+use overseer_ports::{EventBroadcaster, RepoError, commands};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditRecord, AuditService, actions};
+use crate::cluster_commands::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::live_events::approval_event;
@@ -37,6 +38,8 @@ pub struct ApprovalGate {
     broadcaster: Arc<dyn EventBroadcaster>,
     timeout: Duration,
     waiting: Mutex<HashMap<ApprovalId, oneshot::Sender<ApprovalOutcome>>>,
+    /// With several nodes: where answers for another node's waiters are announced.
+    cluster: Option<ClusterLink>,
 }
 
 impl std::fmt::Debug for ApprovalGate {
@@ -61,6 +64,39 @@ impl ApprovalGate {
             broadcaster,
             timeout,
             waiting: Mutex::new(HashMap::new()),
+            cluster: None,
+        }
+    }
+
+    /// Announces answers whose waiter is on another node over `cluster`.
+    #[must_use]
+    pub fn with_cluster(mut self, cluster: Option<ClusterLink>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Another node stored an answer to `id`: hands it to the waiter here, if there is one.
+    pub async fn wake(&self, id: ApprovalId) {
+        let Some(waiter) = self.waiting().remove(&id) else {
+            return;
+        };
+        match self
+            .deps
+            .repos
+            .approvals
+            .get(id, overseer_ports::Scope::Admin)
+            .await
+        {
+            Ok(stored) if stored.status() != ApprovalStatus::Pending => {
+                let _ = waiter.send(outcome_of(&stored));
+            }
+            Ok(_) => {
+                self.waiting().insert(id, waiter);
+            }
+            Err(err) => {
+                tracing::error!(approval = %id, error = %err, "cannot read an answered approval");
+                self.waiting().insert(id, waiter);
+            }
         }
     }
 
@@ -225,8 +261,20 @@ impl ApprovalGate {
             .approvals
             .update(&approval, ApprovalStatus::Pending)
             .await?;
-        if let Some(waiter) = self.waiting().remove(&id) {
+        let waiter = self.waiting().remove(&id);
+        if let Some(waiter) = waiter {
             let _ = waiter.send(outcome_of(&approval));
+        } else if let Some(cluster) = &self.cluster {
+            // The agent that asked runs on another node.
+            cluster
+                .send(
+                    commands::APPROVAL_ANSWERED,
+                    approval.session_id,
+                    0,
+                    Some(id.to_string()),
+                    None,
+                )
+                .await?;
         }
         Ok(approval)
     }

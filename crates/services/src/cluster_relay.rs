@@ -9,6 +9,7 @@ use overseer_domain::{ApprovalId, SessionStatus};
 use overseer_ports::{ClusterBus, EventBroadcaster, EventNote, LiveEvent, Repositories, Scope};
 use tokio::sync::mpsc;
 
+use crate::cluster_commands::{CommandSink, is_command};
 use crate::error::ServiceError;
 use crate::live_events::{approval_event, message_event, status_event};
 
@@ -56,6 +57,7 @@ fn note_of(event: &LiveEvent) -> EventNote {
         sequence: event.sequence,
         kind: event.kind.clone(),
         reference,
+        target: None,
     }
 }
 
@@ -68,11 +70,13 @@ impl EventBroadcaster for RelayingBroadcaster {
     }
 }
 
-/// Starts rebuilding other nodes' events from `repos` and publishing them to `local`.
+/// Starts rebuilding other nodes' events from `repos` and publishing them to `local`, and
+/// passing the commands addressed to this node to `commands`.
 pub fn relay_from_other_nodes(
     bus: &dyn ClusterBus,
     repos: Repositories,
     local: Arc<dyn EventBroadcaster>,
+    commands: Arc<dyn CommandSink>,
 ) {
     let (notes, mut queue) = mpsc::unbounded_channel::<EventNote>();
     bus.listen(Arc::new(move |note| {
@@ -80,6 +84,13 @@ pub fn relay_from_other_nodes(
     }));
     tokio::spawn(async move {
         while let Some(note) = queue.recv().await {
+            if note.target.as_deref().is_some_and(|t| t != commands.node()) {
+                continue;
+            }
+            if is_command(&note.kind) {
+                commands.execute(note).await;
+                continue;
+            }
             match rebuild(&repos, &note).await {
                 Ok(Some(event)) => local.publish(event),
                 Ok(None) => {}
@@ -149,6 +160,19 @@ mod tests {
     use super::*;
     use crate::broadcast::InProcessBroadcaster;
 
+    struct NoCommands;
+
+    #[async_trait::async_trait]
+    impl CommandSink for NoCommands {
+        fn node(&self) -> &str {
+            "node-b"
+        }
+
+        async fn execute(&self, note: EventNote) {
+            panic!("no command expected: {note:?}");
+        }
+    }
+
     /// Node A's broadcaster announces on a bus whose notes node B's relay receives.
     #[tokio::test]
     async fn another_nodes_events_are_rebuilt_from_the_database_in_order() {
@@ -174,7 +198,7 @@ mod tests {
 
         let b_local = Arc::new(InProcessBroadcaster::default());
         let mut b_events = b_local.subscribe(session.id);
-        relay_from_other_nodes(&bus_b, repos.clone(), b_local.clone());
+        relay_from_other_nodes(&bus_b, repos.clone(), b_local.clone(), Arc::new(NoCommands));
         let a_local = Arc::new(InProcessBroadcaster::default());
         let a = RelayingBroadcaster::new(a_local, Arc::new(bus_a));
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod broadcast;
 pub mod calendar;
+pub mod cluster_commands;
 pub mod cluster_relay;
 pub mod context;
 pub mod error;

@@ -11,12 +11,13 @@ use overseer_domain::{
 use overseer_domain::{Message, ToolCall, UsdBudget};
 use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
 use overseer_ports::repositories::SessionFilter;
-use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces};
+use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
 use serde_json::json;
 
 use crate::agent_pool::AgentPool;
 use crate::approvals::ApprovalGate;
 use crate::audit::{AuditRecord, AuditService, actions};
+use crate::cluster_commands::{ClusterLink, NODE_LOST, Route};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::hooks::SessionHooks;
@@ -26,6 +27,13 @@ use crate::permissions::SessionPermissions;
 use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
 use crate::tool_tracking::ToolTracker;
+
+/// Whether a turn stores its user message, or another node already did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum UserMessage {
+    ToStore,
+    Stored,
+}
 
 /// How one turn ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +56,10 @@ pub struct SessionServiceParts {
     pub approvals: Arc<ApprovalGate>,
     pub telemetry: Arc<dyn Telemetry>,
     pub quotas: Arc<QuotaService>,
+    /// This node's name, recorded as the host of the sessions it creates.
+    pub node: String,
+    /// The other nodes, when there are any.
+    pub cluster: Option<ClusterLink>,
 }
 
 pub struct SessionService {
@@ -62,6 +74,8 @@ pub struct SessionService {
     processor: MessageProcessor,
     telemetry: Arc<dyn Telemetry>,
     quotas: Arc<QuotaService>,
+    node: String,
+    cluster: Option<ClusterLink>,
     /// One turn at a time per session.
     turn_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<CostCursor>>>>,
 }
@@ -94,6 +108,8 @@ impl SessionService {
             processor,
             telemetry: parts.telemetry,
             quotas: parts.quotas,
+            node: parts.node,
+            cluster: parts.cluster,
             turn_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -120,6 +136,7 @@ impl SessionService {
             options,
         };
         let mut session = Session::new(id, new, self.deps.clock.now())?;
+        session.host_node = Some(self.node.clone());
         let workdir = self.workspaces.create(id).await?;
         session.working_directory_path = Some(workdir.display().to_string());
         self.deps.repos.sessions.insert(&session).await?;
@@ -379,6 +396,110 @@ impl SessionService {
         id: SessionId,
         text: &str,
     ) -> Result<TurnOutcome, ServiceError> {
+        self.run_turn_for(ctx, id, text, UserMessage::ToStore).await
+    }
+
+    /// Accepts a message for the session wherever its agent runs: here, the turn starts in
+    /// the background; on another node, the message is stored and delivered there.
+    ///
+    /// # Errors
+    /// As [`SessionService::admit_message`]; [`ServiceError::SessionNotActive`] (failed) when
+    /// the session's node is gone.
+    pub async fn send_message(
+        self: &Arc<Self>,
+        ctx: RequestContext,
+        id: SessionId,
+        text: String,
+    ) -> Result<(), ServiceError> {
+        let session = self.admit_message(&ctx, id).await?;
+        match self.route(&session).await? {
+            Route::Here => {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = this.run_turn(&ctx, id, &text).await {
+                        tracing::warn!(session = %id, error = %err, "turn failed");
+                    }
+                });
+                Ok(())
+            }
+            Route::There(node) => {
+                let stored = self.processor.user_message(id, &text).await?;
+                self.command(commands::DELIVER_MESSAGE, id, stored.sequence_number, node)
+                    .await
+            }
+            Route::Lost => Err(self.lose(id).await),
+        }
+    }
+
+    /// Runs the turn for a user message another node stored and delivered here.
+    ///
+    /// # Errors
+    /// As [`SessionService::run_turn`]; `NotFound` if the message is missing.
+    pub async fn run_delivered(
+        &self,
+        id: SessionId,
+        sequence: u64,
+    ) -> Result<TurnOutcome, ServiceError> {
+        let owner = self.owner(id).await?;
+        let stored = self
+            .deps
+            .repos
+            .messages
+            .list_after(id, sequence.saturating_sub(1), 1)
+            .await?;
+        let text = stored
+            .first()
+            .filter(|m| m.sequence_number == sequence)
+            .and_then(|m| m.content.pointer("/message/content"))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                ServiceError::Conflict(format!("no user message {sequence} to deliver"))
+            })?
+            .to_owned();
+        self.run_turn_for(
+            &RequestContext::internal(owner),
+            id,
+            &text,
+            UserMessage::Stored,
+        )
+        .await
+    }
+
+    async fn route(&self, session: &Session) -> Result<Route, ServiceError> {
+        match &self.cluster {
+            Some(cluster) => cluster.route(session).await,
+            None => Ok(Route::Here),
+        }
+    }
+
+    async fn command(
+        &self,
+        kind: &str,
+        id: SessionId,
+        sequence: u64,
+        node: String,
+    ) -> Result<(), ServiceError> {
+        match &self.cluster {
+            Some(cluster) => cluster.send(kind, id, sequence, None, Some(node)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The session's node is gone: the session fails, and the caller hears it ended.
+    async fn lose(&self, id: SessionId) -> ServiceError {
+        self.fail(id, NODE_LOST).await;
+        ServiceError::SessionNotActive {
+            status: SessionStatus::Failed,
+        }
+    }
+
+    async fn run_turn_for(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        text: &str,
+        user_message: UserMessage,
+    ) -> Result<TurnOutcome, ServiceError> {
         let lock = self.turn_lock(id);
         let mut cost = lock.lock().await;
         let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
@@ -389,7 +510,10 @@ impl SessionService {
         }
         // Over quota: refused, and the session stays as it is.
         let budget_left = self.quotas.remaining_budget(session.user_id).await?;
-        match self.turn(session, text, &mut cost, budget_left).await {
+        match self
+            .turn(session, text, user_message, &mut cost, budget_left)
+            .await
+        {
             Ok(outcome) => Ok(outcome),
             Err(err) => {
                 self.fail(id, &format!("{err}")).await;
@@ -402,13 +526,16 @@ impl SessionService {
         &self,
         mut session: Session,
         text: &str,
+        user_message: UserMessage,
         cost: &mut CostCursor,
         budget_left: Option<f64>,
     ) -> Result<TurnOutcome, ServiceError> {
         self.ensure_agent(&mut session, budget_left).await?;
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
-        self.processor.user_message(session.id, text).await?;
+        if user_message == UserMessage::ToStore {
+            self.processor.user_message(session.id, text).await?;
+        }
         let agent = self.pool.send_message(session.id, text).await?;
         let outcome = self.follow(&session, agent.as_ref(), cost).await?;
         self.pool.turn_finished(session.id);
@@ -490,11 +617,16 @@ impl SessionService {
     /// # Errors
     /// `NotFound`; [`ServiceError::Agent`] if the agent does not answer.
     pub async fn interrupt(&self, ctx: &RequestContext, id: SessionId) -> Result<(), ServiceError> {
-        self.deps.repos.sessions.get(id, ctx.scope()).await?;
-        if let Some(agent) = self.pool.live(id) {
-            agent.interrupt().await?;
+        let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        match self.route(&session).await? {
+            Route::Here => self.interrupt_agent(id).await,
+            Route::There(node) => self.command(commands::INTERRUPT, id, 0, node).await,
+            // Nothing runs any more: the session ends instead.
+            Route::Lost => {
+                self.fail(id, NODE_LOST).await;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Interrupts a session's current turn on the service's own behalf (cancellation).
@@ -647,6 +779,7 @@ mod tests {
             report_files: Arc::new(overseer_ports::MockReportFiles::new()),
             broadcaster: Arc::new(InProcessBroadcaster::default()),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
+            cluster: None,
         };
         let service =
             crate::wiring::Services::build(adapters, crate::wiring::ServicesConfig::default())

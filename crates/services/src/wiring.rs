@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
-use overseer_ports::{EventBroadcaster, ReportFiles, Telemetry, Workspaces};
+use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
 use crate::agent_pool::{AgentPool, PoolConfig};
 use crate::approvals::ApprovalGate;
 use crate::audit::AuditService;
+use crate::cluster_commands::{ClusterLink, SessionCommands};
+use crate::cluster_relay::{RelayingBroadcaster, relay_from_other_nodes};
 use crate::context::Deps;
 use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
 use crate::mcp_config::McpConfigBuilder;
@@ -31,8 +33,12 @@ pub struct Adapters {
     pub runner: Arc<dyn AgentRunner>,
     pub workspaces: Arc<dyn Workspaces>,
     pub report_files: Arc<dyn ReportFiles>,
+    /// This node's own subscribers.
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub telemetry: Arc<dyn Telemetry>,
+    /// The other nodes on the same database, if any: live events and session commands
+    /// travel over it.
+    pub cluster: Option<Arc<dyn ClusterBus>>,
 }
 
 /// Tunables of the services layer.
@@ -100,24 +106,51 @@ impl Services {
     pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
         let deps = adapters.deps;
         let audit = AuditService::new(deps.clone());
-        let approvals = Arc::new(ApprovalGate::new(
-            deps.clone(),
-            audit.clone(),
-            adapters.broadcaster.clone(),
-            config.approval_timeout,
-        ));
+        let node = config.queue.node_id.clone();
+        let cluster = adapters
+            .cluster
+            .map(|bus| ClusterLink::new(bus, node.clone()));
+        let local = adapters.broadcaster;
+        // What this node publishes also goes to the other nodes' subscribers.
+        let broadcaster: Arc<dyn EventBroadcaster> = match &cluster {
+            Some(link) => Arc::new(RelayingBroadcaster::new(local.clone(), link.bus())),
+            None => local.clone(),
+        };
+        let approvals = Arc::new(
+            ApprovalGate::new(
+                deps.clone(),
+                audit.clone(),
+                broadcaster.clone(),
+                config.approval_timeout,
+            )
+            .with_cluster(cluster.clone()),
+        );
         let pool = AgentPool::new(adapters.runner, config.pool);
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
             deps: deps.clone(),
             pool: pool.clone(),
             workspaces: adapters.workspaces,
-            broadcaster: adapters.broadcaster,
+            broadcaster,
             mcp: McpConfigBuilder::new(config.built_in_mcp_servers),
             approvals: approvals.clone(),
             telemetry: adapters.telemetry.clone(),
             quotas: quotas.clone(),
+            node: node.clone(),
+            cluster: cluster.clone(),
         }));
+        if let Some(link) = &cluster {
+            relay_from_other_nodes(
+                link.bus().as_ref(),
+                deps.repos.clone(),
+                local,
+                Arc::new(SessionCommands {
+                    node,
+                    sessions: sessions.clone(),
+                    approvals: approvals.clone(),
+                }),
+            );
+        }
         let reports = Arc::new(ReportService::new(deps.clone(), adapters.report_files));
         let stops = Arc::new(StopRequests::default());
         let shutdown = Arc::new(Shutdown::default());

@@ -127,6 +127,7 @@ async fn setup(fault: Fault) -> Setup {
         report_files: Arc::new(files),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
+        cluster: None,
     };
     let services = Services::build(adapters, ServicesConfig::default());
     let owner = fixtures::user("ops@example.com");

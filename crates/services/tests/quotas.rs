@@ -106,6 +106,7 @@ async fn setup_with(default_quota: Quota, task_budget: Option<f64>, claims: Clai
         report_files: Arc::new(MockReportFiles::new()),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
+        cluster: None,
     };
     let config = ServicesConfig {
         default_quota,

@@ -103,6 +103,7 @@ fn start_node(repos: &Repositories, node: &str, lease: Duration) -> Services {
         report_files: Arc::new(MockReportFiles::new()),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
+        cluster: None,
     };
     let config = ServicesConfig {
         queue: QueueConfig {

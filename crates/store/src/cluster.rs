@@ -15,6 +15,13 @@ use crate::convert::unavailable;
 
 const CHANNEL: &str = "overseer_events";
 
+/// The `application_name` of every connection of `node`: Postgres itself then knows which nodes
+/// are up (a killed node's connections close with it).
+#[must_use]
+pub fn application_name(node: &str) -> String {
+    format!("overseer:{node}")
+}
+
 /// Notes between the nodes sharing one Postgres database.
 #[derive(Clone, Debug)]
 pub struct PgClusterBus {
@@ -36,7 +43,7 @@ impl PgClusterBus {
 fn encode(node: &str, note: &EventNote) -> String {
     json!({
         "node": node, "session": note.session_id, "seq": note.sequence,
-        "kind": note.kind, "ref": note.reference,
+        "kind": note.kind, "ref": note.reference, "to": note.target,
     })
     .to_string()
 }
@@ -49,6 +56,7 @@ fn decode(payload: &str) -> Option<(String, EventNote)> {
         sequence: value["seq"].as_u64()?,
         kind: value["kind"].as_str()?.to_owned(),
         reference: value["ref"].as_str().map(str::to_owned),
+        target: value["to"].as_str().map(str::to_owned),
     };
     Some((value["node"].as_str()?.to_owned(), note))
 }
@@ -63,6 +71,23 @@ impl ClusterBus for PgClusterBus {
         );
         self.db.execute_raw(statement).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn is_alive(&self, node: &str) -> Result<bool, RepoError> {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+             WHERE application_name = $1 AND datname = current_database()) AS alive",
+            [application_name(node).into()],
+        );
+        let row = self
+            .db
+            .query_one_raw(statement)
+            .await
+            .map_err(unavailable)?;
+        Ok(row
+            .and_then(|row| row.try_get::<bool>("", "alive").ok())
+            .unwrap_or(false))
     }
 
     fn listen(&self, handler: NoteHandler) {
@@ -112,6 +137,7 @@ mod tests {
             sequence: 42,
             kind: "approval".to_owned(),
             reference: Some("0190-…".to_owned()),
+            target: Some("node-b".to_owned()),
         };
         let (sender, decoded) = decode(&encode("node-a", &note)).unwrap();
         assert_eq!((sender.as_str(), decoded), ("node-a", note));

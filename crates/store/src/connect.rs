@@ -58,6 +58,19 @@ impl Store {
     /// # Errors
     /// [`StoreError::UnsupportedUrl`] for another scheme, [`StoreError::Connect`] otherwise.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, None).await
+    }
+
+    /// [`Store::connect`] for the node named `node`: on Postgres its connections carry that
+    /// name, so the other nodes can tell whether it is up (see [`crate::PgClusterBus`]).
+    ///
+    /// # Errors
+    /// As [`Store::connect`].
+    pub async fn connect_as(url: &str, node: &str) -> Result<Self, StoreError> {
+        Self::open(url, Some(crate::cluster::application_name(node))).await
+    }
+
+    async fn open(url: &str, application_name: Option<String>) -> Result<Self, StoreError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
@@ -86,6 +99,8 @@ impl Store {
             });
         } else if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreError::UnsupportedUrl);
+        } else if let Some(name) = application_name {
+            options.map_sqlx_postgres_opts(move |o| o.application_name(&name));
         }
         let db = Database::connect(options)
             .await

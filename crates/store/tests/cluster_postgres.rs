@@ -33,6 +33,7 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
         sequence,
         kind: "message".to_owned(),
         reference: None,
+        target: None,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen_by_b.lock().unwrap().is_empty() {
@@ -70,4 +71,28 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
         "a node hears only the others"
     );
     assert!(PgClusterBus::new(&testing::sqlite_memory().await, "x").is_none());
+}
+
+/// A node is alive while it has a connection to the database under its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_alive_exactly_while_connected() {
+    let Some((store, _guard)) = testing::postgres().await else {
+        return;
+    };
+    let node_a = overseer_store::Store::connect_as(store.connection_url(), "node-a")
+        .await
+        .unwrap();
+    node_a.ping().await.unwrap();
+    let b = PgClusterBus::new(&store, "node-b").unwrap();
+    assert!(b.is_alive("node-a").await.unwrap());
+    assert!(!b.is_alive("node-never-started").await.unwrap());
+    node_a.close().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while b.is_alive("node-a").await.unwrap() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node-a still looks alive after closing every connection"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -15,4 +15,4 @@ pub mod memory;
 pub mod script;
 pub mod waits;
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryCluster, MemoryStore};

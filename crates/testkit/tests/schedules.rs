@@ -35,6 +35,7 @@ fn node(repos: &Repositories, clock: &Arc<ManualClock>, dir: &std::path::Path) -
         report_files: Arc::new(LocalReportFiles::new(dir)),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
+        cluster: None,
     };
     let config = ServicesConfig {
         queue: QueueConfig {

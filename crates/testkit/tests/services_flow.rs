@@ -697,22 +697,30 @@ async fn shutdown_fails_running_runs_and_leaves_queued_ones_pending() {
     let ctx = world.ctx();
     let vars = || BTreeMap::from([("cluster_name".to_owned(), json!("production"))]);
     let runs: Vec<_> = futures_join(&world, &ctx, task.id, vars).await;
-    // Both slots busy with `sleep 30`; the third waits.
+    // Both slots busy with `sleep 30`; the third waits. A claimed run whose agent has not
+    // started yet is handed back at shutdown, so wait until both agents are in their turn.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while world
-        .repos
-        .executions
-        .get(runs[1].id, Scope::Admin)
-        .await
-        .unwrap()
-        .status()
-        != ExecutionStatus::Running
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the runs did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for run in &runs[..2] {
+        loop {
+            let execution = world
+                .repos
+                .executions
+                .get(run.id, Scope::Admin)
+                .await
+                .unwrap();
+            let session = match execution.session_id {
+                Some(id) => Some(world.repos.sessions.get(id, Scope::Admin).await.unwrap()),
+                None => None,
+            };
+            if session.is_some_and(|s| s.status() == SessionStatus::Processing) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the runs did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     world.services.shutdown(Duration::from_millis(300)).await;
     for run in &runs[..2] {

@@ -8,7 +8,7 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, poll, processes_under, temp_dir};
+use crate::node::{Node, processes_under, sleeping_session, temp_dir};
 
 const RUNS: usize = 5;
 
@@ -41,30 +41,6 @@ async fn message_ids(api: &Api, session: &str) -> BTreeSet<String> {
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Waits until `execution` runs its agent's `sleep` tool; returns its session id.
-async fn sleeping_session(api: &Api, execution: &str) -> String {
-    let run = poll(
-        api,
-        &format!("/api/v1/task-executions/{execution}"),
-        Duration::from_secs(90),
-        |run| run["session_id"].is_string(),
-    )
-    .await;
-    let session = run["session_id"].as_str().unwrap().to_owned();
-    poll(
-        api,
-        &format!("/api/v1/sessions/{session}/tool-calls"),
-        Duration::from_secs(90),
-        |calls| {
-            calls["items"]
-                .as_array()
-                .is_some_and(|items| items.iter().any(|c| c["status"] == json!("running")))
-        },
-    )
-    .await;
-    session
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

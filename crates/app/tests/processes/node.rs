@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::http_api::{Api, Client, Method};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A running server. Killed (SIGKILL) when dropped.
 pub struct Node {
@@ -151,6 +151,30 @@ pub async fn poll(api: &Api, path: &str, within: Duration, done: impl Fn(&Value)
         assert!(Instant::now() < deadline, "{path} never got there: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until `execution` runs its agent's `sleep` tool; returns its session id.
+pub async fn sleeping_session(api: &Api, execution: &str) -> String {
+    let run = poll(
+        api,
+        &format!("/api/v1/task-executions/{execution}"),
+        Duration::from_secs(90),
+        |run| run["session_id"].is_string(),
+    )
+    .await;
+    let session = run["session_id"].as_str().unwrap().to_owned();
+    poll(
+        api,
+        &format!("/api/v1/sessions/{session}/tool-calls"),
+        Duration::from_secs(90),
+        |calls| {
+            calls["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|c| c["status"] == json!("running")))
+        },
+    )
+    .await;
+    session
 }
 
 /// Processes whose working directory lies under `dir` (the agents and their tools run in

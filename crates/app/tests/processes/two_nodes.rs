@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::node::{Node, poll, processes_under, temp_dir};
+use crate::node::{Node, poll, processes_under, sleeping_session, temp_dir};
 
 /// Both nodes sign and accept the same tokens: any node can answer any request.
 const SHARED_JWT_SECRET: &str = "two-nodes-shared-jwt-secret-for-the-test";
@@ -287,31 +287,51 @@ async fn two_nodes_on_one_postgres() {
         .collect();
     assert_eq!(streamed, stored, "the stream is the stored session");
 
-    // 3. A dies mid-run: B fails A's started runs and re-queues A's unstarted claims.
+    // 3. A message posted to B for a session living on A runs on A.
+    let (status, chat) = on_a
+        .json(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"name": "chat on A", "sdk_options": {"allowed_tools": ["Bash(echo:*)"]}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{chat}");
+    let chat = chat["id"].as_str().unwrap().to_owned();
+    let (status, accepted) = on_b
+        .json(
+            Method::POST,
+            &format!("/api/v1/sessions/{chat}/messages"),
+            Some(json!({"content": "quick-run chat: say something"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let chat_messages = poll(
+        &on_b,
+        &format!("/api/v1/sessions/{chat}/messages?limit=100"),
+        Duration::from_secs(60),
+        |page| {
+            page["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|m| m["message_type"] == json!("result")))
+        },
+    )
+    .await;
+    let users = chat_messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["message_type"] == json!("user"))
+        .count();
+    assert_eq!(users, 1, "{chat_messages}");
+    assert!(workdirs(&dir_a).contains(&chat) && !workdirs(&dir_b).contains(&chat));
+
+    // 4. A dies mid-run: B fails A's started runs and re-queues A's unstarted claims.
     let hold = [
         execute(&on_a, &task, "hold-run 1").await,
         execute(&on_a, &task, "hold-run 2").await,
     ];
     for id in &hold {
-        let run = poll(
-            &on_a,
-            &format!("/api/v1/task-executions/{id}"),
-            Duration::from_secs(60),
-            |run| run["session_id"].is_string(),
-        )
-        .await;
-        let session = run["session_id"].as_str().unwrap();
-        poll(
-            &on_a,
-            &format!("/api/v1/sessions/{session}/tool-calls"),
-            Duration::from_secs(60),
-            |calls| {
-                calls["items"]
-                    .as_array()
-                    .is_some_and(|items| items.iter().any(|c| c["status"] == json!("running")))
-            },
-        )
-        .await;
+        sleeping_session(&on_a, id).await;
     }
     // Holding the sessions table stops every claimed run before its agent starts.
     let lock = db.begin().await.unwrap();

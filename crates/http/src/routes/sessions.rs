@@ -140,13 +140,11 @@ pub(crate) async fn send(
     if content.len() > MAX_MESSAGE_BYTES {
         return Err(ApiError::too_large("content", MAX_MESSAGE_BYTES));
     }
-    state.services.sessions.admit_message(&ctx, id).await?;
-    let sessions = state.services.sessions.clone();
-    tokio::spawn(async move {
-        if let Err(err) = sessions.run_turn(&ctx, id, &content).await {
-            tracing::warn!(session = %id, error = %err, "turn failed");
-        }
-    });
+    state
+        .services
+        .sessions
+        .send_message(ctx, id, content)
+        .await?;
     Ok(HttpResponse::Accepted().json(json!({
         "session_id": id,
         "_links": {"messages": {"href": format!("/api/v1/sessions/{id}/messages")}, "stream": {"href": format!("/api/v1/sessions/{id}/stream")}}

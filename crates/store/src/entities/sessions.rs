@@ -18,6 +18,7 @@ pub struct Model {
     pub output_tokens: i64,
     pub total_cost_usd: f64,
     pub error_message: Option<String>,
+    pub host_node: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -35,6 +35,7 @@ fn to_model(session: &Session) -> Result<Model, RepoError> {
         output_tokens: to_db(ENTITY, session.usage.output_tokens)?,
         total_cost_usd: session.usage.total_cost_usd,
         error_message: session.error_message.clone(),
+        host_node: session.host_node.clone(),
         created_at: session.created_at,
         updated_at: session.updated_at,
     })
@@ -61,6 +62,7 @@ fn to_domain(row: Model) -> Result<Session, RepoError> {
         total_cost_usd: row.total_cost_usd,
     };
     session.error_message = row.error_message;
+    session.host_node = row.host_node;
     session.updated_at = row.updated_at;
     Ok(session)
 }

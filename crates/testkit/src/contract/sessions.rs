@@ -12,6 +12,7 @@ pub async fn session_round_trips_every_field(repos: &Repositories) {
     let me = owner(repos, "me@example.com").await;
     let mut session = fixtures::session(me, at(1));
     session.description = Some("nightly check".to_owned());
+    session.host_node = Some("node-a".to_owned());
     repos.sessions.insert(&session).await.unwrap();
     assert_eq!(
         repos

@@ -4,6 +4,7 @@
 
 mod approvals;
 mod audit_logs;
+mod cluster;
 mod executions;
 mod mcp_servers;
 mod messages;
@@ -14,6 +15,8 @@ mod tasks;
 mod tool_calls;
 mod users;
 mod webhooks;
+
+pub use cluster::MemoryCluster;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

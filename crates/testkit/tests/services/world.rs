@@ -123,6 +123,13 @@ impl ExecutionRepository for RecordingExecutions {
     }
 }
 
+/// A world that is one node of several.
+struct Membership {
+    node: String,
+    bus: Arc<dyn overseer_ports::ClusterBus>,
+    owner: Option<User>,
+}
+
 pub enum Backend {
     FakeCli,
     RealCli,
@@ -151,6 +158,43 @@ impl World {
         backend: Backend,
         scripts: Vec<Script>,
         approval_timeout: Duration,
+    ) -> Option<Self> {
+        Self::build(repos, backend, scripts, approval_timeout, None).await
+    }
+
+    /// Node `node` of a cluster: its own data directory and agents, the store of `repos`
+    /// shared with the other nodes, and `owner` when another node already created it.
+    #[allow(dead_code)] // not every test binary that includes this module runs a cluster
+    pub async fn node(
+        repos: Repositories,
+        scripts: Vec<Script>,
+        node: &str,
+        cluster: &overseer_testkit::MemoryCluster,
+        owner: Option<User>,
+    ) -> Self {
+        let membership = Membership {
+            node: node.to_owned(),
+            bus: cluster.join(node),
+            owner,
+        };
+        Self::build(
+            repos,
+            Backend::FakeCli,
+            scripts,
+            // Long: an answer that travelled must not be mistaken for one read at expiry.
+            Duration::from_secs(60),
+            Some(membership),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn build(
+        repos: Repositories,
+        backend: Backend,
+        scripts: Vec<Script>,
+        approval_timeout: Duration,
+        membership: Option<Membership>,
     ) -> Option<Self> {
         let data_dir =
             std::env::temp_dir().join(format!("overseer-world-{}", fixtures::id().simple()));
@@ -232,6 +276,7 @@ impl World {
             report_files: Arc::new(LocalReportFiles::new(&data_dir)),
             broadcaster: broadcaster.clone(),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
+            cluster: membership.as_ref().map(|m| m.bus.clone()),
         };
         let config = ServicesConfig {
             pool: PoolConfig {
@@ -246,6 +291,9 @@ impl World {
                     per_user: 2,
                 },
                 poll: Duration::from_millis(50),
+                node_id: membership
+                    .as_ref()
+                    .map_or_else(|| QueueConfig::default().node_id, |m| m.node.clone()),
                 ..QueueConfig::default()
             },
             ..ServicesConfig::default()
@@ -258,8 +306,14 @@ impl World {
             approvals,
             ..
         } = services.clone();
-        let owner = fixtures::user("sre@example.com");
-        repos.users.insert(&owner).await.unwrap();
+        let owner = match membership.and_then(|m| m.owner) {
+            Some(owner) => owner,
+            None => {
+                let owner = fixtures::user("sre@example.com");
+                repos.users.insert(&owner).await.unwrap();
+                owner
+            }
+        };
         Some(Self {
             services,
             repos,
