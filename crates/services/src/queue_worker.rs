@@ -11,6 +11,7 @@ use overseer_ports::repositories::{ClaimLimits, LostLeases};
 use overseer_ports::{ExecutionQueue, QueueError};
 use tokio::sync::{Notify, Semaphore};
 
+use crate::cluster_commands::NODE_LOST;
 use crate::context::Deps;
 use crate::executor::{ExecutionRunner, Shutdown};
 use crate::sessions::SessionService;
@@ -118,6 +119,7 @@ impl QueueWorker {
         if let Some(this) = worker.upgrade() {
             let previous_life = LostLeases::HeldBy(this.config.node_id.clone());
             this.recover(previous_life).await;
+            this.sessions.settle_own_restart().await;
         }
         loop {
             let Some(this) = worker.upgrade() else { return };
@@ -207,6 +209,7 @@ impl QueueWorker {
             tick.tick().await;
             let Some(this) = worker.upgrade() else { return };
             this.recover(LostLeases::Expired).await;
+            this.sessions.settle_lost_nodes().await;
         }
     }
 
@@ -218,13 +221,13 @@ impl QueueWorker {
             .deps
             .repos
             .executions
-            .recover_lost(lost, now, "node lost")
+            .recover_lost(lost, now, NODE_LOST)
             .await
         {
             Ok(recovered) => {
                 for failed in &recovered.failed {
                     if let Some(session) = failed.session_id {
-                        self.sessions.fail(session, "node lost").await;
+                        self.sessions.fail(session, NODE_LOST).await;
                     }
                 }
                 if !recovered.requeued.is_empty() {

@@ -485,6 +485,55 @@ impl SessionService {
         }
     }
 
+    /// This node starts: the turns it had in flight in its previous life died with it.
+    pub async fn settle_own_restart(&self) {
+        for session in self.in_flight().await {
+            if session.host_node.as_deref() == Some(self.node.as_str()) {
+                self.fail(session.id, NODE_LOST).await;
+            }
+        }
+    }
+
+    /// Turns in flight on nodes that are down fail with "node lost": their agents are gone.
+    pub async fn settle_lost_nodes(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let mut down: HashMap<String, bool> = HashMap::new();
+        for session in self.in_flight().await {
+            let Some(host) = session.host_node.as_deref() else {
+                continue;
+            };
+            if host == self.node {
+                continue;
+            }
+            let is_down = match down.get(host) {
+                Some(known) => *known,
+                None => {
+                    let known = matches!(cluster.route(&session).await, Ok(Route::Lost));
+                    down.insert(host.to_owned(), known);
+                    known
+                }
+            };
+            if is_down {
+                tracing::warn!(session = %session.id, node = host, "failing a turn of a lost node");
+                self.fail(session.id, NODE_LOST).await;
+            }
+        }
+    }
+
+    async fn in_flight(&self) -> Vec<Session> {
+        self.deps
+            .repos
+            .sessions
+            .in_flight()
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot list the turns in flight");
+                Vec::new()
+            })
+    }
+
     /// The session's node is gone: the session fails, and the caller hears it ended.
     async fn lose(&self, id: SessionId) -> ServiceError {
         self.fail(id, NODE_LOST).await;

@@ -195,3 +195,57 @@ async fn a_live_lease_of_another_node_is_left_alone() {
         .unwrap();
     assert_eq!(run.status(), ExecutionStatus::Running);
 }
+
+/// A session of `owner` hosted by `host`, moved along `path` from `created`.
+async fn hosted_session(
+    repos: &Repositories,
+    owner: overseer_domain::UserId,
+    host: &str,
+    path: &[SessionStatus],
+) -> overseer_domain::SessionId {
+    let now = OffsetDateTime::now_utc();
+    let mut session = fixtures::session(owner, now);
+    session.host_node = Some(host.to_owned());
+    repos.sessions.insert(&session).await.unwrap();
+    for to in path {
+        let from = session.transition_to(*to, now).unwrap();
+        repos.sessions.update_status(&session, from).await.unwrap();
+    }
+    session.id
+}
+
+#[tokio::test]
+async fn a_restarted_node_fails_the_interactive_turns_it_had_in_flight() {
+    let repos = MemoryStore::new().repositories();
+    let owner = fixtures::user("chat@example.com");
+    repos.users.insert(&owner).await.unwrap();
+    let to_processing = [
+        SessionStatus::Connecting,
+        SessionStatus::Active,
+        SessionStatus::Processing,
+    ];
+    let mid_turn = hosted_session(&repos, owner.id, "lost-node", &to_processing).await;
+    let idle = hosted_session(&repos, owner.id, "lost-node", &to_processing[..2]).await;
+    let elsewhere = hosted_session(&repos, owner.id, "other-node", &to_processing).await;
+
+    let _node = start_node(&repos, "lost-node", Duration::from_secs(30));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let status = |id| {
+        let repos = repos.clone();
+        async move { repos.sessions.get(id, Scope::Admin).await.unwrap() }
+    };
+    while status(mid_turn).await.status() != SessionStatus::Failed {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the turn of the previous life was never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status(mid_turn).await.error_message.as_deref(),
+        Some("node lost")
+    );
+    // An idle session resumes with its next message; another node's turn is not ours.
+    assert_eq!(status(idle).await.status(), SessionStatus::Active);
+    assert_eq!(status(elsewhere).await.status(), SessionStatus::Processing);
+}

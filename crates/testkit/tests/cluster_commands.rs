@@ -215,3 +215,35 @@ async fn a_message_for_a_session_whose_node_is_gone_fails_the_session() {
     assert_eq!(stored.status(), SessionStatus::Failed);
     assert_eq!(stored.error_message.as_deref(), Some("node lost"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_in_flight_on_a_node_that_went_down_fails() {
+    let (a, b, cluster, session) = two_nodes(json!({"allowed_tools": ["Bash"]})).await;
+    a.sessions
+        .send_message(a.ctx(), session, "cluster-interrupt: sleep".to_owned())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a
+        .repos
+        .sessions
+        .get(session, Scope::Admin)
+        .await
+        .unwrap()
+        .status()
+        != SessionStatus::Processing
+    {
+        assert!(Instant::now() < deadline, "the turn never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // While A is up, B leaves A's turn alone.
+    b.sessions.settle_lost_nodes().await;
+    let stored = b.repos.sessions.get(session, Scope::Admin).await.unwrap();
+    assert_eq!(stored.status(), SessionStatus::Processing);
+
+    cluster.take_down("node-a");
+    b.sessions.settle_lost_nodes().await;
+    let stored = b.repos.sessions.get(session, Scope::Admin).await.unwrap();
+    assert_eq!(stored.status(), SessionStatus::Failed);
+    assert_eq!(stored.error_message.as_deref(), Some("node lost"));
+}

@@ -41,6 +41,13 @@ pub trait SessionRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Session>, RepoError>;
 
+    /// Every session with a turn in flight (`connecting` or `processing`), of every user: few,
+    /// as each holds a live agent somewhere. Recovery checks their nodes are still up.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn in_flight(&self) -> Result<Vec<Session>, RepoError>;
+
     /// Writes status, error message, working directory, agent options and `updated_at` if the
     /// stored status is still `expected`. Of two writers starting from the same status,
     /// exactly one succeeds.

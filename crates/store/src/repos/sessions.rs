@@ -102,6 +102,18 @@ impl SessionRepository for SqlSessions {
         fetch_page(&self.0, select, page, to_domain).await
     }
 
+    async fn in_flight(&self) -> Result<Vec<Session>, RepoError> {
+        let in_flight = [SessionStatus::Connecting, SessionStatus::Processing].map(|s| s.as_str());
+        Entity::find()
+            .filter(Column::Status.is_in(in_flight))
+            .all(&self.0)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
     async fn update_status(
         &self,
         session: &Session,

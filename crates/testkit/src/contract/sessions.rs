@@ -192,3 +192,58 @@ pub async fn session_list_filters_by_status_and_scope(repos: &Repositories) {
         2
     );
 }
+
+pub async fn session_in_flight_lists_connecting_and_processing_of_every_user(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    let other = owner(repos, "other@example.com").await;
+    let mut expected = Vec::new();
+    for (n, (user, path)) in [
+        (me, &[][..]),
+        (me, &[SessionStatus::Connecting][..]),
+        (
+            other,
+            &[SessionStatus::Connecting, SessionStatus::Active][..],
+        ),
+        (
+            other,
+            &[
+                SessionStatus::Connecting,
+                SessionStatus::Active,
+                SessionStatus::Processing,
+            ][..],
+        ),
+        (me, &[SessionStatus::Terminated][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut session = fixtures::session(user, at(n as i64 + 1));
+        session.host_node = Some(format!("node-{n}"));
+        repos.sessions.insert(&session).await.unwrap();
+        for status in path {
+            let from = session.transition_to(*status, at(10)).unwrap();
+            repos.sessions.update_status(&session, from).await.unwrap();
+        }
+        if matches!(
+            session.status(),
+            SessionStatus::Connecting | SessionStatus::Processing
+        ) {
+            expected.push(session.id);
+        }
+    }
+    let mut found: Vec<_> = repos
+        .sessions
+        .in_flight()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.host_node))
+        .collect();
+    found.sort_by_key(|(id, _)| id.as_uuid());
+    expected.sort_by_key(|id| id.as_uuid());
+    assert_eq!(
+        found.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        expected
+    );
+    assert!(found.iter().all(|(_, host)| host.is_some()), "{found:?}");
+}

@@ -53,6 +53,21 @@ impl SessionRepository for MemoryStore {
         ))
     }
 
+    async fn in_flight(&self) -> Result<Vec<Session>, RepoError> {
+        Ok(self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| {
+                matches!(
+                    s.status(),
+                    SessionStatus::Connecting | SessionStatus::Processing
+                )
+            })
+            .cloned()
+            .collect())
+    }
+
     async fn update_status(
         &self,
         session: &Session,
