@@ -21,6 +21,8 @@ ci:
 e2e:
     cargo test -p overseer-e2e
 
-# Benchmarks against the bare CLI (release build; needs `npm ci`). Paste the tables into docs/benchmarks.md.
-bench:
-    cargo run --release -p overseer-bench
+# Benchmarks against the bare CLI (release build; needs `npm ci` and Postgres at TEST_DATABASE_URL).
+# Rewrites the scenarios' sections of docs/benchmarks.md. `just bench e2e` runs one scenario.
+bench *scenarios:
+    cargo build --release -p overseer-app -p overseer-bench
+    target/release/overseer-bench {{scenarios}}

@@ -11,6 +11,7 @@ pub mod cluster_commands;
 pub mod cluster_relay;
 pub mod context;
 pub mod error;
+pub mod execution_watch;
 pub mod executor;
 pub mod hooks;
 pub mod live_events;

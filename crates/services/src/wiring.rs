@@ -15,6 +15,7 @@ use crate::audit::AuditService;
 use crate::cluster_commands::{ClusterLink, SessionCommands};
 use crate::cluster_relay::{RelayingBroadcaster, relay_from_other_nodes};
 use crate::context::Deps;
+use crate::execution_watch::ExecutionWatch;
 use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
 use crate::mcp_config::McpConfigBuilder;
 use crate::mcp_servers::McpServerService;
@@ -92,6 +93,8 @@ pub struct Services {
     pub scheduler: Arc<Scheduler>,
     /// This node's queue worker.
     pub worker: Arc<QueueWorker>,
+    /// Executions of this node as they end (for `Prefer: wait`).
+    pub execution_watch: ExecutionWatch,
     shutdown: Arc<Shutdown>,
 }
 
@@ -104,7 +107,9 @@ impl std::fmt::Debug for Services {
 impl Services {
     #[must_use]
     pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
-        let deps = adapters.deps;
+        let execution_watch = ExecutionWatch::default();
+        let mut deps = adapters.deps;
+        deps.repos.executions = execution_watch.watching(deps.repos.executions.clone());
         let audit = AuditService::new(deps.clone());
         let node = config.queue.node_id.clone();
         let cluster = adapters
@@ -202,6 +207,7 @@ impl Services {
             pool,
             mcp_servers,
             worker,
+            execution_watch,
             shutdown,
         }
     }

@@ -36,7 +36,12 @@ pub(crate) fn wait_seconds(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Re-reads the execution until it has ended or `seconds` have passed.
+/// How often a waiter re-reads the row anyway: an ending written by another node is not
+/// announced in this process.
+const REREAD: Duration = Duration::from_millis(500);
+
+/// Answers when the execution has ended (announced in-process, or seen on a re-read) or
+/// `seconds` have passed.
 pub(crate) async fn wait_for_end(
     state: &HttpState,
     ctx: &RequestContext,
@@ -44,12 +49,20 @@ pub(crate) async fn wait_for_end(
     seconds: u64,
 ) -> Result<TaskExecution, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // Subscribed before the first read: an ending between the two is not missed.
+    let mut ended = state.services.execution_watch.subscribe();
     loop {
-        tick.tick().await;
         let execution = state.services.tasks.execution(ctx, id).await?;
         if execution.status().is_terminal() || tokio::time::Instant::now() >= deadline {
             return Ok(execution);
+        }
+        let reread = (tokio::time::Instant::now() + REREAD).min(deadline);
+        loop {
+            match tokio::time::timeout_at(reread, ended.recv()).await {
+                Ok(Ok(ended_id)) if ended_id != id => {}
+                // Ours ended, we lagged behind (it may be among the skipped), or time to re-read.
+                _ => break,
+            }
         }
     }
 }

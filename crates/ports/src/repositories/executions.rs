@@ -80,9 +80,10 @@ pub trait ExecutionRepository: Send + Sync {
         expected: ExecutionStatus,
     ) -> Result<(), RepoError>;
 
-    /// Claims the next `pending` execution for `node` and returns it `running` with a lease
-    /// until `lease_until`. Fair share: the pending run of the user with the fewest running runs
-    /// goes first, then the oldest. Never exceeds `limits`, even with claims racing from
+    /// Claims the next `pending` execution for `node` and returns it `running` (`started_at` =
+    /// `now`) with a lease until `lease_until`. Fair share: the pending run of the user with
+    /// the fewest running runs goes first; among equals, the user served least recently (the
+    /// latest `started_at`, never served first); then the oldest run. Never exceeds `limits`, even with claims racing from
     /// several nodes; never hands one execution to two claimers.
     ///
     /// # Errors

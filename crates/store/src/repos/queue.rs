@@ -1,7 +1,9 @@
 //! The execution queue's claim, as one statement per backend.
 //!
-//! Fair share: among users under their limit, the one with the fewest running runs first, then
-//! the oldest pending run. On Postgres, claims from every node are serialized by a transaction
+//! Fair share: among users under their limit, the one with the fewest running runs first; among
+//! those, the user served least recently (the latest `started_at` of their runs, never served
+//! first), so a user whose runs all just ended does not win a tie against one still waiting;
+//! then the oldest pending run. On Postgres, claims from every node are serialized by a transaction
 //! advisory lock (so the global and per-user limits hold across nodes), and the row is taken
 //! `FOR UPDATE SKIP LOCKED` (so a row another transaction is changing — a cancel — is passed
 //! over, not waited for). SQLite has one writer: the single `UPDATE … WHERE id = (SELECT …)`
@@ -24,17 +26,20 @@ fn claim_sql(backend: DbBackend) -> String {
             ["$1", "$2", "$3", "$4", "$5"],
             " FOR UPDATE OF e SKIP LOCKED",
         ),
-        _ => (["?", "?", "?", "?", "?"], ""),
+        // Numbered: `now` appears twice.
+        _ => (["?1", "?2", "?3", "?4", "?5"], ""),
     };
     format!(
         "WITH running AS (SELECT user_id, COUNT(*) AS n FROM task_executions WHERE status = 'running' GROUP BY user_id) \
          UPDATE task_executions SET status = 'running', lease_owner = {owner}, lease_expires_at = {until}, \
-                attempts = attempts + 1, updated_at = {now} \
+                attempts = attempts + 1, started_at = {now}, updated_at = {now} \
          WHERE status = 'pending' AND id = ( \
              SELECT e.id FROM task_executions e LEFT JOIN running r ON r.user_id = e.user_id \
              WHERE e.status = 'pending' AND COALESCE(r.n, 0) < {per_user} \
                AND (SELECT COUNT(*) FROM task_executions WHERE status = 'running') < {global} \
-             ORDER BY COALESCE(r.n, 0), e.created_at, e.id LIMIT 1{lock}) \
+             ORDER BY COALESCE(r.n, 0), \
+                      (SELECT MAX(s.started_at) FROM task_executions s WHERE s.user_id = e.user_id) ASC NULLS FIRST, \
+                      e.created_at, e.id LIMIT 1{lock}) \
          RETURNING id",
         owner = p[0],
         until = p[1],

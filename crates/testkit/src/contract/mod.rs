@@ -79,6 +79,7 @@ macro_rules! repository_contract_suite {
             approval_round_trips_with_scope,
             approval_answer_and_expiry_race_has_one_winner,
             queue_claims_fairly_within_limits,
+            queue_breaks_ties_by_the_user_served_least_recently,
             queue_never_hands_a_run_to_two_claimers,
             queue_global_limit_holds_under_racing_claims,
             queue_heartbeats_extend_only_own_leases,

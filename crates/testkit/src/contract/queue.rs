@@ -291,3 +291,37 @@ pub async fn queue_recovery_of_a_restarted_node_takes_every_lease_it_held(repos:
         "another node's runs are left alone"
     );
 }
+
+/// X's runs all ended just now; Y has waited all along. With both at zero running, Y (never
+/// served) goes before X's older pending run, and after that X and Y alternate.
+pub async fn queue_breaks_ties_by_the_user_served_least_recently(repos: &Repositories) {
+    let x = owner(repos, "x@example.com").await;
+    let y = owner(repos, "y@example.com").await;
+    let xs = queued(repos, x, 4, 1).await;
+    let ys = queued(repos, y, 2, 10).await;
+    let limits = ClaimLimits {
+        global: 1,
+        per_user: 1,
+    };
+    let claim = |now: i64| {
+        repos
+            .executions
+            .claim_next("node-a", limits, at(now), at(now + 60))
+    };
+    let finish = |run: TaskExecution, now: i64| async move {
+        let mut run = run;
+        let from = run.complete(None, at(now)).unwrap();
+        repos.executions.update(&run, from).await.unwrap();
+    };
+    let first = claim(20).await.unwrap().unwrap();
+    assert_eq!(first.id, xs[0].id, "nobody served yet: the oldest run");
+    assert_eq!(first.started_at, Some(at(20)), "a claim is a start");
+    finish(first, 21).await;
+    let second = claim(22).await.unwrap().unwrap();
+    assert_eq!(second.id, ys[0].id, "Y was never served, X was at 20");
+    finish(second, 23).await;
+    let third = claim(24).await.unwrap().unwrap();
+    assert_eq!(third.id, xs[1].id, "X served at 20, Y at 22");
+    finish(third, 25).await;
+    assert_eq!(claim(26).await.unwrap().unwrap().id, ys[1].id);
+}

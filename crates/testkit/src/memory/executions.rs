@@ -150,13 +150,28 @@ impl ExecutionRepository for MemoryStore {
             return Ok(None);
         }
         let load = |user: &UserId| running.get(user).copied().unwrap_or(0);
+        let mut last_served: HashMap<UserId, OffsetDateTime> = HashMap::new();
+        for execution in state.executions.values() {
+            if let Some(started) = execution.started_at {
+                let last = last_served.entry(execution.user_id).or_insert(started);
+                *last = (*last).max(started);
+            }
+        }
         let next = state
             .executions
             .values()
             .filter(|e| {
                 e.status() == ExecutionStatus::Pending && load(&e.user_id) < limits.per_user
             })
-            .min_by_key(|e| (load(&e.user_id), e.created_at, e.id.as_uuid()))
+            // `None` (never served) sorts before any time.
+            .min_by_key(|e| {
+                (
+                    load(&e.user_id),
+                    last_served.get(&e.user_id).copied(),
+                    e.created_at,
+                    e.id.as_uuid(),
+                )
+            })
             .map(|e| e.id);
         let Some(id) = next else { return Ok(None) };
         let Some(stored) = state.executions.get_mut(&id) else {
@@ -168,6 +183,7 @@ impl ExecutionRepository for MemoryStore {
             expires_at: lease_until,
         });
         claimed.attempts += 1;
+        claimed.started_at = Some(now);
         claimed.updated_at = now;
         *stored = claimed.clone();
         Ok(Some(claimed))

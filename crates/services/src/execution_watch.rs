@@ -1,0 +1,153 @@
+//! Tells waiters in this process when an execution has ended, so `Prefer: wait` answers at
+//! once instead of polling. It watches the one place every ending goes through: the execution
+//! repository's writes. Endings written by other nodes are not seen here; waiters also re-read
+//! the row now and then.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use overseer_domain::{ExecutionId, ExecutionStatus, TaskExecution, TaskId};
+use overseer_ports::repositories::{
+    ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
+};
+use overseer_ports::{Page, PageRequest, RepoError, Scope};
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+/// Executions that ended, as they end.
+#[derive(Clone, Debug)]
+pub struct ExecutionWatch {
+    ended: broadcast::Sender<ExecutionId>,
+}
+
+impl Default for ExecutionWatch {
+    fn default() -> Self {
+        // A waiter that lags only re-reads its row sooner: the capacity is not critical.
+        let (ended, _) = broadcast::channel(1024);
+        Self { ended }
+    }
+}
+
+impl ExecutionWatch {
+    /// From now on, the ids of the executions that end.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<ExecutionId> {
+        self.ended.subscribe()
+    }
+
+    fn ended(&self, id: ExecutionId) {
+        // No receiver: nobody waits.
+        let _ = self.ended.send(id);
+    }
+
+    /// `executions` that reports every ending it writes to this watch.
+    #[must_use]
+    pub fn watching(
+        &self,
+        executions: Arc<dyn ExecutionRepository>,
+    ) -> Arc<dyn ExecutionRepository> {
+        Arc::new(Watched {
+            inner: executions,
+            watch: self.clone(),
+        })
+    }
+}
+
+struct Watched {
+    inner: Arc<dyn ExecutionRepository>,
+    watch: ExecutionWatch,
+}
+
+#[async_trait]
+impl ExecutionRepository for Watched {
+    async fn insert(&self, execution: &TaskExecution) -> Result<(), RepoError> {
+        self.inner.insert(execution).await
+    }
+
+    async fn get(&self, id: ExecutionId, scope: Scope) -> Result<TaskExecution, RepoError> {
+        self.inner.get(id, scope).await
+    }
+
+    async fn last_scheduled_for(&self, task: TaskId) -> Result<Option<OffsetDateTime>, RepoError> {
+        self.inner.last_scheduled_for(task).await
+    }
+
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskExecution>, RepoError> {
+        self.inner.list(scope, filter, page).await
+    }
+
+    async fn update(
+        &self,
+        execution: &TaskExecution,
+        expected: ExecutionStatus,
+    ) -> Result<(), RepoError> {
+        self.inner.update(execution, expected).await?;
+        if execution.status().is_terminal() {
+            self.watch.ended(execution.id);
+        }
+        Ok(())
+    }
+
+    async fn claim_next(
+        &self,
+        node: &str,
+        limits: ClaimLimits,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<TaskExecution>, RepoError> {
+        self.inner.claim_next(node, limits, now, lease_until).await
+    }
+
+    async fn heartbeat(
+        &self,
+        node: &str,
+        executions: &[ExecutionId],
+        lease_until: OffsetDateTime,
+    ) -> Result<u64, RepoError> {
+        self.inner.heartbeat(node, executions, lease_until).await
+    }
+
+    async fn recover_lost(
+        &self,
+        lost: LostLeases,
+        now: OffsetDateTime,
+        reason: &str,
+    ) -> Result<Recovered, RepoError> {
+        let recovered = self.inner.recover_lost(lost, now, reason).await?;
+        for failed in &recovered.failed {
+            self.watch.ended(failed.id);
+        }
+        Ok(recovered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_testkit::{MemoryStore, fixtures};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_ending_written_through_the_repository_is_announced_once() {
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("w@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let task = fixtures::task(owner.id, "t", fixtures::EPOCH);
+        repos.tasks.insert(&task).await.unwrap();
+        let watch = ExecutionWatch::default();
+        let executions = watch.watching(repos.executions.clone());
+        let mut ended = watch.subscribe();
+
+        let mut run = fixtures::execution(&task, fixtures::EPOCH);
+        executions.insert(&run).await.unwrap();
+        let from = run.cancel(fixtures::EPOCH).unwrap();
+        executions.update(&run, from).await.unwrap();
+        assert_eq!(ended.try_recv().unwrap(), run.id);
+        assert!(ended.try_recv().is_err(), "announced once");
+    }
+}
