@@ -24,5 +24,5 @@ e2e:
 # Benchmarks against the bare CLI (release build; needs `npm ci` and Postgres at TEST_DATABASE_URL).
 # Rewrites the scenarios' sections of docs/benchmarks.md. `just bench e2e` runs one scenario.
 bench *scenarios:
-    cargo build --release -p overseer-app -p overseer-bench
+    cargo build --release -p overseer-app -p overseer-bench -p overseer-testkit
     target/release/overseer-bench {{scenarios}}

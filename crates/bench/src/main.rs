@@ -15,6 +15,7 @@
 
 mod bare;
 mod e2e;
+mod flood;
 mod http_load;
 mod memory;
 mod phases;
@@ -87,7 +88,15 @@ impl Backend {
     }
 }
 
-const SCENARIOS: [&str; 5] = ["runner", "e2e", "throughput", "memory", "http"];
+const SCENARIOS: [&str; 7] = [
+    "runner",
+    "e2e",
+    "throughput",
+    "ingest",
+    "latency",
+    "memory",
+    "http",
+];
 
 #[tokio::main]
 async fn main() {
@@ -149,6 +158,8 @@ async fn main() {
             "runner" => runner::run(&cli).await,
             "e2e" => e2e::single_execution(&cli, &backends).await,
             "throughput" => e2e::throughput(&cli, &backends).await,
+            "ingest" => flood::ingestion(&cli, &backends).await,
+            "latency" => flood::latency(&cli).await,
             "memory" => memory::run(&cli).await,
             "http" => http_load::run(&cli).await,
             _ => unreachable!("checked above"),

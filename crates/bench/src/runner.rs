@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentRunner, AgentSpec};
+use overseer_ports::agent::{
+    AgentCallbacks, AgentEvent, AgentRunner, AgentSpec, HookEvent, HookHandler, HookVerdict,
+    PermissionHandler, PermissionRequest, PermissionVerdict,
+};
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
 
 use crate::MARKER;
@@ -13,8 +17,40 @@ use crate::stats::{median, ms, ratio};
 
 const PAIRS: usize = 20;
 
+/// Answers every callback at once: what the CLI's callback protocol costs by itself.
+struct AllowAll;
+
+#[async_trait::async_trait]
+impl PermissionHandler for AllowAll {
+    async fn decide(&self, _request: PermissionRequest) -> PermissionVerdict {
+        PermissionVerdict::Allow {
+            updated_input: None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HookHandler for AllowAll {
+    async fn on_hook(&self, _event: HookEvent) -> HookVerdict {
+        HookVerdict::Continue
+    }
+}
+
+fn no_op_callbacks() -> AgentCallbacks {
+    AgentCallbacks {
+        permissions: Some(Arc::new(AllowAll)),
+        hooks: Some(Arc::new(AllowAll)),
+        mcp_servers: BTreeMap::new(),
+    }
+}
+
 /// The same turn through the adapter: `start` (spawn + initialize), send, events until the end.
-async fn adapter(runner: &ClaudeRunner, cli: &Cli, dir: &Path) -> Sample {
+async fn adapter(
+    runner: &ClaudeRunner,
+    cli: &Cli,
+    dir: &Path,
+    callbacks: AgentCallbacks,
+) -> Sample {
     let spec = AgentSpec {
         working_directory: dir.to_path_buf(),
         options: cli.options.clone(),
@@ -22,10 +58,7 @@ async fn adapter(runner: &ClaudeRunner, cli: &Cli, dir: &Path) -> Sample {
         resume: None,
     };
     let started = Instant::now();
-    let session = runner
-        .start(spec, AgentCallbacks::default())
-        .await
-        .expect("start");
+    let session = runner.start(spec, callbacks).await.expect("start");
     let init = started.elapsed();
     session
         .send_message(&format!("{MARKER}: write a file"))
@@ -49,19 +82,36 @@ pub async fn run(cli: &Cli) -> String {
     });
     let prompt = format!("{MARKER}: write a file");
     bare::run(cli, &cli.workdir("runner-warm-bare"), &prompt).await;
-    adapter(&runner, cli, &cli.workdir("runner-warm-adapter")).await;
-    let (mut bare_samples, mut ours) = (Vec::new(), Vec::new());
+    adapter(
+        &runner,
+        cli,
+        &cli.workdir("runner-warm-adapter"),
+        AgentCallbacks::default(),
+    )
+    .await;
+    let (mut bare_samples, mut ours, mut hooked) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..PAIRS {
         bare_samples.push(bare::run(cli, &cli.workdir(&format!("runner-bare-{i}")), &prompt).await);
-        ours.push(adapter(&runner, cli, &cli.workdir(&format!("runner-adapter-{i}"))).await);
+        let dir = cli.workdir(&format!("runner-adapter-{i}"));
+        ours.push(adapter(&runner, cli, &dir, AgentCallbacks::default()).await);
+        let dir = cli.workdir(&format!("runner-hooked-{i}"));
+        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks()).await);
     }
     let row = |name: &str, pick: fn(&Sample) -> Duration| {
         let b = median(&bare_samples.iter().map(pick).collect::<Vec<_>>());
         let a = median(&ours.iter().map(pick).collect::<Vec<_>>());
-        format!("| {name} | {} | {} | {:.3} |\n", ms(b), ms(a), ratio(a, b))
+        let h = median(&hooked.iter().map(pick).collect::<Vec<_>>());
+        format!(
+            "| {name} | {} | {} ({:.3}) | {} ({:.3}) |\n",
+            ms(b),
+            ms(a),
+            ratio(a, b),
+            ms(h),
+            ratio(h, b)
+        )
     };
     let mut out = format!(
-        "| measure (median of {PAIRS} alternating pairs) | bare CLI | through the adapter | adapter ÷ bare |\n|---|---|---|---|\n"
+        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter answering no-op hooks and permissions (÷ bare) |\n|---|---|---|---|\n"
     );
     out.push_str(&row("spawn → initialize reply", |s| s.init));
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));

@@ -101,6 +101,10 @@ impl Server {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's own resident memory (not its agents'), in MiB.
     pub fn rss_mib(&self) -> f64 {
         rss_mib(self.child.id())

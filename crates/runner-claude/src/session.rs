@@ -84,7 +84,7 @@ pub(crate) struct Process {
 pub struct ClaudeSession {
     shared: Arc<Shared>,
     writer: mpsc::UnboundedSender<Outgoing>,
-    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<AgentEvent>>,
+    events: tokio::sync::Mutex<mpsc::Receiver<AgentEvent>>,
     exit: watch::Receiver<ExitStatus>,
     pid: u32,
     limits: Limits,
@@ -103,7 +103,7 @@ impl ClaudeSession {
     pub(crate) fn attach(process: Process, callbacks: AgentCallbacks, limits: Limits) -> Self {
         let shared = Arc::new(Shared::default());
         let (writer, outgoing) = mpsc::unbounded_channel();
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
         tokio::spawn(write_stdin(process.stdin, outgoing));
         let stderr_done = tokio::spawn(keep_stderr_tail(
             process.stderr,
@@ -296,10 +296,13 @@ async fn keep_stderr_tail(mut stderr: ChildStderr, shared: Arc<Shared>, cap: usi
     }
 }
 
+/// Events read but not yet taken by the session's consumer.
+const EVENT_BUFFER: usize = 1024;
+
 struct Reader {
     shared: Arc<Shared>,
     writer: mpsc::UnboundedSender<Outgoing>,
-    events: mpsc::UnboundedSender<AgentEvent>,
+    events: mpsc::Sender<AgentEvent>,
     callbacks: AgentCallbacks,
     exit: watch::Receiver<ExitStatus>,
     pid: u32,
@@ -322,7 +325,7 @@ impl Reader {
                 Err(err) => break Some(format!("reading the agent's output failed: {err}")),
                 Ok(Line::Complete) if line.iter().all(u8::is_ascii_whitespace) => {}
                 Ok(Line::Complete) => match serde_json::from_slice::<Value>(&line) {
-                    Ok(frame) => self.dispatch(frame),
+                    Ok(frame) => self.dispatch(frame).await,
                     Err(err) => {
                         break Some(format!("the agent printed a line that is not JSON ({err})"));
                     }
@@ -343,15 +346,16 @@ impl Reader {
         if !expected {
             let message = failure.unwrap_or_else(|| "the agent exited unexpectedly".to_owned());
             tracing::warn!(pid = self.pid, exit_code, %message, "agent process failed");
-            let _ = self.events.send(AgentEvent::Failed(AgentFailure {
+            let failed = AgentEvent::Failed(AgentFailure {
                 message,
                 exit_code,
                 stderr_tail: self.shared.stderr_tail(),
-            }));
+            });
+            let _ = self.events.send(failed).await;
         }
     }
 
-    fn dispatch(&self, frame: Value) {
+    async fn dispatch(&self, frame: Value) {
         match classify(frame) {
             Incoming::ControlResponse {
                 request_id,
@@ -374,7 +378,9 @@ impl Reader {
             Incoming::Events(events) => {
                 for event in events {
                     self.remember_session_id(&event);
-                    let _ = self.events.send(event);
+                    // Waits while the consumer is behind: the CLI then blocks on its stdout
+                    // instead of this process buffering without bound.
+                    let _ = self.events.send(event).await;
                 }
             }
         }

@@ -27,6 +27,14 @@ pub enum Reply {
     HugeLine { bytes: usize },
     /// Fake CLI only: stop answering.
     Hang,
+    /// Fake CLI only: print `events` frames (tool use, tool result, text, in turn) without
+    /// running anything, `interval_us` apart (0: as fast as it can), then end the turn. Each
+    /// frame carries `bench_sent_ns`, the wall-clock time it was written.
+    Flood {
+        events: usize,
+        #[serde(default)]
+        interval_us: u64,
+    },
 }
 
 impl Reply {

@@ -449,6 +449,13 @@ impl Turn {
                     std::future::pending::<()>().await;
                 }
                 Reply::Hang => std::future::pending::<()>().await,
+                Reply::Flood {
+                    events,
+                    interval_us,
+                } => {
+                    flood(out, &conversation.session_id, events, interval_us).await;
+                    break ("success", false, Some("flooded".to_owned()), "completed");
+                }
             }
         };
         conversation.save();
@@ -459,6 +466,47 @@ impl Turn {
             "usage": {"input_tokens": 12 * calls, "output_tokens": 7 * calls, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
             "permission_denials": denials, "terminal_reason": reason}));
         is_error
+    }
+}
+
+/// Nanoseconds since the Unix epoch: the benchmark's subscribers compare it with their own clock.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// `Reply::Flood`: tool use, tool result, text, in turn, each stamped with when it was written.
+async fn flood(out: &Out, session_id: &str, events: usize, interval_us: u64) {
+    let mut tool_use_id = String::new();
+    for n in 0..events {
+        let message_id = format!("msg_flood_{n}");
+        let assistant = |block: Value| {
+            json!({"type": "assistant", "parent_tool_use_id": null, "session_id": session_id,
+                "bench_sent_ns": now_ns(),
+                "message": {"id": message_id, "model": "fake-model", "role": "assistant", "content": [block],
+                    "usage": {"input_tokens": 1, "output_tokens": 1}}})
+        };
+        let frame = match n % 3 {
+            0 => {
+                tool_use_id = format!("toolu_flood_{n}");
+                assistant(
+                    json!({"type": "tool_use", "id": tool_use_id, "name": "Bash",
+                    "input": {"command": format!("echo {n}")}}),
+                )
+            }
+            1 => json!({"type": "user", "session_id": session_id, "bench_sent_ns": now_ns(),
+                "message": {"role": "user", "content": [{"type": "tool_result",
+                    "tool_use_id": tool_use_id, "content": format!("{n}"), "is_error": false}]}}),
+            _ => assistant(json!({"type": "text", "text": format!("event {n}")})),
+        };
+        out.frame(&frame);
+        if interval_us > 0 {
+            tokio::time::sleep(std::time::Duration::from_micros(interval_us)).await;
+        } else if n % 256 == 0 {
+            // Let the writer task drain the queue now and then.
+            tokio::task::yield_now().await;
+        }
     }
 }
 
