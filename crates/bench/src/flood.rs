@@ -5,16 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use overseer_domain::{ExecutionId, MessageType};
 use overseer_ports::Scope;
 use overseer_testkit::http_api::Method;
+use overseer_testkit::live_stream;
 use overseer_testkit::script::{Reply, Script};
 use sea_orm::{ConnectionTrait, Database as Db};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::bare::Cli;
 use crate::server::{Server, Tenant, rss_mib};
@@ -194,28 +192,13 @@ fn latency_of(event: &Value) -> Option<Duration> {
 
 /// One subscriber: every stamped event's latency until the turn's result.
 async fn subscribe(base: String, token: String, session: String) -> Vec<Duration> {
-    let url = format!(
-        "{}/api/v1/sessions/{session}/stream",
-        base.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = live_stream::open(&base, &token, &session, 0).await;
     let mut latencies = Vec::new();
-    while let Some(frame) = socket.next().await {
-        let Ok(WsMessage::Text(text)) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(text.as_str()).unwrap();
+    while let Some(event) = live_stream::next_event(&mut socket).await {
         if let Some(latency) = latency_of(&event) {
             latencies.push(latency);
         }
-        let kind = event
-            .pointer("/payload/message_type")
-            .or_else(|| event.pointer("/message/message_type"));
-        if kind == Some(&json!("result")) {
+        if live_stream::message_type(&event) == Some("result") {
             break;
         }
     }

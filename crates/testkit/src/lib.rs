@@ -11,6 +11,8 @@ pub mod fake_api;
 pub mod fixtures;
 #[cfg(feature = "http-client")]
 pub mod http_api;
+#[cfg(feature = "http-client")]
+pub mod live_stream;
 pub mod memory;
 pub mod script;
 pub mod waits;

@@ -5,14 +5,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::live_stream;
 use overseer_testkit::script::{Reply, Script, assistant_turns};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::node::{Node, poll, processes_under, sleeping_session, temp_dir};
 
@@ -120,36 +118,20 @@ fn workdirs(data_dir: &Path) -> BTreeSet<String> {
 
 /// The message events of a session's stream up to its result, as (sequence, message type).
 async fn stream_until_result(base: &str, token: &str, session: &str) -> Vec<(u64, String)> {
-    let url = format!(
-        "{}/api/v1/sessions/{session}/stream?after=0",
-        base.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = live_stream::open(base, token, session, 0).await;
     let mut seen = Vec::new();
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(60), socket.next())
-            .await
-            .expect("the run's events stopped arriving")
-            .unwrap()
-            .unwrap();
-        let WsMessage::Text(text) = frame else {
+        let event = tokio::time::timeout(
+            Duration::from_secs(60),
+            live_stream::next_event(&mut socket),
+        )
+        .await
+        .expect("the run's events stopped arriving")
+        .expect("the stream ended");
+        let Some(kind) = live_stream::message_type(&event) else {
             continue;
         };
-        let event: Value = serde_json::from_str(text.as_str()).unwrap();
-        if event["kind"] != json!("message") {
-            continue;
-        }
-        let kind = event
-            .pointer("/message/message_type")
-            .or_else(|| event.pointer("/payload/message_type"))
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_owned();
-        seen.push((event["sequence"].as_u64().unwrap(), kind.clone()));
+        seen.push((event["sequence"].as_u64().unwrap(), kind.to_owned()));
         if kind == "result" {
             return seen;
         }
