@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use overseer_ports::agent::{
-    AgentCallbacks, AgentEvent, AgentRunner, AgentSpec, HookEvent, HookHandler, HookVerdict,
-    PermissionHandler, PermissionRequest, PermissionVerdict,
+    AgentCallbacks, AgentEvent, AgentRunner, AgentSpec, HookEvent, HookHandler, HookKind,
+    HookVerdict, PermissionHandler, PermissionRequest, PermissionVerdict,
 };
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
 
@@ -36,10 +36,24 @@ impl HookHandler for AllowAll {
     }
 }
 
-fn no_op_callbacks() -> AgentCallbacks {
+/// [`AllowAll`] registering the PreToolUse hook only.
+struct AllowAllBeforeUse;
+
+#[async_trait::async_trait]
+impl HookHandler for AllowAllBeforeUse {
+    async fn on_hook(&self, _event: HookEvent) -> HookVerdict {
+        HookVerdict::Continue
+    }
+
+    fn kinds(&self) -> &'static [HookKind] {
+        &[HookKind::PreToolUse]
+    }
+}
+
+fn no_op_callbacks(hooks: Arc<dyn HookHandler>) -> AgentCallbacks {
     AgentCallbacks {
         permissions: Some(Arc::new(AllowAll)),
-        hooks: Some(Arc::new(AllowAll)),
+        hooks: Some(hooks),
         mcp_servers: BTreeMap::new(),
     }
 }
@@ -89,29 +103,34 @@ pub async fn run(cli: &Cli) -> String {
         AgentCallbacks::default(),
     )
     .await;
-    let (mut bare_samples, mut ours, mut hooked) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bare_samples, mut ours, mut hooked, mut pre_only) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..PAIRS {
         bare_samples.push(bare::run(cli, &cli.workdir(&format!("runner-bare-{i}")), &prompt).await);
         let dir = cli.workdir(&format!("runner-adapter-{i}"));
         ours.push(adapter(&runner, cli, &dir, AgentCallbacks::default()).await);
         let dir = cli.workdir(&format!("runner-hooked-{i}"));
-        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks()).await);
+        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks(Arc::new(AllowAll))).await);
+        let dir = cli.workdir(&format!("runner-pre-only-{i}"));
+        let callbacks = no_op_callbacks(Arc::new(AllowAllBeforeUse));
+        pre_only.push(adapter(&runner, cli, &dir, callbacks).await);
     }
     let row = |name: &str, pick: fn(&Sample) -> Duration| {
         let b = median(&bare_samples.iter().map(pick).collect::<Vec<_>>());
-        let a = median(&ours.iter().map(pick).collect::<Vec<_>>());
-        let h = median(&hooked.iter().map(pick).collect::<Vec<_>>());
+        let cell = |samples: &[Sample]| {
+            let m = median(&samples.iter().map(pick).collect::<Vec<_>>());
+            format!("{} ({:.3})", ms(m), ratio(m, b))
+        };
         format!(
-            "| {name} | {} | {} ({:.3}) | {} ({:.3}) |\n",
+            "| {name} | {} | {} | {} | {} |\n",
             ms(b),
-            ms(a),
-            ratio(a, b),
-            ms(h),
-            ratio(h, b)
+            cell(&ours),
+            cell(&hooked),
+            cell(&pre_only)
         )
     };
     let mut out = format!(
-        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter answering no-op hooks and permissions (÷ bare) |\n|---|---|---|---|\n"
+        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) |\n|---|---|---|---|---|\n"
     );
     out.push_str(&row("spawn → initialize reply", |s| s.init));
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));

@@ -17,15 +17,32 @@ pub const PRE_TOOL_USE_TIMEOUT_SECONDS: u64 = 3600;
 /// The `hooks` part of our initialize request.
 #[must_use]
 pub fn hook_registration(callbacks: &AgentCallbacks) -> Value {
-    if callbacks.hooks.is_none() {
+    let Some(hooks) = &callbacks.hooks else {
         return Value::Null;
+    };
+    let mut registration = serde_json::Map::new();
+    for kind in hooks.kinds() {
+        let entry = match kind {
+            // A PreToolUse answer may wait for a person's approval: give it the longest time
+            // the approvals allow, not the CLI's default hook timeout.
+            HookKind::PreToolUse => {
+                json!([{"matcher": null, "hookCallbackIds": [PRE_TOOL_USE_CALLBACK], "timeout": PRE_TOOL_USE_TIMEOUT_SECONDS}])
+            }
+            HookKind::PostToolUse => {
+                json!([{"matcher": null, "hookCallbackIds": [POST_TOOL_USE_CALLBACK]}])
+            }
+        };
+        registration.insert(hook_event_name(*kind).to_owned(), entry);
     }
-    // A PreToolUse answer may wait for a person's approval: give it the longest time the
-    // approvals allow, not the CLI's default hook timeout.
-    json!({
-        "PreToolUse": [{"matcher": null, "hookCallbackIds": [PRE_TOOL_USE_CALLBACK], "timeout": PRE_TOOL_USE_TIMEOUT_SECONDS}],
-        "PostToolUse": [{"matcher": null, "hookCallbackIds": [POST_TOOL_USE_CALLBACK]}],
-    })
+    Value::Object(registration)
+}
+
+/// The CLI's name of a hook event.
+fn hook_event_name(kind: HookKind) -> &'static str {
+    match kind {
+        HookKind::PreToolUse => "PreToolUse",
+        HookKind::PostToolUse => "PostToolUse",
+    }
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
@@ -97,10 +114,7 @@ async fn hook(callbacks: &AgentCallbacks, request: &Value) -> Value {
             duration_ms: input.get("duration_ms").and_then(Value::as_u64),
         })
         .await;
-    let event_name = match kind {
-        HookKind::PreToolUse => "PreToolUse",
-        HookKind::PostToolUse => "PostToolUse",
-    };
+    let event_name = hook_event_name(kind);
     match verdict {
         HookVerdict::Continue => json!({"continue": true}),
         HookVerdict::Deny { reason } => json!({"hookSpecificOutput": {
@@ -194,6 +208,35 @@ mod tests {
     };
 
     use super::*;
+
+    fn registration_for(kinds: &'static [HookKind]) -> Value {
+        let mut handler = MockHookHandler::new();
+        handler.expect_kinds().return_const(kinds);
+        hook_registration(&AgentCallbacks {
+            hooks: Some(Arc::new(handler)),
+            ..AgentCallbacks::default()
+        })
+    }
+
+    #[test]
+    fn only_the_hooks_a_handler_asks_for_are_registered() {
+        let both = registration_for(&[HookKind::PreToolUse, HookKind::PostToolUse]);
+        assert_eq!(
+            both["PreToolUse"][0]["hookCallbackIds"][0],
+            json!(PRE_TOOL_USE_CALLBACK)
+        );
+        assert_eq!(
+            both["PreToolUse"][0]["timeout"],
+            json!(PRE_TOOL_USE_TIMEOUT_SECONDS)
+        );
+        assert_eq!(
+            both["PostToolUse"][0]["hookCallbackIds"][0],
+            json!(POST_TOOL_USE_CALLBACK)
+        );
+        let pre_only = registration_for(&[HookKind::PreToolUse]);
+        assert!(pre_only.get("PostToolUse").is_none(), "{pre_only}");
+        assert_eq!(hook_registration(&AgentCallbacks::default()), Value::Null);
+    }
 
     fn with_permissions(verdict: PermissionVerdict) -> AgentCallbacks {
         let mut handler = MockPermissionHandler::new();

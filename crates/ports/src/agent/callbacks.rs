@@ -78,6 +78,12 @@ pub enum HookVerdict {
 #[async_trait]
 pub trait HookHandler: Send + Sync {
     async fn on_hook(&self, event: HookEvent) -> HookVerdict;
+
+    /// The hooks to register. Each registered hook is a round trip the CLI waits for on
+    /// every tool use, so a handler asks only for those it needs.
+    fn kinds(&self) -> &'static [HookKind] {
+        &[HookKind::PreToolUse, HookKind::PostToolUse]
+    }
 }
 
 /// A tool an in-process MCP server offers.
