@@ -27,6 +27,7 @@ pub async fn table(
         .expect("open the server's database");
     let repos = store.repositories();
     let (mut setup, mut start, mut turn, mut finish) = (vec![], vec![], vec![], vec![]);
+    let mut first_event = vec![];
     for run in runs {
         let execution = repos
             .executions
@@ -46,6 +47,8 @@ pub async fn table(
                 .unwrap()
         };
         let (user, result) = (stored(MessageType::User), stored(MessageType::Result));
+        // The CLI's first event is its `system` init frame, printed once it has the prompt.
+        first_event.push(between(execution.created_at, stored(MessageType::System)));
         let started = execution.started_at.unwrap();
         setup.push(between(execution.created_at, started));
         start.push(between(started, user));
@@ -61,7 +64,8 @@ pub async fn table(
          | agent start (spawn, initialize; until the prompt is stored) | {} | {} |\n\
          | the turn (prompt → result) | {} | {} |\n\
          | result → execution `completed` | — | {} |\n\
-         | client's view beyond the stored timestamps (HTTP, wait) | — | {} |\n",
+         | client's view beyond the stored timestamps (HTTP, wait) | — | {} |\n\
+         | execute → the agent's first event stored (no warm pool) | — | {} |\n",
         ms(median(&setup)),
         ms(median(&bare_init)),
         ms(median(&start)),
@@ -69,5 +73,6 @@ pub async fn table(
         ms(median(&turn)),
         ms(median(&finish)),
         ms(median(totals).saturating_sub(stored_total)),
+        ms(median(&first_event)),
     )
 }
