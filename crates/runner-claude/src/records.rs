@@ -210,6 +210,22 @@ mod tests {
             .spawn()
             .unwrap();
         records.record(leader.id(), &mark).unwrap();
+        // `spawn` returns once the child is in `execve`, before the kernel has published its
+        // new environment in /proc (it did fail here 1 run in 3): wait until the mark shows.
+        let environ = format!("/proc/{}/environ", tool.id());
+        let needle = format!("{MARK_VAR}={mark}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !std::fs::read(&environ)
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the mark never showed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
 
         assert_eq!(records.reap(), 2);
         assert!(wait_gone(&mut leader));
