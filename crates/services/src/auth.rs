@@ -1,12 +1,14 @@
 //! Accounts and tokens: register (the first user becomes admin; registration can be closed),
 //! log in (failures audited), refresh, authenticate, and short-lived stream tokens.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use overseer_domain::{Email, Role, SessionId, User, UserId, ValidationError};
 use overseer_ports::auth::{PasswordHasher, TokenClaims, TokenIssuer, TokenKind};
 use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
@@ -50,12 +52,20 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// How long a checked caller is trusted without reading their row again. Every request names
+/// its user; on SQLite that read is two thread hand-offs (docs/benchmarks.md, (f)). A
+/// deactivated account is refused within this time.
+const CALLER_TTL: time::Duration = time::Duration::seconds(2);
+/// Beyond this many cached callers the cache starts over (a bound, not an eviction policy).
+const CALLER_CACHE_LIMIT: usize = 10_000;
+
 pub struct AuthService {
     deps: Deps,
     audit: AuditService,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenIssuer>,
     config: AuthConfig,
+    callers: std::sync::Mutex<HashMap<UserId, (Caller, OffsetDateTime)>>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -91,6 +101,7 @@ impl AuthService {
             hasher,
             tokens,
             config,
+            callers: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -252,11 +263,42 @@ impl AuthService {
             .tokens
             .verify(access_token, TokenKind::Access)
             .map_err(|_| ServiceError::Unauthorized)?;
-        let user = self.active_user(claims.user_id).await?;
-        Ok(Caller {
+        self.checked_caller(claims.user_id).await
+    }
+
+    /// The caller `user`, if their account is active: from a check less than [`CALLER_TTL`]
+    /// old, or read now.
+    async fn checked_caller(&self, user: UserId) -> Result<Caller, ServiceError> {
+        let now = self.deps.clock.now();
+        if let Some(caller) = self.recent_caller(user, now) {
+            return Ok(caller);
+        }
+        let user = self.active_user(user).await?;
+        let caller = Caller {
             user_id: user.id,
             role: user.role,
-        })
+        };
+        let mut callers = self
+            .callers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if callers.len() >= CALLER_CACHE_LIMIT {
+            callers.clear();
+        }
+        callers.insert(caller.user_id, (caller, now));
+        Ok(caller)
+    }
+
+    /// `user` as checked less than [`CALLER_TTL`] before `now`.
+    fn recent_caller(&self, user: UserId, now: OffsetDateTime) -> Option<Caller> {
+        let callers = self
+            .callers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        callers
+            .get(&user)
+            .filter(|(_, checked)| now - *checked < CALLER_TTL)
+            .map(|(caller, _)| *caller)
     }
 
     /// A short-lived token that opens `session`'s live stream (for browsers, which cannot set
@@ -298,11 +340,7 @@ impl AuthService {
             .tokens
             .verify(token, TokenKind::Stream(session))
             .map_err(|_| ServiceError::Unauthorized)?;
-        let user = self.active_user(claims.user_id).await?;
-        Ok(Caller {
-            user_id: user.id,
-            role: user.role,
-        })
+        self.checked_caller(claims.user_id).await
     }
 
     /// # Errors
@@ -370,6 +408,49 @@ mod tests {
         assert!(matches!(
             auth.register("third@example.com", "short", None).await,
             Err(ServiceError::Validation(_))
+        ));
+    }
+
+    /// A caller checked a moment ago is trusted for up to two seconds; after that, a
+    /// deactivated account is refused.
+    #[tokio::test]
+    async fn a_deactivated_account_is_refused_once_its_check_is_stale() {
+        let repos = MemoryStore::new().repositories();
+        let mut user = overseer_testkit::fixtures::user("cached@example.com");
+        repos.users.insert(&user).await.unwrap();
+        let clock = Arc::new(overseer_testkit::fixtures::ManualClock::default());
+        let mut tokens = MockTokenIssuer::new();
+        let id = user.id;
+        tokens.expect_verify().returning(move |_, kind| {
+            Ok(TokenClaims {
+                user_id: id,
+                role: Role::User,
+                kind,
+                expires_at: OffsetDateTime::now_utc() + Duration::from_secs(60),
+            })
+        });
+        let auth = AuthService::new(
+            Deps {
+                repos: repos.clone(),
+                clock: clock.clone(),
+                ids: Arc::new(RandomIds),
+            },
+            Arc::new(MockPasswordHasher::new()),
+            Arc::new(tokens),
+            AuthConfig::default(),
+        );
+        assert_eq!(auth.authenticate("t").await.unwrap().user_id, id);
+        user.is_active = false;
+        repos.users.update(&user).await.unwrap();
+        clock.advance(time::Duration::seconds(1));
+        assert!(
+            auth.authenticate("t").await.is_ok(),
+            "still within the check"
+        );
+        clock.advance(time::Duration::seconds(2));
+        assert!(matches!(
+            auth.authenticate("t").await,
+            Err(ServiceError::Unauthorized)
         ));
     }
 
