@@ -131,9 +131,13 @@ impl CommandSink for SessionCommands {
                 });
             }
             commands::INTERRUPT => {
-                if let Err(err) = self.sessions.interrupt_agent(session).await {
-                    tracing::warn!(session = %session, error = %err, "delivered interrupt failed");
-                }
+                // The CLI may take its time to answer: the notes behind it must not wait.
+                let sessions = self.sessions.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = sessions.interrupt_agent(session).await {
+                        tracing::warn!(session = %session, error = %err, "delivered interrupt failed");
+                    }
+                });
             }
             commands::APPROVAL_ANSWERED => {
                 if let Some(id) = note
