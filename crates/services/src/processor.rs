@@ -111,6 +111,15 @@ impl MessageProcessor {
             .await
     }
 
+    /// The text of a message stored by [`MessageProcessor::user_message`].
+    #[must_use]
+    pub fn user_text(message: &Message) -> Option<&str> {
+        (message.message_type == MessageType::User)
+            .then(|| message.content.pointer("/message/content"))
+            .flatten()
+            .and_then(Value::as_str)
+    }
+
     /// Records one event. Returns the stored message, if the event is one.
     ///
     /// # Errors

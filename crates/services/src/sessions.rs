@@ -450,8 +450,7 @@ impl SessionService {
         let text = stored
             .first()
             .filter(|m| m.sequence_number == sequence)
-            .and_then(|m| m.content.pointer("/message/content"))
-            .and_then(serde_json::Value::as_str)
+            .and_then(MessageProcessor::user_text)
             .ok_or_else(|| {
                 ServiceError::Conflict(format!("no user message {sequence} to deliver"))
             })?
