@@ -17,8 +17,18 @@ use crate::stats::{median, ms, ratio};
 
 const PAIRS: usize = 20;
 
-/// Answers every callback at once: what the CLI's callback protocol costs by itself.
-struct AllowAll;
+/// Answers every callback at once, registering the hooks in `kinds`: what the CLI's callback
+/// protocol costs by itself.
+struct AllowAll {
+    kinds: &'static [HookKind],
+}
+
+const PRE_AND_POST: AllowAll = AllowAll {
+    kinds: &[HookKind::PreToolUse, HookKind::PostToolUse],
+};
+const PRE_ONLY: AllowAll = AllowAll {
+    kinds: &[HookKind::PreToolUse],
+};
 
 #[async_trait::async_trait]
 impl PermissionHandler for AllowAll {
@@ -34,26 +44,17 @@ impl HookHandler for AllowAll {
     async fn on_hook(&self, _event: HookEvent) -> HookVerdict {
         HookVerdict::Continue
     }
-}
-
-/// [`AllowAll`] registering the PreToolUse hook only.
-struct AllowAllBeforeUse;
-
-#[async_trait::async_trait]
-impl HookHandler for AllowAllBeforeUse {
-    async fn on_hook(&self, _event: HookEvent) -> HookVerdict {
-        HookVerdict::Continue
-    }
 
     fn kinds(&self) -> &'static [HookKind] {
-        &[HookKind::PreToolUse]
+        self.kinds
     }
 }
 
-fn no_op_callbacks(hooks: Arc<dyn HookHandler>) -> AgentCallbacks {
+fn no_op_callbacks(handler: AllowAll) -> AgentCallbacks {
+    let handler = Arc::new(handler);
     AgentCallbacks {
-        permissions: Some(Arc::new(AllowAll)),
-        hooks: Some(hooks),
+        permissions: Some(handler.clone()),
+        hooks: Some(handler),
         mcp_servers: BTreeMap::new(),
     }
 }
@@ -110,9 +111,9 @@ pub async fn run(cli: &Cli) -> String {
         let dir = cli.workdir(&format!("runner-adapter-{i}"));
         ours.push(adapter(&runner, cli, &dir, AgentCallbacks::default()).await);
         let dir = cli.workdir(&format!("runner-hooked-{i}"));
-        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks(Arc::new(AllowAll))).await);
+        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks(PRE_AND_POST)).await);
         let dir = cli.workdir(&format!("runner-pre-only-{i}"));
-        let callbacks = no_op_callbacks(Arc::new(AllowAllBeforeUse));
+        let callbacks = no_op_callbacks(PRE_ONLY);
         pre_only.push(adapter(&runner, cli, &dir, callbacks).await);
     }
     let row = |name: &str, pick: fn(&Sample) -> Duration| {
