@@ -222,6 +222,21 @@ impl AgentSession for ClaudeSession {
         self.events.lock().await.recv().await
     }
 
+    async fn next_events(&self, max: usize) -> Vec<AgentEvent> {
+        let mut events = self.events.lock().await;
+        let Some(first) = events.recv().await else {
+            return Vec::new();
+        };
+        let mut batch = vec![first];
+        while batch.len() < max && !batch.last().is_some_and(AgentEvent::ends_turn) {
+            match events.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
     async fn interrupt(&self) -> Result<(), AgentError> {
         self.control(json!({"subtype": "interrupt"}), self.limits.control_timeout)
             .await

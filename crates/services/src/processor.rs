@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::context::Deps;
 use crate::error::ServiceError;
 use crate::live_events::message_event;
-use crate::tool_tracking::{ToolTracker, ToolUse};
+use crate::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
 
 /// The CLI reports `total_cost_usd` cumulatively per process: the cursor remembers the last
 /// total of the current process, so each turn adds only its own cost, and a new process
@@ -80,21 +80,27 @@ impl MessageProcessor {
         role: Option<MessageRole>,
         content: Value,
     ) -> Result<Message, ServiceError> {
-        let message = self
-            .deps
-            .repos
-            .messages
-            .append(NewMessage {
-                id: MessageId::from_uuid(self.deps.ids.new_id()),
-                session_id: session,
-                message_type,
-                role,
-                content,
-                created_at: self.deps.clock.now(),
-            })
-            .await?;
+        let draft = self.draft(session, message_type, role, content);
+        let message = self.deps.repos.messages.append(draft).await?;
         self.broadcaster.publish(message_event(&message));
         Ok(message)
+    }
+
+    fn draft(
+        &self,
+        session: SessionId,
+        message_type: MessageType,
+        role: Option<MessageRole>,
+        content: Value,
+    ) -> NewMessage {
+        NewMessage {
+            id: MessageId::from_uuid(self.deps.ids.new_id()),
+            session_id: session,
+            message_type,
+            role,
+            content,
+            created_at: self.deps.clock.now(),
+        }
     }
 
     /// Records the user's message before it is sent.
@@ -131,7 +137,90 @@ impl MessageProcessor {
         cost: &mut CostCursor,
         process: Option<u32>,
     ) -> Result<Option<Message>, ServiceError> {
-        let message = match event {
+        let mut stored = self
+            .handle_all(session, std::slice::from_ref(event), cost, process)
+            .await?;
+        Ok(stored.pop().flatten())
+    }
+
+    /// Records events that arrived together (group commit): their messages in one write,
+    /// their tool calls in one more, then one live event per message, in order. Returns, for
+    /// each event, its stored message if it is one.
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] and friends; nothing is broadcast then.
+    pub async fn handle_all(
+        &self,
+        session: SessionId,
+        events: &[AgentEvent],
+        cost: &mut CostCursor,
+        process: Option<u32>,
+    ) -> Result<Vec<Option<Message>>, ServiceError> {
+        let mut positions = Vec::with_capacity(events.len());
+        let mut drafts = Vec::with_capacity(events.len());
+        for (position, event) in events.iter().enumerate() {
+            let Some((message_type, role, content)) =
+                self.record_fields(session, event, cost, process).await?
+            else {
+                continue;
+            };
+            positions.push(position);
+            drafts.push(self.draft(session, message_type, role, content));
+        }
+        let stored = self.deps.repos.messages.append_all(session, drafts).await?;
+
+        let mut tool_events = Vec::new();
+        for (&position, message) in positions.iter().zip(&stored) {
+            match &events[position] {
+                AgentEvent::Assistant(block) => {
+                    if let ContentBlock::ToolUse { id, name, input } = &block.block {
+                        let tool_use = ToolUse {
+                            session,
+                            tool_use_id: id,
+                            tool_name: name,
+                            input,
+                        };
+                        tool_events.push((tool_use, ToolEvent::Requested(message.id)));
+                    }
+                }
+                AgentEvent::ToolResult(result) => {
+                    let tool_use = ToolUse {
+                        session,
+                        tool_use_id: &result.tool_use_id,
+                        tool_name: "",
+                        input: &Value::Null,
+                    };
+                    let finished = ToolEvent::Finished {
+                        output: &result.content,
+                        is_error: result.is_error,
+                        duration_ms: None,
+                    };
+                    tool_events.push((tool_use, finished));
+                }
+                _ => {}
+            }
+        }
+        self.tracker.record_all(session, &tool_events).await?;
+
+        let mut by_event = vec![None; events.len()];
+        for (position, message) in positions.into_iter().zip(stored) {
+            self.broadcaster.publish(message_event(&message));
+            by_event[position] = Some(message);
+        }
+        Ok(by_event)
+    }
+
+    /// What an event stores as its message (`None`: not part of the record), after writing
+    /// what it changes in the session (agent session id, usage and cost).
+    async fn record_fields(
+        &self,
+        session: SessionId,
+        event: &AgentEvent,
+        cost: &mut CostCursor,
+        process: Option<u32>,
+    ) -> Result<Option<(MessageType, Option<MessageRole>, Value)>, ServiceError> {
+        let system = (MessageType::System, Some(MessageRole::System));
+        let ((message_type, role), content) = match event {
             AgentEvent::Init(init) => {
                 if !init.agent_session_id.is_empty() {
                     self.deps
@@ -140,54 +229,16 @@ impl MessageProcessor {
                         .set_agent_session_id(session, &init.agent_session_id)
                         .await?;
                 }
-                self.persist(
-                    session,
-                    MessageType::System,
-                    Some(MessageRole::System),
-                    init.raw.clone(),
-                )
-                .await?
+                (system, init.raw.clone())
             }
-            AgentEvent::Assistant(block) => {
-                let message = self
-                    .persist(
-                        session,
-                        MessageType::Assistant,
-                        Some(MessageRole::Assistant),
-                        block.raw.clone(),
-                    )
-                    .await?;
-                if let ContentBlock::ToolUse { id, name, input } = &block.block {
-                    let tool_use = ToolUse {
-                        session,
-                        tool_use_id: id,
-                        tool_name: name,
-                        input,
-                    };
-                    self.tracker.requested(&tool_use, message.id).await?;
-                }
-                message
-            }
-            AgentEvent::ToolResult(result) => {
-                let message = self
-                    .persist(
-                        session,
-                        MessageType::ToolResult,
-                        Some(MessageRole::User),
-                        result.raw.clone(),
-                    )
-                    .await?;
-                let tool_use = ToolUse {
-                    session,
-                    tool_use_id: &result.tool_use_id,
-                    tool_name: "",
-                    input: &Value::Null,
-                };
-                self.tracker
-                    .finished(&tool_use, &result.content, result.is_error, None)
-                    .await?;
-                message
-            }
+            AgentEvent::Assistant(block) => (
+                (MessageType::Assistant, Some(MessageRole::Assistant)),
+                block.raw.clone(),
+            ),
+            AgentEvent::ToolResult(result) => (
+                (MessageType::ToolResult, Some(MessageRole::User)),
+                result.raw.clone(),
+            ),
             AgentEvent::TurnEnded(result) => {
                 let delta = UsageDelta {
                     input_tokens: result.usage.input_tokens,
@@ -195,41 +246,18 @@ impl MessageProcessor {
                     cost_usd: cost.advance(process, result.total_cost_usd),
                 };
                 self.deps.repos.sessions.add_usage(session, delta).await?;
-                self.persist(session, MessageType::Result, None, result.raw.clone())
-                    .await?
+                ((MessageType::Result, None), result.raw.clone())
             }
-            AgentEvent::ApiRetry(retry) => {
-                self.persist(
-                    session,
-                    MessageType::System,
-                    Some(MessageRole::System),
-                    retry.raw.clone(),
-                )
-                .await?
-            }
-            AgentEvent::Other(raw) => {
-                self.persist(
-                    session,
-                    MessageType::System,
-                    Some(MessageRole::System),
-                    raw.clone(),
-                )
-                .await?
-            }
-            AgentEvent::Failed(failure) => {
-                let content = json!({"type": "error", "message": failure.message, "exit_code": failure.exit_code});
-                self.persist(
-                    session,
-                    MessageType::System,
-                    Some(MessageRole::System),
-                    content,
-                )
-                .await?
-            }
+            AgentEvent::ApiRetry(retry) => (system, retry.raw.clone()),
+            AgentEvent::Other(raw) => (system, raw.clone()),
+            AgentEvent::Failed(failure) => (
+                system,
+                json!({"type": "error", "message": failure.message, "exit_code": failure.exit_code}),
+            ),
             // Token-level deltas are not part of the record.
             AgentEvent::Stream(_) => return Ok(None),
         };
-        Ok(Some(message))
+        Ok(Some((message_type, role, content)))
     }
 }
 
@@ -307,29 +335,13 @@ mod flow_tests {
             Arc::new(broadcaster),
         );
         let mut cost = CostCursor::default();
-        let tool_use = AgentEvent::Assistant(AssistantBlock {
-            message_id: "msg_1".into(),
-            model: None,
-            parent_tool_use_id: None,
-            block: ContentBlock::ToolUse {
-                id: "toolu_1".into(),
-                name: "Bash".into(),
-                input: json!({"command": "ls"}),
-            },
-            api_error: None,
-            raw: json!({"type": "assistant", "message": {"id": "msg_1"}}),
-        });
+        let tool_use = bash_tool_use("toolu_1");
         let asked = processor
             .handle(session.id, &tool_use, &mut cost, Some(1))
             .await
             .unwrap()
             .unwrap();
-        let result = AgentEvent::ToolResult(ToolResultEvent {
-            tool_use_id: "toolu_1".into(),
-            content: json!("a.txt"),
-            is_error: false,
-            raw: json!({"type": "user"}),
-        });
+        let result = tool_result("toolu_1", "a.txt");
         processor
             .handle(session.id, &result, &mut cost, Some(1))
             .await
@@ -368,15 +380,120 @@ mod flow_tests {
         );
     }
 
+    /// Events that arrived together are stored in one message write and one tool call write:
+    /// a tool use and its result in the same batch make one completed row linked to its message.
+    #[tokio::test]
+    async fn a_batch_is_stored_in_one_write_each_then_broadcast_in_order() {
+        let memory = MemoryStore::new().repositories();
+        let owner = fixtures::user("a@example.com");
+        memory.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::EPOCH);
+        memory.sessions.insert(&session).await.unwrap();
+
+        // Single writes are refused: only the grouped ones may be used.
+        let mut messages = overseer_ports::repositories::MockMessageRepository::new();
+        let store = memory.messages.clone();
+        messages
+            .expect_append_all()
+            .times(1)
+            .returning(move |session, batch| poll_now(store.append_all(session, batch)));
+        messages.expect_append().never();
+        let mut tool_repo = overseer_ports::repositories::MockToolCallRepository::new();
+        let store = memory.tool_calls.clone();
+        let finder = memory.tool_calls.clone();
+        tool_repo
+            .expect_find_by_tool_use_ids()
+            .times(1)
+            .returning(move |session, ids| poll_now(finder.find_by_tool_use_ids(session, ids)));
+        tool_repo
+            .expect_save_all()
+            .times(1)
+            .returning(move |writes| poll_now(store.save_all(writes)));
+        tool_repo.expect_insert().never();
+        tool_repo.expect_update().never();
+        let mut repos = memory.clone();
+        repos.messages = Arc::new(messages);
+        repos.tool_calls = Arc::new(tool_repo);
+        let deps = Deps {
+            repos,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        };
+        let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut broadcaster = MockEventBroadcaster::new();
+        let seen = published.clone();
+        broadcaster
+            .expect_publish()
+            .returning(move |event| seen.lock().unwrap().push(event.sequence));
+        let processor = MessageProcessor::new(
+            deps.clone(),
+            Arc::new(ToolTracker::new(deps)),
+            Arc::new(broadcaster),
+        );
+
+        let events = [
+            bash_tool_use("toolu_1"),
+            AgentEvent::Stream(json!({})),
+            tool_result("toolu_1", "a.txt"),
+            AgentEvent::Other(json!({"type": "new_kind"})),
+        ];
+        let stored = processor
+            .handle_all(session.id, &events, &mut CostCursor::default(), Some(1))
+            .await
+            .unwrap();
+        let numbers: Vec<Option<u64>> = stored
+            .iter()
+            .map(|m| m.as_ref().map(|m| m.sequence_number))
+            .collect();
+        assert_eq!(numbers, vec![Some(1), None, Some(2), Some(3)]);
+        assert_eq!(*published.lock().unwrap(), vec![1, 2, 3]);
+        let calls = tool_calls(&memory, session.id).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].status, ToolCallStatus::Completed);
+        assert_eq!(
+            calls[0].message_id,
+            stored[0].as_ref().map(|m| m.id),
+            "linked to the tool use's message"
+        );
+    }
+
+    fn bash_tool_use(id: &str) -> AgentEvent {
+        AgentEvent::Assistant(AssistantBlock {
+            message_id: "msg_1".into(),
+            model: None,
+            parent_tool_use_id: None,
+            block: ContentBlock::ToolUse {
+                id: id.into(),
+                name: "Bash".into(),
+                input: json!({"command": "ls"}),
+            },
+            api_error: None,
+            raw: json!({"type": "assistant", "message": {"id": "msg_1"}}),
+        })
+    }
+
+    fn tool_result(id: &str, output: &str) -> AgentEvent {
+        AgentEvent::ToolResult(ToolResultEvent {
+            tool_use_id: id.into(),
+            content: json!(output),
+            is_error: false,
+            raw: json!({"type": "user"}),
+        })
+    }
+
     /// Runs a ready future (the in-memory store never waits) from a sync callback.
     fn futures_now<T>(
         future: impl std::future::Future<Output = Result<T, overseer_ports::RepoError>>,
     ) -> T {
+        poll_now(future).unwrap()
+    }
+
+    fn poll_now<T>(future: impl std::future::Future<Output = T>) -> T {
         let waker = std::task::Waker::noop();
         let mut context = std::task::Context::from_waker(waker);
         let mut future = std::pin::pin!(future);
         match future.as_mut().poll(&mut context) {
-            std::task::Poll::Ready(value) => value.unwrap(),
+            std::task::Poll::Ready(value) => value,
             std::task::Poll::Pending => panic!("the in-memory store does not wait"),
         }
     }

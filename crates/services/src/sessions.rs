@@ -28,6 +28,10 @@ use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
 use crate::tool_tracking::ToolTracker;
 
+/// Most agent events stored in one write: the events already waiting when the session reads
+/// are stored together (group commit), so a fast agent costs a commit per batch, not per event.
+const EVENTS_PER_WRITE: usize = 256;
+
 /// Whether a turn stores its user message, or another node already did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum UserMessage {
@@ -602,40 +606,47 @@ impl SessionService {
         let id = session.id;
         let process = agent.process_id();
         loop {
-            let Some(event) = agent.next_event().await else {
+            let events = agent.next_events(EVENTS_PER_WRITE).await;
+            if events.is_empty() {
                 return Err(ServiceError::Agent(
                     overseer_ports::agent::AgentError::Closed,
                 ));
-            };
-            let message = self.processor.handle(id, &event, cost, process).await?;
-            match event {
-                AgentEvent::TurnEnded(result) => {
-                    self.quotas
-                        .record_cost(session.user_id, cost.last_turn_usd)
-                        .await?;
-                    let text = if result.is_error {
-                        result
-                            .result
-                            .clone()
-                            .or_else(|| Some(format!("the turn ended with {}", result.subtype)))
-                    } else {
-                        result.result.clone()
-                    };
-                    return Ok(TurnOutcome {
-                        result_message_id: message.map(|m| m.id),
-                        is_error: result.is_error,
-                        text,
-                    });
+            }
+            let messages = self
+                .processor
+                .handle_all(id, &events, cost, process)
+                .await?;
+            // `next_events` stops at the event that ends the turn, so it can only be last.
+            for (event, message) in events.into_iter().zip(messages) {
+                match event {
+                    AgentEvent::TurnEnded(result) => {
+                        self.quotas
+                            .record_cost(session.user_id, cost.last_turn_usd)
+                            .await?;
+                        let text = if result.is_error {
+                            result
+                                .result
+                                .clone()
+                                .or_else(|| Some(format!("the turn ended with {}", result.subtype)))
+                        } else {
+                            result.result.clone()
+                        };
+                        return Ok(TurnOutcome {
+                            result_message_id: message.map(|m| m.id),
+                            is_error: result.is_error,
+                            text,
+                        });
+                    }
+                    AgentEvent::Failed(failure) => {
+                        return Err(ServiceError::Agent(
+                            overseer_ports::agent::AgentError::Exited {
+                                exit_code: failure.exit_code,
+                                stderr_tail: failure.message,
+                            },
+                        ));
+                    }
+                    _ => {}
                 }
-                AgentEvent::Failed(failure) => {
-                    return Err(ServiceError::Agent(
-                        overseer_ports::agent::AgentError::Exited {
-                            exit_code: failure.exit_code,
-                            stderr_tail: failure.message,
-                        },
-                    ));
-                }
-                _ => {}
             }
         }
     }

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use overseer_domain::{
     MessageId, PermissionDecision, SessionId, ToolCall, ToolCallId, ToolCallStatus,
 };
+use overseer_ports::repositories::ToolCallWrite;
 use overseer_ports::{NoTelemetry, Telemetry};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use crate::context::Deps;
 use crate::error::ServiceError;
@@ -97,19 +99,8 @@ impl ToolTracker {
             .remove(&session);
     }
 
-    /// Applies `change` to the row of `tool_use`, creating it first if it does not exist.
-    async fn upsert(
-        &self,
-        tool_use: &ToolUse<'_>,
-        change: impl FnOnce(&mut ToolCall),
-    ) -> Result<ToolCall, ServiceError> {
-        let lock = self.lock_for(tool_use.session);
-        let _guard = lock.lock().await;
-        let repo = &self.deps.repos.tool_calls;
-        let existing = repo
-            .find_by_tool_use_id(tool_use.session, tool_use.tool_use_id)
-            .await?;
-        let mut call = existing.clone().unwrap_or_else(|| ToolCall {
+    fn new_call(&self, tool_use: &ToolUse<'_>) -> ToolCall {
+        ToolCall {
             id: ToolCallId::from_uuid(self.deps.ids.new_id()),
             session_id: tool_use.session,
             message_id: None,
@@ -124,22 +115,89 @@ impl ToolTracker {
             completed_at: None,
             duration_ms: None,
             created_at: self.deps.clock.now(),
-        });
-        let was_terminal = call.status.is_terminal();
-        change(&mut call);
-        if !was_terminal && call.status.is_terminal() {
-            let millis = call.duration_ms.unwrap_or(0);
-            self.telemetry.tool_call_finished(
-                &call.tool_name,
-                call.status,
-                std::time::Duration::from_millis(millis),
-            );
         }
-        match existing {
-            None => repo.insert(&call).await?,
-            Some(stored) => repo.update(&call, stored.status).await?,
+    }
+
+    /// Applies what is learned about tool uses of one session to their rows, creating rows
+    /// that do not exist yet, and stores every change in one write (one transaction). Returns
+    /// the rows as stored, one per distinct tool use, in order of first mention.
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] and friends; nothing is stored then.
+    pub async fn record_all(
+        &self,
+        session: SessionId,
+        events: &[(ToolUse<'_>, ToolEvent<'_>)],
+    ) -> Result<Vec<ToolCall>, ServiceError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(call)
+        let lock = self.lock_for(session);
+        let _guard = lock.lock().await;
+        let repo = &self.deps.repos.tool_calls;
+        let mut wanted: Vec<String> = Vec::new();
+        for (tool_use, _) in events {
+            if !wanted.iter().any(|id| id == tool_use.tool_use_id) {
+                wanted.push(tool_use.tool_use_id.to_owned());
+            }
+        }
+        let mut stored: HashMap<String, ToolCall> = repo
+            .find_by_tool_use_ids(session, &wanted)
+            .await?
+            .into_iter()
+            .map(|call| (call.tool_use_id.clone(), call))
+            .collect();
+        let mut writes: Vec<ToolCallWrite> = Vec::with_capacity(wanted.len());
+        let now = self.deps.clock.now();
+        for (tool_use, event) in events {
+            let position = match writes
+                .iter()
+                .position(|w| w.call.tool_use_id == tool_use.tool_use_id)
+            {
+                Some(position) => position,
+                None => {
+                    writes.push(match stored.remove(tool_use.tool_use_id) {
+                        Some(call) => ToolCallWrite {
+                            expected: Some(call.status),
+                            call,
+                        },
+                        None => ToolCallWrite {
+                            call: self.new_call(tool_use),
+                            expected: None,
+                        },
+                    });
+                    writes.len() - 1
+                }
+            };
+            let call = &mut writes[position].call;
+            let was_terminal = call.status.is_terminal();
+            event.apply(call, now);
+            if !was_terminal && call.status.is_terminal() {
+                let millis = call.duration_ms.unwrap_or(0);
+                self.telemetry.tool_call_finished(
+                    &call.tool_name,
+                    call.status,
+                    std::time::Duration::from_millis(millis),
+                );
+            }
+        }
+        repo.save_all(&writes).await?;
+        Ok(writes.into_iter().map(|w| w.call).collect())
+    }
+
+    async fn record(
+        &self,
+        tool_use: &ToolUse<'_>,
+        event: ToolEvent<'_>,
+    ) -> Result<ToolCall, ServiceError> {
+        let mut calls = self
+            .record_all(tool_use.session, &[(tool_use.clone(), event)])
+            .await?;
+        calls.pop().ok_or_else(|| {
+            ServiceError::Storage(overseer_ports::RepoError::NotFound {
+                entity: "tool call",
+            })
+        })
     }
 
     /// The assistant asked for the tool (links the row to its message).
@@ -151,8 +209,7 @@ impl ToolTracker {
         tool_use: &ToolUse<'_>,
         message: MessageId,
     ) -> Result<ToolCall, ServiceError> {
-        self.upsert(tool_use, |call| call.message_id = Some(message))
-            .await
+        self.record(tool_use, ToolEvent::Requested(message)).await
     }
 
     /// The PreToolUse hook fired: the tool is about to run.
@@ -160,14 +217,7 @@ impl ToolTracker {
     /// # Errors
     /// As [`ToolTracker::requested`].
     pub async fn started(&self, tool_use: &ToolUse<'_>) -> Result<ToolCall, ServiceError> {
-        let now = self.deps.clock.now();
-        self.upsert(tool_use, |call| {
-            if call.status == ToolCallStatus::Pending {
-                call.status = ToolCallStatus::Running;
-                call.started_at = Some(now);
-            }
-        })
-        .await
+        self.record(tool_use, ToolEvent::Started).await
     }
 
     /// The permission decision. A denied tool ends here.
@@ -179,15 +229,7 @@ impl ToolTracker {
         tool_use: &ToolUse<'_>,
         decision: PermissionDecision,
     ) -> Result<ToolCall, ServiceError> {
-        let now = self.deps.clock.now();
-        self.upsert(tool_use, |call| {
-            call.permission_decision = Some(decision);
-            if decision == PermissionDecision::Denied && !call.status.is_terminal() {
-                call.status = ToolCallStatus::Denied;
-                call.completed_at = Some(now);
-            }
-        })
-        .await
+        self.record(tool_use, ToolEvent::Decided(decision)).await
     }
 
     /// The tool's output (PostToolUse hook or tool result). The first report wins.
@@ -201,26 +243,76 @@ impl ToolTracker {
         is_error: bool,
         duration_ms: Option<u64>,
     ) -> Result<ToolCall, ServiceError> {
-        let now = self.deps.clock.now();
-        let text = output_text(output);
-        self.upsert(tool_use, |call| {
-            if call.status.is_terminal() {
-                return;
-            }
-            call.status = if is_error {
-                ToolCallStatus::Failed
-            } else {
-                ToolCallStatus::Completed
-            };
-            call.tool_output_bytes = Some(text.len() as u64);
-            call.tool_output = Some(cut(&text, TOOL_OUTPUT_LIMIT));
-            call.completed_at = Some(now);
-            call.duration_ms = duration_ms.or_else(|| {
-                call.started_at
-                    .map(|started| u64::try_from((now - started).whole_milliseconds()).unwrap_or(0))
-            });
-        })
+        self.record(
+            tool_use,
+            ToolEvent::Finished {
+                output,
+                is_error,
+                duration_ms,
+            },
+        )
         .await
+    }
+}
+
+/// One thing learned about a tool use.
+#[derive(Clone, Copy, Debug)]
+pub enum ToolEvent<'a> {
+    /// The assistant asked for the tool in this message.
+    Requested(MessageId),
+    /// The PreToolUse hook fired: the tool is about to run.
+    Started,
+    /// The permission decision. A denied tool ends here.
+    Decided(PermissionDecision),
+    /// The tool's output (PostToolUse hook or tool result). The first report wins.
+    Finished {
+        output: &'a Value,
+        is_error: bool,
+        duration_ms: Option<u64>,
+    },
+}
+
+impl ToolEvent<'_> {
+    fn apply(self, call: &mut ToolCall, now: OffsetDateTime) {
+        match self {
+            Self::Requested(message) => call.message_id = Some(message),
+            Self::Started => {
+                if call.status == ToolCallStatus::Pending {
+                    call.status = ToolCallStatus::Running;
+                    call.started_at = Some(now);
+                }
+            }
+            Self::Decided(decision) => {
+                call.permission_decision = Some(decision);
+                if decision == PermissionDecision::Denied && !call.status.is_terminal() {
+                    call.status = ToolCallStatus::Denied;
+                    call.completed_at = Some(now);
+                }
+            }
+            Self::Finished {
+                output,
+                is_error,
+                duration_ms,
+            } => {
+                if call.status.is_terminal() {
+                    return;
+                }
+                let text = output_text(output);
+                call.status = if is_error {
+                    ToolCallStatus::Failed
+                } else {
+                    ToolCallStatus::Completed
+                };
+                call.tool_output_bytes = Some(text.len() as u64);
+                call.tool_output = Some(cut(&text, TOOL_OUTPUT_LIMIT));
+                call.completed_at = Some(now);
+                call.duration_ms = duration_ms.or_else(|| {
+                    call.started_at.map(|started| {
+                        u64::try_from((now - started).whole_milliseconds()).unwrap_or(0)
+                    })
+                });
+            }
+        }
     }
 }
 

@@ -209,6 +209,59 @@ mod fake_cli {
         .await;
     }
 
+    /// Events already waiting are taken together (the service stores them in one write), but
+    /// never past the end of their turn: the next turn's events stay for the next read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_events_come_together_up_to_the_end_of_their_turn() {
+        let harness = harness().await.unwrap();
+        let flood = Reply::Flood {
+            events: 600,
+            interval_us: 0,
+        };
+        harness.script(Script::new(
+            "case-flood",
+            vec![flood, Reply::text("second turn")],
+        ));
+        let session = harness
+            .runner
+            .start(
+                harness.spec("flood", AgentOptions::default()),
+                AgentCallbacks::default(),
+            )
+            .await
+            .unwrap();
+        session.send_message("case-flood: one").await.unwrap();
+        session.send_message("case-flood: two").await.unwrap();
+        // Both turns fit in the runner's buffer; give the CLI time to print them.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let read_turn = || async {
+            let mut batches = Vec::new();
+            loop {
+                let batch = tokio::time::timeout(Duration::from_secs(10), session.next_events(256))
+                    .await
+                    .unwrap();
+                assert!(!batch.is_empty() && batch.len() <= 256, "{}", batch.len());
+                let ended = batch.last().is_some_and(AgentEvent::ends_turn);
+                batches.push(batch);
+                if ended {
+                    return batches;
+                }
+            }
+        };
+        let first = read_turn().await;
+        assert!(first[0].len() > 1, "what waits comes together");
+        let events: Vec<AgentEvent> = first.into_iter().flatten().collect();
+        assert_eq!(events.iter().filter(|e| e.ends_turn()).count(), 1);
+        assert!(events.len() > 600, "{}", events.len());
+        let second: Vec<AgentEvent> = read_turn().await.into_iter().flatten().collect();
+        let Some(AgentEvent::TurnEnded(result)) = second.last() else {
+            panic!("{second:?}");
+        };
+        assert_eq!(result.result.as_deref(), Some("second turn"));
+        session.close().await.unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hung_agent_is_killed_on_close() {
         overseer_testkit::agent_contract::hung_agent_is_killed_on_close(&harness().await.unwrap())

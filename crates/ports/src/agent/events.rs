@@ -23,6 +23,14 @@ pub enum AgentEvent {
     Failed(AgentFailure),
 }
 
+impl AgentEvent {
+    /// Whether no event of the same turn follows this one.
+    #[must_use]
+    pub fn ends_turn(&self) -> bool {
+        matches!(self, Self::TurnEnded(_) | Self::Failed(_))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct InitEvent {
     pub agent_session_id: String,

@@ -107,6 +107,12 @@ pub trait AgentSession: Send + Sync {
     /// A process that dies unexpectedly yields [`AgentEvent::Failed`] first.
     async fn next_event(&self) -> Option<AgentEvent>;
 
+    /// Waits for the next event like [`Self::next_event`], then takes the events already
+    /// waiting behind it, up to `max` in all, stopping after one that
+    /// [ends the turn](AgentEvent::ends_turn). Empty once the process has exited and every
+    /// event was delivered. Lets a reader store what arrived together in one write.
+    async fn next_events(&self, max: usize) -> Vec<AgentEvent>;
+
     /// Stops the current turn; the agent stays alive for the next message.
     ///
     /// # Errors

@@ -13,7 +13,26 @@ pub trait MessageRepository: Send + Sync {
     /// # Errors
     /// `NotFound` if the session does not exist; `AlreadyExists` if the id is taken (nothing is
     /// written and no number is used up).
-    async fn append(&self, message: NewMessage) -> Result<Message, RepoError>;
+    async fn append(&self, message: NewMessage) -> Result<Message, RepoError> {
+        let session = message.session_id;
+        let mut stored = self.append_all(session, vec![message]).await?;
+        stored
+            .pop()
+            .ok_or(RepoError::NotFound { entity: "message" })
+    }
+
+    /// Stores messages of one session in one atomic step (group commit), numbered
+    /// consecutively in the order given, with the same guarantees as [`Self::append`]. An empty
+    /// list stores nothing.
+    ///
+    /// # Errors
+    /// As [`Self::append`], and nothing of the batch is written; `Conflict` if the messages do
+    /// not all belong to `session`.
+    async fn append_all(
+        &self,
+        session: SessionId,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<Message>, RepoError>;
 
     /// # Errors
     /// `NotFound`.

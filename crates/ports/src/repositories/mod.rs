@@ -31,7 +31,7 @@ pub use quotas::QuotaRepository;
 pub use reports::ReportRepository;
 pub use sessions::{SessionFilter, SessionRepository, UsageDelta};
 pub use tasks::TaskRepository;
-pub use tool_calls::ToolCallRepository;
+pub use tool_calls::{ToolCallRepository, ToolCallWrite};
 pub use users::UserRepository;
 pub use webhooks::WebhookRepository;
 

@@ -3,6 +3,14 @@ use overseer_domain::{SessionId, ToolCall, ToolCallStatus};
 
 use crate::{Page, PageRequest, RepoError};
 
+/// One write of [`ToolCallRepository::save_all`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCallWrite {
+    pub call: ToolCall,
+    /// `None` inserts the call; `Some(status)` updates it if its stored status is `status`.
+    pub expected: Option<ToolCallStatus>,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ToolCallRepository: Send + Sync {
@@ -19,6 +27,23 @@ pub trait ToolCallRepository: Send + Sync {
     /// # Errors
     /// `NotFound`; `Conflict` if the stored status is not `expected`.
     async fn update(&self, call: &ToolCall, expected: ToolCallStatus) -> Result<(), RepoError>;
+
+    /// Inserts (`expected: None`) or compare-and-set updates the calls, in one transaction: all
+    /// are written or none. Each call appears at most once.
+    ///
+    /// # Errors
+    /// As [`Self::insert`] and [`Self::update`], for the first write that fails.
+    async fn save_all(&self, writes: &[ToolCallWrite]) -> Result<(), RepoError>;
+
+    /// The calls of this session with any of these model-assigned ids, in no particular order.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn find_by_tool_use_ids(
+        &self,
+        session: SessionId,
+        tool_use_ids: &[String],
+    ) -> Result<Vec<ToolCall>, RepoError>;
 
     /// The call with this model-assigned id in this session, if any.
     ///

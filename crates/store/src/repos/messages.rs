@@ -13,6 +13,8 @@ use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
 
 const ENTITY: &str = "message";
+/// 7 columns a row: well below both databases' bind parameter limits.
+const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
 pub(crate) struct SqlMessages(pub(crate) DatabaseConnection);
@@ -29,26 +31,55 @@ fn to_domain(row: Model) -> Result<Message, RepoError> {
     })
 }
 
+fn to_model(message: &Message) -> Result<Model, RepoError> {
+    Ok(Model {
+        id: message.id.as_uuid(),
+        session_id: message.session_id.as_uuid(),
+        message_type: message.message_type.as_str().to_owned(),
+        role: message.role.map(|r| r.as_str().to_owned()),
+        content: message.content.clone(),
+        sequence_number: to_db(ENTITY, message.sequence_number)?,
+        created_at: message.created_at,
+    })
+}
+
 #[async_trait]
 impl MessageRepository for SqlMessages {
-    async fn append(&self, message: NewMessage) -> Result<Message, RepoError> {
-        // The session's message_count is the sequence counter. Incrementing it first takes the
+    async fn append_all(
+        &self,
+        session: SessionId,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<Message>, RepoError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        if messages.iter().any(|m| m.session_id != session) {
+            return Err(RepoError::Conflict {
+                entity: ENTITY,
+                expected: "messages of one session".to_owned(),
+            });
+        }
+        let added = i64::try_from(messages.len()).map_err(|_| RepoError::Conflict {
+            entity: ENTITY,
+            expected: "a smaller batch".to_owned(),
+        })?;
+        // The session's message_count is the sequence counter. Raising it first takes the
         // session row's write lock (Postgres) or the database write lock (SQLite), so appends to
-        // one session are serialized; a failed insert rolls the increment back, leaving no gap.
+        // one session are serialized; a failed insert rolls the increase back, leaving no gap.
         let txn = self.0.begin().await.map_err(unavailable)?;
         let bumped = sessions::Entity::update_many()
             .col_expr(
                 sessions::Column::MessageCount,
-                Expr::col(sessions::Column::MessageCount).add(1),
+                Expr::col(sessions::Column::MessageCount).add(added),
             )
-            .filter(sessions::Column::Id.eq(message.session_id.as_uuid()))
+            .filter(sessions::Column::Id.eq(session.as_uuid()))
             .exec(&txn)
             .await
             .map_err(unavailable)?;
         if bumped.rows_affected == 0 {
             return Err(RepoError::NotFound { entity: "session" });
         }
-        let count: i64 = sessions::Entity::find_by_id(message.session_id.as_uuid())
+        let count: i64 = sessions::Entity::find_by_id(session.as_uuid())
             .select_only()
             .column(sessions::Column::MessageCount)
             .into_tuple()
@@ -56,20 +87,24 @@ impl MessageRepository for SqlMessages {
             .await
             .map_err(unavailable)?
             .ok_or(RepoError::NotFound { entity: "session" })?;
-        let stored = Message::from_new(message, from_db(ENTITY, count)?);
-        let row = Model {
-            id: stored.id.as_uuid(),
-            session_id: stored.session_id.as_uuid(),
-            message_type: stored.message_type.as_str().to_owned(),
-            role: stored.role.map(|r| r.as_str().to_owned()),
-            content: stored.content.clone(),
-            sequence_number: to_db(ENTITY, stored.sequence_number)?,
-            created_at: stored.created_at,
-        };
-        Entity::insert(row.into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .map_err(write_err(ENTITY, "session"))?;
+        let first: u64 = from_db(ENTITY, count - added + 1)?;
+        let stored: Vec<Message> = messages
+            .into_iter()
+            .zip(first..)
+            .map(|(message, number)| Message::from_new(message, number))
+            .collect();
+        let rows = stored
+            .iter()
+            .map(|m| to_model(m).map(IntoActiveModel::into_active_model))
+            .collect::<Result<Vec<_>, _>>()?;
+        // One multi-row INSERT per chunk keeps each statement under the databases' bind
+        // parameter limits (SQLite 32,766; Postgres 65,535).
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(write_err(ENTITY, "session"))?;
+        }
         txn.commit().await.map_err(unavailable)?;
         Ok(stored)
     }

@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 use overseer_domain::{MessageId, SessionId, ToolCall, ToolCallId, ToolCallStatus};
-use overseer_ports::repositories::ToolCallRepository;
+use overseer_ports::repositories::{ToolCallRepository, ToolCallWrite};
 use overseer_ports::{Page, PageRequest, RepoError};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::cas_miss;
@@ -12,6 +12,8 @@ use crate::convert::{fetch_page, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
 
 const ENTITY: &str = "tool call";
+/// 14 columns a row: well below both databases' bind parameter limits.
+const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
 pub(crate) struct SqlToolCalls(pub(crate) DatabaseConnection);
@@ -64,40 +66,95 @@ fn to_domain(row: Model) -> Result<ToolCall, RepoError> {
     })
 }
 
+async fn insert(db: &impl ConnectionTrait, call: &ToolCall) -> Result<(), RepoError> {
+    Entity::insert(to_model(call)?.into_active_model())
+        .exec_without_returning(db)
+        .await
+        .map_err(write_err(ENTITY, "session or message"))?;
+    Ok(())
+}
+
+async fn update(
+    db: &impl ConnectionTrait,
+    call: &ToolCall,
+    expected: ToolCallStatus,
+) -> Result<(), RepoError> {
+    let row = to_model(call)?;
+    let changes = ActiveModel {
+        message_id: Set(row.message_id),
+        tool_output: Set(row.tool_output),
+        tool_output_bytes: Set(row.tool_output_bytes),
+        status: Set(row.status),
+        permission_decision: Set(row.permission_decision),
+        started_at: Set(row.started_at),
+        completed_at: Set(row.completed_at),
+        duration_ms: Set(row.duration_ms),
+        ..Default::default()
+    };
+    let result = Entity::update_many()
+        .set(changes)
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::Status.eq(expected.as_str()))
+        .exec(db)
+        .await
+        .map_err(write_err(ENTITY, "message"))?;
+    if result.rows_affected == 0 {
+        return Err(cas_miss::<Entity>(db, row.id, ENTITY, expected.as_str()).await);
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ToolCallRepository for SqlToolCalls {
     async fn insert(&self, call: &ToolCall) -> Result<(), RepoError> {
-        Entity::insert(to_model(call)?.into_active_model())
-            .exec_without_returning(&self.0)
-            .await
-            .map_err(write_err(ENTITY, "session or message"))?;
-        Ok(())
+        insert(&self.0, call).await
     }
 
     async fn update(&self, call: &ToolCall, expected: ToolCallStatus) -> Result<(), RepoError> {
-        let row = to_model(call)?;
-        let changes = ActiveModel {
-            message_id: Set(row.message_id),
-            tool_output: Set(row.tool_output),
-            tool_output_bytes: Set(row.tool_output_bytes),
-            status: Set(row.status),
-            permission_decision: Set(row.permission_decision),
-            started_at: Set(row.started_at),
-            completed_at: Set(row.completed_at),
-            duration_ms: Set(row.duration_ms),
-            ..Default::default()
-        };
-        let result = Entity::update_many()
-            .set(changes)
-            .filter(Column::Id.eq(row.id))
-            .filter(Column::Status.eq(expected.as_str()))
-            .exec(&self.0)
-            .await
-            .map_err(write_err(ENTITY, "message"))?;
-        if result.rows_affected == 0 {
-            return Err(cas_miss::<Entity>(&self.0, row.id, ENTITY, expected.as_str()).await);
+        update(&self.0, call, expected).await
+    }
+
+    async fn save_all(&self, writes: &[ToolCallWrite]) -> Result<(), RepoError> {
+        let txn = self.0.begin().await.map_err(unavailable)?;
+        // New calls go in one multi-row INSERT; updates are compare-and-set one by one.
+        let new_rows = writes
+            .iter()
+            .filter(|w| w.expected.is_none())
+            .map(|w| to_model(&w.call).map(IntoActiveModel::into_active_model))
+            .collect::<Result<Vec<_>, _>>()?;
+        for chunk in new_rows.chunks(ROWS_PER_INSERT) {
+            Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(write_err(ENTITY, "session or message"))?;
         }
+        for write in writes {
+            if let Some(expected) = write.expected {
+                update(&txn, &write.call, expected).await?;
+            }
+        }
+        txn.commit().await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn find_by_tool_use_ids(
+        &self,
+        session: SessionId,
+        tool_use_ids: &[String],
+    ) -> Result<Vec<ToolCall>, RepoError> {
+        let mut found = Vec::new();
+        for chunk in tool_use_ids.chunks(ROWS_PER_INSERT) {
+            let rows = Entity::find()
+                .filter(Column::SessionId.eq(session.as_uuid()))
+                .filter(Column::ToolUseId.is_in(chunk.iter().cloned()))
+                .all(&self.0)
+                .await
+                .map_err(unavailable)?;
+            for row in rows {
+                found.push(to_domain(row)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn find_by_tool_use_id(

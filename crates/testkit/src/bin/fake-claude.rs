@@ -454,6 +454,10 @@ impl Turn {
                     interval_us,
                 } => {
                     flood(out, &conversation.session_id, events, interval_us).await;
+                    // Counts as the model's answer, so a next turn plays the next reply.
+                    conversation.messages.push(
+                        json!({"role": "assistant", "content": [{"type": "text", "text": "flooded"}]}),
+                    );
                     break ("success", false, Some("flooded".to_owned()), "completed");
                 }
             }

@@ -105,3 +105,121 @@ pub async fn message_list_after_returns_in_order(repos: &Repositories) {
         vec![first]
     );
 }
+
+/// A batch takes consecutive numbers after what is stored, in the order given, and batches
+/// racing with single appends still leave no gap and no duplicate.
+pub async fn message_batches_are_numbered_consecutively_and_atomically(repos: &Repositories) {
+    let session = owned_session(repos).await;
+    repos
+        .messages
+        .append(fixtures::message(session.id, "first", at(0)))
+        .await
+        .unwrap();
+    let batch: Vec<_> = (1..=5)
+        .map(|i| fixtures::message(session.id, &format!("b{i}"), at(i)))
+        .collect();
+    let stored = repos
+        .messages
+        .append_all(session.id, batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.sequence_number).collect::<Vec<_>>(),
+        vec![2, 3, 4, 5, 6]
+    );
+    assert_eq!(
+        stored.iter().map(|m| m.id).collect::<Vec<_>>(),
+        batch.iter().map(|m| m.id).collect::<Vec<_>>(),
+        "in the order given"
+    );
+    assert_eq!(
+        repos.messages.list_after(session.id, 1, 100).await.unwrap(),
+        stored
+    );
+    assert!(
+        repos
+            .messages
+            .append_all(session.id, Vec::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // One taken id fails the whole batch: nothing written, no number used.
+    let mut clashing: Vec<_> = (10..13)
+        .map(|i| fixtures::message(session.id, &format!("c{i}"), at(i)))
+        .collect();
+    clashing.push(batch[0].clone());
+    let err = repos
+        .messages
+        .append_all(session.id, clashing)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::AlreadyExists { .. }), "{err:?}");
+    // A message of another session does not belong in the batch.
+    let other = fixtures::session(session.user_id, at(20));
+    repos.sessions.insert(&other).await.unwrap();
+    let err = repos
+        .messages
+        .append_all(session.id, vec![fixtures::message(other.id, "x", at(21))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Conflict { .. }), "{err:?}");
+    let ghost = SessionId::from_uuid(fixtures::id());
+    let err = repos
+        .messages
+        .append_all(ghost, vec![fixtures::message(ghost, "x", at(21))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::NotFound { .. }), "{err:?}");
+    assert_eq!(
+        repos
+            .sessions
+            .get(session.id, Scope::Admin)
+            .await
+            .unwrap()
+            .usage
+            .message_count,
+        6
+    );
+
+    // Batches of 3 and single appends race: 10 writers of each.
+    let mut handles = Vec::new();
+    for i in 0..10 {
+        let batcher = repos.clone();
+        handles.push(tokio::spawn(async move {
+            let batch = (0..3)
+                .map(|j| fixtures::message(session.id, &format!("r{i}-{j}"), at(30)))
+                .collect();
+            let stored = batcher
+                .messages
+                .append_all(session.id, batch)
+                .await
+                .unwrap();
+            stored.iter().map(|m| m.sequence_number).collect::<Vec<_>>()
+        }));
+        let repos = repos.clone();
+        handles.push(tokio::spawn(async move {
+            let message = fixtures::message(session.id, &format!("s{i}"), at(30));
+            vec![
+                repos
+                    .messages
+                    .append(message)
+                    .await
+                    .unwrap()
+                    .sequence_number,
+            ]
+        }));
+    }
+    let mut numbers = Vec::new();
+    for handle in handles {
+        let taken = handle.await.unwrap();
+        assert!(
+            taken.windows(2).all(|w| w[1] == w[0] + 1),
+            "a batch is consecutive: {taken:?}"
+        );
+        numbers.extend(taken);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (7..=46).collect::<Vec<u64>>());
+}

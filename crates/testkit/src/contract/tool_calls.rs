@@ -1,4 +1,5 @@
 use overseer_domain::{PermissionDecision, ToolCallStatus};
+use overseer_ports::repositories::ToolCallWrite;
 use overseer_ports::{PageRequest, RepoError, Repositories};
 
 use super::support::owned_session;
@@ -123,4 +124,93 @@ pub async fn tool_call_list_is_in_call_order(repos: &Repositories) {
         page.items.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![ids[0].1, ids[1].1]
     );
+}
+
+/// `save_all` inserts and updates in one step: a conflict in any write leaves every row as it
+/// was. `find_by_tool_use_ids` finds exactly the asked calls of the session.
+pub async fn tool_call_batches_are_all_or_nothing(repos: &Repositories) {
+    let session = owned_session(repos).await;
+    let first = fixtures::tool_call(session.id, "toolu_a", at(1));
+    repos.tool_calls.insert(&first).await.unwrap();
+
+    let mut first_done = first.clone();
+    first_done.status = ToolCallStatus::Completed;
+    first_done.tool_output = Some("ok".to_owned());
+    let second = fixtures::tool_call(session.id, "toolu_b", at(2));
+    let third = fixtures::tool_call(session.id, "toolu_c", at(3));
+    let writes = [
+        ToolCallWrite {
+            call: first_done.clone(),
+            expected: Some(first.status),
+        },
+        ToolCallWrite {
+            call: second.clone(),
+            expected: None,
+        },
+        ToolCallWrite {
+            call: third.clone(),
+            expected: None,
+        },
+    ];
+    repos.tool_calls.save_all(&writes).await.unwrap();
+    let mut found = repos
+        .tool_calls
+        .find_by_tool_use_ids(
+            session.id,
+            &[
+                "toolu_a".to_owned(),
+                "toolu_c".to_owned(),
+                "toolu_x".to_owned(),
+            ],
+        )
+        .await
+        .unwrap();
+    found.sort_by(|a, b| a.tool_use_id.cmp(&b.tool_use_id));
+    assert_eq!(found, vec![first_done.clone(), third.clone()]);
+
+    // A new call, then an update whose expected status is stale: neither is written.
+    let fourth = fixtures::tool_call(session.id, "toolu_d", at(4));
+    let mut second_failed = second.clone();
+    second_failed.status = ToolCallStatus::Failed;
+    let stale = [
+        ToolCallWrite {
+            call: fourth,
+            expected: None,
+        },
+        ToolCallWrite {
+            call: second_failed,
+            // `second` is stored as running.
+            expected: Some(ToolCallStatus::Pending),
+        },
+    ];
+    let err = repos.tool_calls.save_all(&stale).await.unwrap_err();
+    assert!(matches!(err, RepoError::Conflict { .. }), "{err:?}");
+    // A duplicate tool use id fails the batch too.
+    let duplicate = fixtures::tool_call(session.id, "toolu_a", at(5));
+    let fifth = fixtures::tool_call(session.id, "toolu_e", at(5));
+    let clash = [
+        ToolCallWrite {
+            call: fifth,
+            expected: None,
+        },
+        ToolCallWrite {
+            call: duplicate,
+            expected: None,
+        },
+    ];
+    let err = repos.tool_calls.save_all(&clash).await.unwrap_err();
+    assert!(matches!(err, RepoError::AlreadyExists { .. }), "{err:?}");
+
+    let stored = repos
+        .tool_calls
+        .list_for_session(session.id, PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        stored,
+        vec![first_done, second, third],
+        "nothing half-written"
+    );
+    assert!(repos.tool_calls.save_all(&[]).await.is_ok());
 }

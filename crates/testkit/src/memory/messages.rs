@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use overseer_domain::{Message, MessageId, NewMessage, SessionId};
 use overseer_ports::RepoError;
@@ -9,21 +11,43 @@ const ENTITY: &str = "message";
 
 #[async_trait]
 impl MessageRepository for MemoryStore {
-    async fn append(&self, message: NewMessage) -> Result<Message, RepoError> {
+    async fn append_all(
+        &self,
+        session: SessionId,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<Message>, RepoError> {
         let mut state = self.lock();
-        if state.messages.contains_key(&message.id) {
-            return Err(RepoError::AlreadyExists {
-                entity: ENTITY,
-                key: "id".to_owned(),
-            });
+        let mut ids = HashSet::new();
+        for message in &messages {
+            if message.session_id != session {
+                return Err(RepoError::Conflict {
+                    entity: ENTITY,
+                    expected: "messages of one session".to_owned(),
+                });
+            }
+            if state.messages.contains_key(&message.id) || !ids.insert(message.id) {
+                return Err(RepoError::AlreadyExists {
+                    entity: ENTITY,
+                    key: "id".to_owned(),
+                });
+            }
         }
-        let session = state
+        let counter = &mut state
             .sessions
-            .get_mut(&message.session_id)
-            .ok_or(RepoError::NotFound { entity: "session" })?;
-        session.usage.message_count += 1;
-        let stored = Message::from_new(message, session.usage.message_count);
-        state.messages.insert(stored.id, stored.clone());
+            .get_mut(&session)
+            .ok_or(RepoError::NotFound { entity: "session" })?
+            .usage
+            .message_count;
+        let first = *counter + 1;
+        *counter += messages.len() as u64;
+        let stored: Vec<Message> = messages
+            .into_iter()
+            .zip(first..)
+            .map(|(message, number)| Message::from_new(message, number))
+            .collect();
+        for message in &stored {
+            state.messages.insert(message.id, message.clone());
+        }
         Ok(stored)
     }
 
