@@ -46,6 +46,13 @@ pub trait ClusterBus: Send + Sync {
     /// `Unavailable` when the note could not be sent.
     async fn announce(&self, note: &EventNote) -> Result<(), RepoError>;
 
+    /// Announces several notes, in order, in one round trip where the bus can: a busy
+    /// session's events must not cost one message each.
+    ///
+    /// # Errors
+    /// As [`Self::announce`]; the notes before the failing one may have been sent.
+    async fn announce_all(&self, notes: &[EventNote]) -> Result<(), RepoError>;
+
     /// Starts delivering other nodes' notes to `handler`, in order, until the bus is dropped.
     fn listen(&self, handler: NoteHandler);
 

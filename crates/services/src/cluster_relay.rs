@@ -13,6 +13,9 @@ use crate::cluster_commands::{CommandSink, is_command};
 use crate::error::ServiceError;
 use crate::live_events::{approval_event, message_event, status_event};
 
+/// Most notes sent in one announcement (Postgres: one statement).
+const NOTES_PER_ANNOUNCEMENT: usize = 512;
+
 /// Publishes to this node's subscribers and announces to the other nodes.
 pub struct RelayingBroadcaster {
     local: Arc<dyn EventBroadcaster>,
@@ -32,10 +35,13 @@ impl RelayingBroadcaster {
     pub fn new(local: Arc<dyn EventBroadcaster>, bus: Arc<dyn ClusterBus>) -> Self {
         let (notes, mut queue) = mpsc::unbounded_channel::<EventNote>();
         tokio::spawn(async move {
-            while let Some(note) = queue.recv().await {
-                if let Err(err) = bus.announce(&note).await {
-                    tracing::warn!(session = %note.session_id, error = %err, "cannot announce a live event");
+            // What queued up while the last announcement was on its way leaves together.
+            let mut waiting = Vec::with_capacity(NOTES_PER_ANNOUNCEMENT);
+            while queue.recv_many(&mut waiting, NOTES_PER_ANNOUNCEMENT).await > 0 {
+                if let Err(err) = bus.announce_all(&waiting).await {
+                    tracing::warn!(notes = waiting.len(), error = %err, "cannot announce live events");
                 }
+                waiting.clear();
             }
         });
         Self { local, notes }
@@ -191,8 +197,10 @@ mod tests {
             .returning(move |h| *slot.lock().unwrap() = Some(h));
         let mut bus_a = MockClusterBus::new();
         let wire = handler.clone();
-        bus_a.expect_announce().returning(move |note| {
-            (wire.lock().unwrap().as_ref().unwrap())(note.clone());
+        bus_a.expect_announce_all().returning(move |notes| {
+            for note in notes {
+                (wire.lock().unwrap().as_ref().unwrap())(note.clone());
+            }
             Ok(())
         });
 

@@ -64,10 +64,21 @@ fn decode(payload: &str) -> Option<(String, EventNote)> {
 #[async_trait]
 impl ClusterBus for PgClusterBus {
     async fn announce(&self, note: &EventNote) -> Result<(), RepoError> {
+        self.announce_all(std::slice::from_ref(note)).await
+    }
+
+    async fn announce_all(&self, notes: &[EventNote]) -> Result<(), RepoError> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        // One statement, one transaction: Postgres delivers its notifications in the order
+        // they were sent, after the commit.
+        let payloads: Vec<String> = notes.iter().map(|n| encode(&self.node, n)).collect();
         let statement = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), encode(&self.node, note).into()],
+            "SELECT pg_notify($1, payload) FROM json_array_elements_text($2::text::json) \
+             WITH ORDINALITY AS n(payload, position) ORDER BY position",
+            [CHANNEL.into(), Value::from(payloads).to_string().into()],
         );
         self.db.execute_raw(statement).await.map_err(unavailable)?;
         Ok(())

@@ -43,9 +43,13 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
     }
     seen_by_b.lock().unwrap().clear();
 
+    // Single notes, then a batch in one statement, then a single one again.
     for sequence in 1..=50 {
         a.announce(&note(sequence)).await.unwrap();
     }
+    let batch: Vec<EventNote> = (51..=150).map(note).collect();
+    a.announce_all(&batch).await.unwrap();
+    a.announce(&note(151)).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen_by_b
         .lock()
@@ -53,7 +57,7 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
         .iter()
         .filter(|n| n.sequence > 0)
         .count()
-        < 50
+        < 151
     {
         assert!(tokio::time::Instant::now() < deadline, "notes lost");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -65,7 +69,7 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
         .map(|n| n.sequence)
         .filter(|s| *s > 0)
         .collect();
-    assert_eq!(order, (1..=50).collect::<Vec<_>>());
+    assert_eq!(order, (1..=151).collect::<Vec<_>>());
     assert!(
         seen_by_a.lock().unwrap().is_empty(),
         "a node hears only the others"

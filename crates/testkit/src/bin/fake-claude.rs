@@ -529,14 +529,18 @@ async fn main() {
     );
     let (line_tx, mut line_rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
-        let mut stdout = tokio::io::stdout();
+        // Buffered, flushed whenever no further line is waiting: a lone frame goes out at
+        // once, a flood goes out in large writes (as the real CLI's stream does).
+        let mut stdout = tokio::io::BufWriter::with_capacity(64 * 1024, tokio::io::stdout());
         while let Some(line) = line_rx.recv().await {
             if stdout.write_all(line.as_bytes()).await.is_err()
                 || stdout.write_all(b"\n").await.is_err()
             {
                 break;
             }
-            let _ = stdout.flush().await;
+            if line_rx.is_empty() && stdout.flush().await.is_err() {
+                break;
+            }
         }
     });
     let out = Out(line_tx);

@@ -71,6 +71,13 @@ impl ClusterBus for MemoryBus {
         Ok(())
     }
 
+    async fn announce_all(&self, notes: &[EventNote]) -> Result<(), RepoError> {
+        for note in notes {
+            self.announce(note).await?;
+        }
+        Ok(())
+    }
+
     fn listen(&self, handler: NoteHandler) {
         self.cluster
             .hub()
