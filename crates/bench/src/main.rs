@@ -88,8 +88,9 @@ impl Backend {
     }
 }
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "runner",
+    "warm",
     "e2e",
     "throughput",
     "ingest",
@@ -156,6 +157,7 @@ async fn main() {
         println!("--- {scenario}");
         let table = match scenario {
             "runner" => runner::run(&cli).await,
+            "warm" => runner::warm_pool(&cli).await,
             "e2e" => e2e::single_execution(&cli, &backends).await,
             "throughput" => e2e::throughput(&cli, &backends).await,
             "ingest" => flood::ingestion(&cli, &backends).await,

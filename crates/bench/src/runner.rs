@@ -137,3 +137,98 @@ pub async fn run(cli: &Cli) -> String {
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));
     out
 }
+
+/// One turn's timings, from the moment the work is asked for.
+struct Demand {
+    first_event: Duration,
+    turn: Duration,
+}
+
+/// Demand → first event and → end of turn; with `ahead`, the CLI was started (spawned and
+/// initialized) before the demand, as a warm pool would have it.
+async fn on_demand(runner: &ClaudeRunner, cli: &Cli, dir: &Path, ahead: bool) -> (Demand, f64) {
+    let spec = AgentSpec {
+        working_directory: dir.to_path_buf(),
+        options: cli.options.clone(),
+        env: BTreeMap::new(),
+        resume: None,
+    };
+    let mut idle_rss = 0.0;
+    let (session, demanded) = if ahead {
+        let session = runner
+            .start(spec, no_op_callbacks(PRE_AND_POST))
+            .await
+            .expect("start");
+        // A pooled CLI waits idle before it is taken.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        idle_rss = session.process_id().map_or(0.0, crate::server::rss_mib);
+        (session, Instant::now())
+    } else {
+        let demanded = Instant::now();
+        let session = runner
+            .start(spec, no_op_callbacks(PRE_AND_POST))
+            .await
+            .expect("start");
+        (session, demanded)
+    };
+    session
+        .send_message(&format!("{MARKER}: write a file"))
+        .await
+        .unwrap();
+    let mut first_event = None;
+    while let Some(event) = session.next_event().await {
+        first_event.get_or_insert_with(|| demanded.elapsed());
+        if event.ends_turn() {
+            break;
+        }
+    }
+    let turn = demanded.elapsed();
+    session.close().await.unwrap();
+    let first_event = first_event.unwrap_or(turn);
+    (Demand { first_event, turn }, idle_rss)
+}
+
+/// What a warm pool would buy: the same turn from a cold start and from a CLI started ahead.
+pub async fn warm_pool(cli: &Cli) -> String {
+    let runner = ClaudeRunner::new(ClaudeConfig {
+        binary: cli.binary.clone(),
+        env: cli.env.clone(),
+        ..ClaudeConfig::default()
+    });
+    on_demand(&runner, cli, &cli.workdir("warm-warm-up"), false).await;
+    let (mut cold, mut warm, mut idle) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..PAIRS {
+        let dir = cli.workdir(&format!("warm-cold-{i}"));
+        cold.push(on_demand(&runner, cli, &dir, false).await.0);
+        let dir = cli.workdir(&format!("warm-ahead-{i}"));
+        let (sample, rss) = on_demand(&runner, cli, &dir, true).await;
+        warm.push(sample);
+        idle.push(rss);
+    }
+    let pick = |samples: &[Demand], f: fn(&Demand) -> Duration| {
+        median(&samples.iter().map(f).collect::<Vec<_>>())
+    };
+    let row = |name: &str, f: fn(&Demand) -> Duration| {
+        let (c, w) = (pick(&cold, f), pick(&warm, f));
+        format!(
+            "| {name} | {} | {} | {} ({:.3}) |\n",
+            ms(c),
+            ms(w),
+            ms(c.saturating_sub(w)),
+            ratio(w, c)
+        )
+    };
+    idle.sort_by(f64::total_cmp);
+    let mut out = format!(
+        "| measure (median of {PAIRS} alternating runs, with the service's hooks registered) | cold start | CLI started ahead (warm) | saved (warm ÷ cold) |\n|---|---|---|---|\n"
+    );
+    out.push_str(&row("demand → the agent's first event", |d| {
+        d.first_event
+    }));
+    out.push_str(&row("demand → end of a one-Bash-tool turn", |d| d.turn));
+    out.push_str(&format!(
+        "| resident memory of one idle, initialized CLI | | {:.0} MiB | |\n",
+        idle.get(idle.len() / 2).copied().unwrap_or_default()
+    ));
+    out
+}
