@@ -1,6 +1,7 @@
 //! End-to-end tests: the real application on a real port.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod bad_input;
 mod mcp_servers;
 mod quotas;

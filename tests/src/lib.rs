@@ -74,7 +74,14 @@ fn settings(
 
 /// Starts the application with no database URL: the embedded SQLite default, no agent.
 pub async fn spawn_sqlite(data_dir: PathBuf) -> TestApp {
-    spawn(settings(data_dir, None, None, None), None, None).await
+    spawn_sqlite_with(data_dir, |_| {}).await
+}
+
+/// As [`spawn_sqlite`], with settings changed by `adjust`.
+pub async fn spawn_sqlite_with(data_dir: PathBuf, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = settings(data_dir, None, None, None);
+    adjust(&mut settings);
+    spawn(settings, None, None).await
 }
 
 /// Starts the application on a fresh Postgres database, or `None` outside CI without Postgres.

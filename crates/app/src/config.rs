@@ -40,11 +40,15 @@ pub struct Settings {
     pub lease: std::time::Duration,
     /// Quota limits for users without their own.
     pub default_quota: Quota,
+    /// Login attempts, and registrations, per client address per minute.
+    pub auth_attempts_per_minute: std::num::NonZeroU32,
 }
 
 impl Settings {
     pub const DEFAULT_DATA_DIR: &'static str = "./data";
     pub const DEFAULT_BIND: &'static str = "127.0.0.1:8080";
+    pub const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE: std::num::NonZeroU32 =
+        std::num::NonZeroU32::new(20).expect("20 is not zero");
 
     /// The database to open: the configured URL, or the embedded SQLite file.
     #[must_use]
@@ -91,6 +95,7 @@ impl Default for Settings {
             execution_timeout: std::time::Duration::from_secs(30 * 60),
             lease: std::time::Duration::from_secs(30),
             default_quota: Quota::default(),
+            auth_attempts_per_minute: Self::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
         }
     }
 }
@@ -219,6 +224,7 @@ pub struct FileSettings {
     pub lease_seconds: Option<u64>,
     pub default_max_active_runs: Option<u32>,
     pub default_max_daily_cost_usd: Option<f64>,
+    pub auth_attempts_per_minute: Option<std::num::NonZeroU32>,
 }
 
 impl fmt::Debug for FileSettings {

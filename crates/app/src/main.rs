@@ -101,6 +101,14 @@ struct Cli {
         global = true
     )]
     shutdown_grace_seconds: u64,
+    /// Login attempts, and registrations, allowed per client address per minute.
+    #[arg(
+        long,
+        env = "OVERSEER_AUTH_ATTEMPTS_PER_MINUTE",
+        default_value_t = Settings::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
+        global = true
+    )]
+    auth_attempts_per_minute: std::num::NonZeroU32,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -213,6 +221,11 @@ impl Cli {
                 self.shutdown_grace_seconds,
                 file.shutdown_grace_seconds,
             )),
+            auth_attempts_per_minute: layered(
+                explicit("auth_attempts_per_minute"),
+                self.auth_attempts_per_minute,
+                file.auth_attempts_per_minute,
+            ),
             default_quota: Quota {
                 max_active_runs: self
                     .default_max_active_runs

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, dev::Server};
 use overseer_auth::{Argon2Hasher, JwtIssuer};
 use overseer_files::{LocalReportFiles, LocalWorkspaces};
 use overseer_http::metrics::PrometheusTelemetry;
+use overseer_http::throttle::AuthThrottles;
 use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
@@ -256,6 +257,7 @@ impl Application {
             live,
             health_probes: vec![Arc::new(store.clone())],
             telemetry,
+            throttles: Arc::new(AuthThrottles::per_minute(settings.auth_attempts_per_minute)),
         };
         let server = HttpServer::new(move || {
             App::new()

@@ -25,8 +25,10 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
-    /// For a quota refusal: which limit.
+    /// For a quota or rate limit refusal: which limit.
     limit: Option<&'static str>,
+    /// For a rate limit refusal: whole seconds until a retry can succeed (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 /// An RFC 9457 problem: what went wrong, and for validation which fields.
@@ -42,7 +44,8 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     #[schema(value_type = Vec<FieldError>)]
     errors: &'a [FieldError],
-    /// The quota limit reached (`max_active_runs`, `max_daily_cost_usd`), on 429s.
+    /// The limit reached, on 429s: a quota (`max_active_runs`, `max_daily_cost_usd`) or a rate
+    /// limit (`login_attempts_per_minute`, `registrations_per_minute`).
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'a str>,
 }
@@ -61,7 +64,24 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             limit: None,
+            retry_after: None,
         }
+    }
+
+    /// 429: too many requests of this client; `Retry-After` says when to try again.
+    pub fn rate_limited(limit: &'static str, wait: std::time::Duration) -> Self {
+        // Whole seconds, rounded up: retrying at the advertised time must succeed.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("{limit} reached; retry in {seconds} s"),
+        );
+        error.limit = Some(limit);
+        error.retry_after = Some(seconds);
+        error
     }
 
     /// 400: the request cannot be read (malformed JSON, a bad id in the path …).
@@ -148,6 +168,9 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         response.json(problem)
     }

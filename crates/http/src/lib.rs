@@ -9,6 +9,7 @@ pub mod openapi;
 mod pagination;
 pub mod request_log;
 mod routes;
+pub mod throttle;
 mod views;
 
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct HttpState {
     pub live: Arc<InProcessBroadcaster>,
     pub health_probes: Vec<Arc<dyn HealthProbe>>,
     pub telemetry: metrics::PrometheusTelemetry,
+    /// Per-client limits on login and register, shared by every worker.
+    pub throttles: Arc<throttle::AuthThrottles>,
 }
 
 impl std::fmt::Debug for HttpState {

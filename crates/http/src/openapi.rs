@@ -56,7 +56,7 @@ pub(crate) enum Errors {
     Invalid(Problem<'static>),
     #[response(
         status = 429,
-        description = "A quota is reached; `limit` names it",
+        description = "A quota or a rate limit is reached; `limit` names it (rate limits send `Retry-After`)",
         content_type = "application/problem+json"
     )]
     QuotaExceeded(Problem<'static>),

@@ -45,6 +45,7 @@ pub(crate) async fn register(
     state: web::Data<HttpState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    state.throttles.register.admit(&req)?;
     let ctx = anonymous(&req);
     let user = state
         .auth
@@ -60,6 +61,7 @@ pub(crate) async fn login(
     state: web::Data<HttpState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    state.throttles.login.admit(&req)?;
     let pair = state
         .auth
         .login(&body.email, &body.password, &anonymous(&req))

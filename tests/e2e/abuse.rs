@@ -1,0 +1,69 @@
+//! Abuse limits: login and register are rate limited per client address, answered with a 429
+//! problem naming the limit and a `Retry-After`.
+
+use std::num::NonZeroU32;
+
+use overseer_e2e::{spawn_sqlite_with, temp_data_dir};
+use overseer_testkit::http_api::Api;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn post(api: &Api, path: &str, body: Value) -> reqwest::Response {
+    api.call(Method::POST, path, Some(body)).await
+}
+
+async fn assert_rate_limited(response: reqwest::Response, limit: &str) {
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], json!("/problems/rate-limited"), "{body}");
+    assert_eq!(body["limit"], json!(limit), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_register_are_rate_limited_per_client() {
+    let app = spawn_sqlite_with(temp_data_dir(), |settings| {
+        settings.auth_attempts_per_minute = NonZeroU32::new(3).unwrap();
+    })
+    .await;
+    let anonymous = Api::new(app.url(""));
+    let password = "correct horse battery";
+    for n in 0..3 {
+        let email = format!("user{n}@example.com");
+        let response = post(
+            &anonymous,
+            "/api/v1/auth/register",
+            json!({"email": email, "password": password}),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    let fourth = json!({"email": "user3@example.com", "password": password});
+    let refused = post(&anonymous, "/api/v1/auth/register", fourth).await;
+    assert_rate_limited(refused, "registrations_per_minute").await;
+
+    // Wrong passwords count, and so does the right one once the allowance is spent.
+    let wrong = json!({"email": "user0@example.com", "password": "wrong password!"});
+    for _ in 0..2 {
+        let response = post(&anonymous, "/api/v1/auth/login", wrong.clone()).await;
+        assert_eq!(response.status().as_u16(), 401);
+    }
+    let right = json!({"email": "user0@example.com", "password": password});
+    let response = post(&anonymous, "/api/v1/auth/login", right.clone()).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let refused = post(&anonymous, "/api/v1/auth/login", right).await;
+    assert_rate_limited(refused, "login_attempts_per_minute").await;
+
+    // The rest of the API is not limited by it.
+    let (status, _) = anonymous.json(Method::GET, "/health", None).await;
+    assert_eq!(status, 200);
+}
