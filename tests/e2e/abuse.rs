@@ -67,3 +67,44 @@ async fn login_and_register_are_rate_limited_per_client() {
     let (status, _) = anonymous.json(Method::GET, "/health", None).await;
     assert_eq!(status, 200);
 }
+
+/// Live streams per session are capped (256): one more is a 429 naming the cap, and nothing
+/// else of the session changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_per_session_are_capped() {
+    let app = spawn_sqlite_with(temp_data_dir(), |_| {}).await;
+    let alice = Api::sign_up(&app.url(""), "alice@example.com").await;
+    let token = alice.token.clone().unwrap();
+    let (status, session) = alice
+        .json(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"name": "watched"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let url = app.url(&format!(
+        "/api/v1/sessions/{}/stream",
+        session["id"].as_str().unwrap()
+    ));
+    let open = || {
+        alice
+            .client
+            .get(&url)
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .send()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..256 {
+        let response = open().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        streams.push(response);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["type"], json!("/problems/limit-reached"), "{body}");
+    assert_eq!(body["limit"], json!("subscribers_per_session"), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("256"), "{body}");
+}

@@ -84,6 +84,18 @@ impl ApiError {
         error
     }
 
+    /// 429: a fixed cap of the service is reached; `limit` names it.
+    pub fn cap_reached(limit: &'static str, detail: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "limit-reached",
+            "Limit reached",
+            detail,
+        );
+        error.limit = Some(limit);
+        error
+    }
+
     /// 400: the request cannot be read (malformed JSON, a bad id in the path …).
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::new(

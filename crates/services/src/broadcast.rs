@@ -9,6 +9,13 @@ use overseer_domain::SessionId;
 use overseer_ports::{EventBroadcaster, LiveEvent};
 use tokio::sync::broadcast;
 
+/// A session has as many live subscribers as it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the session already has {max} live subscribers")]
+pub struct SubscribersFull {
+    pub max: usize,
+}
+
 #[derive(Debug)]
 pub struct InProcessBroadcaster {
     channels: Mutex<HashMap<SessionId, broadcast::Sender<LiveEvent>>>,
@@ -22,6 +29,26 @@ impl InProcessBroadcaster {
             channels: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
         }
+    }
+
+    /// As [`Self::subscribe`], unless the session already has `max` subscribers.
+    ///
+    /// # Errors
+    /// [`SubscribersFull`] with the cap.
+    pub fn subscribe_within(
+        &self,
+        session: SessionId,
+        max: usize,
+    ) -> Result<broadcast::Receiver<LiveEvent>, SubscribersFull> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        let sender = channels
+            .entry(session)
+            .or_insert_with(|| broadcast::channel(self.capacity).0);
+        // Counted and taken under the same lock: racing subscribers cannot both pass.
+        if sender.receiver_count() >= max {
+            return Err(SubscribersFull { max });
+        }
+        Ok(sender.subscribe())
     }
 
     /// Receives the session's events published from now on.
@@ -49,5 +76,29 @@ impl EventBroadcaster for InProcessBroadcaster {
         if nobody_listens {
             channels.remove(&event.session_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_beyond_the_cap_are_refused_until_one_leaves() {
+        let broadcaster = InProcessBroadcaster::default();
+        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+        let first = broadcaster.subscribe_within(session, 2).unwrap();
+        let _second = broadcaster.subscribe_within(session, 2).unwrap();
+        assert_eq!(
+            broadcaster.subscribe_within(session, 2).unwrap_err(),
+            SubscribersFull { max: 2 }
+        );
+        let other = SessionId::from_uuid(uuid::Uuid::now_v7());
+        assert!(
+            broadcaster.subscribe_within(other, 2).is_ok(),
+            "per session"
+        );
+        drop(first);
+        assert!(broadcaster.subscribe_within(session, 2).is_ok());
     }
 }

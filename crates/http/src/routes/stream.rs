@@ -37,6 +37,8 @@ struct StreamQuery {
 }
 
 const REPLAY_BATCH: u32 = 500;
+/// Live streams (WebSocket or SSE) open at once on one session, on this node.
+pub(crate) const MAX_SUBSCRIBERS_PER_SESSION: usize = 256;
 /// Frames waiting for a slow client before the producer itself waits.
 const CLIENT_BUFFER: usize = 256;
 
@@ -174,7 +176,10 @@ pub(crate) async fn stream(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let after = query.after.or(last_event_id).unwrap_or(0);
     // Subscribe first: what is published from here on is either replayed or live.
-    let live = state.live.subscribe(session);
+    let live = state
+        .live
+        .subscribe_within(session, MAX_SUBSCRIBERS_PER_SESSION)
+        .map_err(|full| ApiError::cap_reached("subscribers_per_session", full.to_string()))?;
     let frames = produce(state.services.sessions.clone(), ctx, session, after, live);
     let upgrade = req
         .headers()
