@@ -68,8 +68,8 @@ async fn login_and_register_are_rate_limited_per_client() {
     assert_eq!(status, 200);
 }
 
-/// Live streams per session are capped (256): one more is a 429 naming the cap, and nothing
-/// else of the session changes.
+/// Live streams per session are capped (256): one more is a 429 naming the cap. Messages are
+/// capped too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_streams_per_session_are_capped() {
     let app = spawn_sqlite_with(temp_data_dir(), |_| {}).await;
@@ -101,6 +101,21 @@ async fn live_streams_per_session_are_capped() {
         assert_eq!(response.status().as_u16(), 200);
         streams.push(response);
     }
+    // A message over the message cap is refused, naming it.
+    let oversized = json!({"content": "x".repeat(300 * 1024)});
+    let (status, body) = alice
+        .json(
+            Method::POST,
+            &format!(
+                "/api/v1/sessions/{}/messages",
+                session["id"].as_str().unwrap()
+            ),
+            Some(oversized),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["limit"], json!("max_message_bytes"), "{body}");
+
     let refused = open().await.unwrap();
     assert_eq!(refused.status().as_u16(), 429);
     let body: Value = refused.json().await.unwrap();

@@ -140,6 +140,7 @@ async fn bad_requests_are_4xx_problems_and_write_nothing() {
     let huge = json!({"variables": {"cluster_name": "x".repeat(2 * 1024 * 1024)}});
     let (status, body) = alice.json(Method::POST, &execute, Some(huge)).await;
     is_problem(status, &body, 413, "payload-too-large");
+    assert_eq!(body["limit"], json!("max_body_bytes"), "{body}");
 
     // Nothing was written by any of them.
     let (_, executions) = alice

@@ -44,8 +44,9 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     #[schema(value_type = Vec<FieldError>)]
     errors: &'a [FieldError],
-    /// The limit reached, on 429s: a quota (`max_active_runs`, `max_daily_cost_usd`) or a rate
-    /// limit (`login_attempts_per_minute`, `registrations_per_minute`).
+    /// The limit reached: on 429s a quota (`max_active_runs`, `max_daily_cost_usd`), a rate
+    /// limit (`login_attempts_per_minute`, `registrations_per_minute`) or a cap
+    /// (`subscribers_per_session`); on 413s the size cap (`max_body_bytes` …).
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'a str>,
 }
@@ -137,13 +138,16 @@ impl ApiError {
         )
     }
 
-    pub fn too_large(what: &str, limit: usize) -> Self {
-        Self::new(
+    /// 413: `what` is over the cap `name` of `limit` bytes; `limit` in the problem names it.
+    pub fn too_large(what: &str, name: &'static str, limit: usize) -> Self {
+        let mut error = Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
             "Payload too large",
-            format!("{what} is over {limit} bytes"),
-        )
+            format!("{what} is over {limit} bytes ({name})"),
+        );
+        error.limit = Some(name);
+        error
     }
 
     fn internal() -> Self {
@@ -317,7 +321,7 @@ pub mod extractors {
         match err {
             JsonPayloadError::OverflowKnownLength { limit, .. }
             | JsonPayloadError::Overflow { limit } => {
-                ApiError::too_large("the request body", limit).into()
+                ApiError::too_large("the request body", "max_body_bytes", limit).into()
             }
             JsonPayloadError::ContentType => {
                 ApiError::malformed("the body must be application/json").into()

@@ -44,7 +44,7 @@ pub(crate) enum Errors {
     Conflict(Problem<'static>),
     #[response(
         status = 413,
-        description = "Body too large",
+        description = "Body too large; `limit` names the cap",
         content_type = "application/problem+json"
     )]
     TooLarge(Problem<'static>),
@@ -56,7 +56,7 @@ pub(crate) enum Errors {
     Invalid(Problem<'static>),
     #[response(
         status = 429,
-        description = "A quota or a rate limit is reached; `limit` names it (rate limits send `Retry-After`)",
+        description = "A quota, a rate limit or a cap is reached; `limit` names it (rate limits send `Retry-After`)",
         content_type = "application/problem+json"
     )]
     QuotaExceeded(Problem<'static>),

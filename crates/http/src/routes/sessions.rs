@@ -138,7 +138,11 @@ pub(crate) async fn send(
         return Err(ApiError::invalid("content", "must not be empty"));
     }
     if content.len() > MAX_MESSAGE_BYTES {
-        return Err(ApiError::too_large("content", MAX_MESSAGE_BYTES));
+        return Err(ApiError::too_large(
+            "content",
+            "max_message_bytes",
+            MAX_MESSAGE_BYTES,
+        ));
     }
     state
         .services

@@ -59,7 +59,11 @@ pub(crate) async fn receive(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::too_large("body", MAX_BODY_BYTES));
+        return Err(ApiError::too_large(
+            "body",
+            "max_webhook_body_bytes",
+            MAX_BODY_BYTES,
+        ));
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let context = origin(
