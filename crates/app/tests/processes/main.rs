@@ -4,4 +4,5 @@
 
 mod kill;
 mod node;
+mod secrets;
 mod two_nodes;
