@@ -28,6 +28,9 @@ use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
 use crate::tool_tracking::ToolTracker;
 
+/// The output of a tool call whose agent ended before the tool finished.
+const AGENT_GONE: &str = "the agent stopped before the tool finished";
+
 /// Most agent events stored in one write: the events already waiting when the session reads
 /// are stored together (group commit), so a fast agent costs a commit per batch, not per event.
 const EVENTS_PER_WRITE: usize = 256;
@@ -295,6 +298,7 @@ impl SessionService {
     /// stays `processing` or `connecting`.
     pub async fn fail(&self, id: SessionId, reason: &str) {
         self.pool.release(id).await;
+        self.abandon_tool_calls(id).await;
         self.tracker.forget(id);
         self.approvals.expire_pending(id).await;
         let Ok(mut session) = self.deps.repos.sessions.get(id, Scope::Admin).await else {
@@ -308,6 +312,13 @@ impl SessionService {
             .await
         {
             tracing::error!(session = %id, error = %err, "cannot mark the session failed");
+        }
+    }
+
+    /// After the session's agent is gone: its tools in flight will never report a result.
+    async fn abandon_tool_calls(&self, id: SessionId) {
+        if let Err(err) = self.tracker.abandon_unfinished(id, AGENT_GONE).await {
+            tracing::error!(session = %id, error = %err, "cannot end the unfinished tool calls");
         }
     }
 
@@ -732,6 +743,7 @@ impl SessionService {
     ) -> Result<Session, ServiceError> {
         let mut session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
         self.pool.release(id).await;
+        self.abandon_tool_calls(id).await;
         self.move_to(&mut session, SessionStatus::Terminated, None)
             .await?;
         self.audit_session(ctx, actions::SESSION_TERMINATED, id)

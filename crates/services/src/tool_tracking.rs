@@ -9,7 +9,7 @@ use overseer_domain::{
     MessageId, PermissionDecision, SessionId, ToolCall, ToolCallId, ToolCallStatus,
 };
 use overseer_ports::repositories::ToolCallWrite;
-use overseer_ports::{NoTelemetry, Telemetry};
+use overseer_ports::{NoTelemetry, PageRequest, Telemetry};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -200,6 +200,50 @@ impl ToolTracker {
         })
     }
 
+    /// Ends the session's unfinished tool calls as `failed` with `reason`: their agent is gone,
+    /// so no result will come. Returns how many were ended.
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] and friends; nothing is stored then.
+    pub async fn abandon_unfinished(
+        &self,
+        session: SessionId,
+        reason: &str,
+    ) -> Result<usize, ServiceError> {
+        let lock = self.lock_for(session);
+        let _guard = lock.lock().await;
+        let repo = &self.deps.repos.tool_calls;
+        let now = self.deps.clock.now();
+        let mut writes = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = repo
+                .list_for_session(session, PageRequest::new(PageRequest::MAX_LIMIT, offset))
+                .await?;
+            let read = page.items.len();
+            for mut call in page.items {
+                if call.status.is_terminal() {
+                    continue;
+                }
+                let expected = call.status;
+                call.status = ToolCallStatus::Failed;
+                call.tool_output = Some(reason.to_owned());
+                call.tool_output_bytes = Some(reason.len() as u64);
+                call.completed_at = Some(now);
+                writes.push(ToolCallWrite {
+                    call,
+                    expected: Some(expected),
+                });
+            }
+            if read < PageRequest::MAX_LIMIT as usize {
+                break;
+            }
+            offset += read as u64;
+        }
+        repo.save_all(&writes).await?;
+        Ok(writes.len())
+    }
+
     /// The assistant asked for the tool (links the row to its message).
     ///
     /// # Errors
@@ -319,6 +363,65 @@ impl ToolEvent<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (fault suite: a CLI killed mid-turn left its tool call `running`): an ended
+    /// agent's unfinished calls are failed with the reason; finished ones are left alone.
+    #[tokio::test]
+    async fn unfinished_calls_of_a_gone_agent_are_failed_and_finished_ones_kept() {
+        use overseer_ports::{RandomIds, SystemClock};
+        use overseer_testkit::{MemoryStore, fixtures};
+
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("a@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::EPOCH);
+        repos.sessions.insert(&session).await.unwrap();
+        let tracker = ToolTracker::new(Deps {
+            repos: repos.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        });
+        let input = serde_json::json!({"command": "sleep 60"});
+        let tool = |id| ToolUse {
+            session: session.id,
+            tool_use_id: id,
+            tool_name: "Bash",
+            input: &input,
+        };
+        tracker
+            .decided(&tool("asked"), PermissionDecision::Allowed)
+            .await
+            .unwrap();
+        tracker.started(&tool("running")).await.unwrap();
+        tracker.started(&tool("done")).await.unwrap();
+        let output = serde_json::json!("ok");
+        tracker
+            .finished(&tool("done"), &output, false, Some(5))
+            .await
+            .unwrap();
+
+        let ended = tracker
+            .abandon_unfinished(session.id, "agent gone")
+            .await
+            .unwrap();
+        assert_eq!(ended, 2);
+        let calls = repos
+            .tool_calls
+            .list_for_session(session.id, PageRequest::default())
+            .await
+            .unwrap()
+            .items;
+        for call in calls {
+            if call.tool_use_id == "done" {
+                assert_eq!(call.status, ToolCallStatus::Completed);
+                assert_eq!(call.tool_output.as_deref(), Some("ok"));
+            } else {
+                assert_eq!(call.status, ToolCallStatus::Failed, "{}", call.tool_use_id);
+                assert_eq!(call.tool_output.as_deref(), Some("agent gone"));
+                assert!(call.completed_at.is_some());
+            }
+        }
+    }
 
     #[test]
     fn output_is_cut_on_a_char_boundary() {

@@ -1,0 +1,200 @@
+//! Faults through the whole service (the `overseer` binary, the real CLI, the fake API): in
+//! each case the run ends with a reason, no row is left running, and the service keeps serving.
+
+use std::path::Path;
+use std::time::Duration;
+
+use overseer_testkit::fake_api::FakeAnthropic;
+use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::script::{Reply, Script};
+use serde_json::{Value, json};
+
+use crate::node::{Node, poll, processes_under, sleeping_session, temp_dir};
+
+/// Starts a node whose fake model plays `replies` for prompts containing `marker`, signs up,
+/// and executes one run of a task (with a markdown report); returns the node, the user and the
+/// execution id.
+async fn run_once(
+    cli: &Path,
+    marker: &str,
+    replies: Vec<Reply>,
+    prepare: impl FnOnce(&Path),
+) -> (Node, Api, FakeAnthropic, String) {
+    let api = FakeAnthropic::start().await;
+    api.script(Script::new(marker, replies));
+    let data_dir = temp_dir(marker);
+    prepare(&data_dir);
+    let node = Node::start(&data_dir, None, cli, &api, &[]).await;
+    let alice = Api::sign_up(&node.base, "alice@example.com").await;
+    let (status, task) = alice
+        .json(
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({
+                "name": "Fault check",
+                "prompt_template": format!("{marker} {{n}}"),
+                "variables": [{"name": "n", "type": "string"}],
+                "sdk_options": {"allowed_tools": ["Bash"]},
+                "generate_report": true,
+                "report_format": "markdown"
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let (status, run) = alice
+        .json(
+            Method::POST,
+            &format!("/api/v1/tasks/{}/execute", task["id"].as_str().unwrap()),
+            Some(json!({"variables": {"n": "1"}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let execution = run["id"].as_str().unwrap().to_owned();
+    (node, alice, api, execution)
+}
+
+async fn settled(api: &Api, execution: &str) -> Value {
+    poll(
+        api,
+        &format!("/api/v1/task-executions/{execution}"),
+        Duration::from_secs(120),
+        |run| {
+            run["status"]
+                .as_str()
+                .is_some_and(|s| s != "pending" && s != "running")
+        },
+    )
+    .await
+}
+
+fn failed_with_a_reason(run: &Value) {
+    assert_eq!(run["status"], json!("failed"), "{run}");
+    assert!(
+        run["error_message"].as_str().is_some_and(|e| !e.is_empty()),
+        "{run}"
+    );
+}
+
+/// The run's session is not live, none of its tool calls is pending or running, and the
+/// service still answers and accepts work.
+async fn nothing_left_running(api: &Api, run: &Value) {
+    if let Some(session) = run["session_id"].as_str() {
+        let (_, view) = api
+            .json(Method::GET, &format!("/api/v1/sessions/{session}"), None)
+            .await;
+        let status = view["status"].as_str().unwrap();
+        assert!(
+            !["connecting", "processing"].contains(&status),
+            "session left {status}: {view}"
+        );
+        let (_, calls) = api
+            .json(
+                Method::GET,
+                &format!("/api/v1/sessions/{session}/tool-calls"),
+                None,
+            )
+            .await;
+        for call in calls["items"].as_array().unwrap() {
+            let status = call["status"].as_str().unwrap();
+            assert!(
+                !["pending", "running"].contains(&status),
+                "tool call left {status}: {call}"
+            );
+        }
+    }
+    let (status, _) = api.json(Method::GET, "/health", None).await;
+    assert_eq!(status, 200);
+    let (status, body) = api
+        .json(
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({"name": "Still serving", "prompt_template": "hello"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_killed_mid_turn_fails_the_run_with_a_reason() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    let (node, alice, _api, execution) = run_once(
+        &cli,
+        "fault-killed",
+        vec![Reply::bash("sleep 60"), Reply::text("never reached")],
+        |_| {},
+    )
+    .await;
+    sleeping_session(&alice, &execution).await;
+    let killed: Vec<u32> = processes_under(&node.data_dir)
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains("claude") && !cmdline.starts_with("sleep"))
+        .map(|(pid, _)| pid)
+        .collect();
+    assert!(!killed.is_empty(), "the CLI runs");
+    for pid in &killed {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let run = settled(&alice, &execution).await;
+    failed_with_a_reason(&run);
+    nothing_left_running(&alice, &run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_failing_with_500_fails_the_run_with_a_reason() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    // The node's agents run with CLAUDE_CODE_MAX_RETRIES=0: the CLI gives up at once.
+    let (_node, alice, _api, execution) = run_once(
+        &cli,
+        "fault-api",
+        vec![Reply::ApiError { status: 500 }],
+        |_| {},
+    )
+    .await;
+    let run = settled(&alice, &execution).await;
+    failed_with_a_reason(&run);
+    nothing_left_running(&alice, &run).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_report_directory_still_completes_the_run_and_records_why() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    // A file where the report directory should be: unwritable even for root.
+    let (_node, alice, _api, execution) = run_once(
+        &cli,
+        "fault-report",
+        vec![Reply::bash("echo checked"), Reply::text("All good.")],
+        |data_dir| std::fs::write(data_dir.join("reports"), "not a directory").unwrap(),
+    )
+    .await;
+    let run = settled(&alice, &execution).await;
+    assert_eq!(run["status"], json!("completed"), "{run}");
+    assert_eq!(run["report_id"], Value::Null, "{run}");
+    let (_, audit) = alice
+        .json(
+            Method::GET,
+            &format!("/api/v1/audit-logs?resource_id={execution}"),
+            None,
+        )
+        .await;
+    let executed = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["action_type"] == json!("task.executed"))
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert!(
+        executed["action_details"]["report_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{executed}"
+    );
+    nothing_left_running(&alice, &run).await;
+}
