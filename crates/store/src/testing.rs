@@ -171,6 +171,42 @@ pub async fn open(url: &str) -> Result<Store, StoreError> {
     Ok(store)
 }
 
+/// Every row of every table of a Postgres store, each as its JSON text, for tests that search
+/// the whole database for a value.
+///
+/// # Panics
+/// If the store cannot be read.
+pub async fn postgres_rows_as_text(store: &Store) -> Vec<String> {
+    use sea_orm::{DbBackend, Statement};
+
+    let db = store.connection();
+    let tables = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        ))
+        .await
+        .expect("list the tables");
+    let mut rows = Vec::new();
+    for table in tables {
+        let name: String = table.try_get("", "name").expect("a table name");
+        let sql = format!(
+            "SELECT row_to_json(t)::text AS row FROM \"{}\" t",
+            name.replace('"', "\"\"")
+        );
+        let found = db
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("read a table");
+        for row in found {
+            let text: String = row.try_get("", "row").expect("a row as JSON");
+            rows.push(format!("{name}: {text}"));
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

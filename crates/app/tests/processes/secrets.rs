@@ -62,7 +62,25 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_run_leaves_no_secret_in_logs_responses_reports_or_database() {
+async fn the_seed_run_on_sqlite_leaves_no_secret_anywhere() {
+    seed_run_leaves_no_secret(None).await;
+}
+
+/// On Postgres, every column of every row is searched too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_run_on_postgres_leaves_no_secret_anywhere() {
+    let Some(database) = overseer_store::testing::postgres().await else {
+        return;
+    };
+    seed_run_leaves_no_secret(Some(database)).await;
+}
+
+async fn seed_run_leaves_no_secret(
+    postgres: Option<(
+        overseer_store::Store,
+        overseer_store::testing::PostgresGuard,
+    )>,
+) {
     let Some(cli) = overseer_testkit::cli::real_cli() else {
         return;
     };
@@ -75,9 +93,12 @@ async fn the_seed_run_leaves_no_secret_in_logs_responses_reports_or_database() {
         ],
     ));
     let data_dir = temp_dir("secrets");
+    let database_url = postgres
+        .as_ref()
+        .map(|(store, _)| store.connection_url().to_owned());
     let node = Node::start_with_env(
         &data_dir,
-        None,
+        database_url.as_deref(),
         &cli,
         &api,
         &["--log-format", "json"],
@@ -203,11 +224,25 @@ async fn the_seed_run_leaves_no_secret_in_logs_responses_reports_or_database() {
         .into_iter()
         .filter(|(path, _)| !path.contains("/agent-home/") && !path.contains("/claude-config/"))
         .collect();
-    assert!(
-        ours.iter().any(|(path, _)| path.ends_with("overseer.db")),
-        "the database file was searched: {:?}",
-        ours.iter().map(|(p, _)| p).collect::<Vec<_>>()
-    );
+    match &postgres {
+        None => assert!(
+            ours.iter().any(|(path, _)| path.ends_with("overseer.db")),
+            "the database file was searched: {:?}",
+            ours.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        ),
+        Some((store, _)) => {
+            let rows = overseer_store::testing::postgres_rows_as_text(store).await;
+            assert!(
+                rows.iter().any(|row| row.contains("api-0 1/1 Running")),
+                "the run's rows were searched"
+            );
+            for row in &rows {
+                for secret in secrets {
+                    assert!(!row.contains(secret), "{secret} in the database: {row}");
+                }
+            }
+        }
+    }
     assert!(ours.iter().any(|(path, _)| path.contains("/reports/")));
     for (path, bytes) in &ours {
         for secret in secrets {
