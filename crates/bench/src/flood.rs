@@ -25,7 +25,7 @@ const SUBSCRIBERS: usize = 100;
 const LATENCY_EVENTS: usize = 600;
 
 /// The fake `claude` built next to this binary, playing `script`.
-fn fake_cli(cli: &Cli, script: Script) -> Cli {
+pub fn fake_cli(cli: &Cli, script: Script) -> Cli {
     let binary = std::env::current_exe()
         .unwrap()
         .with_file_name("fake-claude");

@@ -21,6 +21,7 @@ mod memory;
 mod phases;
 mod report;
 mod runner;
+mod soak;
 mod server;
 mod stats;
 
@@ -88,7 +89,7 @@ impl Backend {
     }
 }
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "runner",
     "warm",
     "e2e",
@@ -97,6 +98,7 @@ const SCENARIOS: [&str; 8] = [
     "latency",
     "memory",
     "http",
+    "soak",
 ];
 
 #[tokio::main]
@@ -164,6 +166,7 @@ async fn main() {
             "latency" => flood::latency(&cli).await,
             "memory" => memory::run(&cli).await,
             "http" => http_load::run(&cli).await,
+            "soak" => soak::run(&cli).await,
             _ => unreachable!("checked above"),
         };
         println!("{table}");
