@@ -21,8 +21,8 @@ mod memory;
 mod phases;
 mod report;
 mod runner;
-mod soak;
 mod server;
+mod soak;
 mod stats;
 
 use std::collections::BTreeMap;

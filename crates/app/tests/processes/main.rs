@@ -6,4 +6,5 @@ mod faults;
 mod kill;
 mod node;
 mod secrets;
+mod soak;
 mod two_nodes;
