@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod abuse;
+mod authz;
 mod bad_input;
 mod mcp_servers;
 mod quotas;
