@@ -42,6 +42,9 @@ pub struct Settings {
     pub default_quota: Quota,
     /// Login attempts, and registrations, per client address per minute.
     pub auth_attempts_per_minute: std::num::NonZeroU32,
+    /// Variables of the service's environment passed on to agents, besides what the CLI needs
+    /// to run; every other one (database URL, secrets) is withheld from them.
+    pub agent_env_passthrough: Vec<String>,
 }
 
 impl Settings {
@@ -96,6 +99,7 @@ impl Default for Settings {
             lease: std::time::Duration::from_secs(30),
             default_quota: Quota::default(),
             auth_attempts_per_minute: Self::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
+            agent_env_passthrough: Vec::new(),
         }
     }
 }
@@ -225,6 +229,7 @@ pub struct FileSettings {
     pub default_max_active_runs: Option<u32>,
     pub default_max_daily_cost_usd: Option<f64>,
     pub auth_attempts_per_minute: Option<std::num::NonZeroU32>,
+    pub agent_env_passthrough: Option<Vec<String>>,
 }
 
 impl fmt::Debug for FileSettings {

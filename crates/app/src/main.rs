@@ -109,6 +109,15 @@ struct Cli {
         global = true
     )]
     auth_attempts_per_minute: std::num::NonZeroU32,
+    /// Variables of this process's environment also passed to agents (comma-separated); by
+    /// default they get only what the CLI needs to run.
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_ENV_PASSTHROUGH",
+        value_delimiter = ',',
+        global = true
+    )]
+    agent_env_passthrough: Vec<String>,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -225,6 +234,11 @@ impl Cli {
                 explicit("auth_attempts_per_minute"),
                 self.auth_attempts_per_minute,
                 file.auth_attempts_per_minute,
+            ),
+            agent_env_passthrough: layered(
+                explicit("agent_env_passthrough"),
+                self.agent_env_passthrough.clone(),
+                file.agent_env_passthrough,
             ),
             default_quota: Quota {
                 max_active_runs: self

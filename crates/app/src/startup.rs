@@ -189,6 +189,7 @@ pub fn wire(
         binary: settings.claude_binary.clone(),
         env: settings.agent_env.iter().cloned().collect(),
         process_records: Some(ProcessRecords::new(data_dir.join("agents"))),
+        inherited_env: settings.agent_env_passthrough.clone(),
         ..ClaudeConfig::default()
     });
     let reaped = runner.reap_orphans();

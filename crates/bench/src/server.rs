@@ -53,6 +53,9 @@ impl Server {
             .arg("--claude-binary")
             .arg(&cli.binary)
             .args(flags)
+            // The fake CLI's scripts travel in the environment: let them through to agents.
+            .arg("--agent-env-passthrough")
+            .arg(cli.env.keys().cloned().collect::<Vec<_>>().join(","))
             .arg("serve")
             .env_remove("DATABASE_URL")
             .envs(

@@ -42,6 +42,68 @@ pub struct ClaudeConfig {
     pub stderr_tail_bytes: usize,
     /// Where started process groups are recorded, for [`ClaudeRunner::reap_orphans`].
     pub process_records: Option<ProcessRecords>,
+    /// Variables of the service's own environment the agent also gets, besides the ones it
+    /// needs to run ([`inherits`]). Everything else (database URL, signing secret …) is withheld.
+    pub inherited_env: Vec<String>,
+}
+
+/// Whether a variable of the service's environment reaches the agent without being named in
+/// [`ClaudeConfig::inherited_env`]: what the CLI, Node and shell tools need to run (search
+/// path, home, locale, time zone, temp dir, proxies and CA certificates) and the CLI's own
+/// settings. Service settings and secrets (`DATABASE_URL`, `OVERSEER_*` …) do not.
+#[must_use]
+pub fn inherits(name: &str) -> bool {
+    const NAMES: [&str; 20] = [
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "CLAUDE_CONFIG_DIR",
+    ];
+    const PREFIXES: [&str; 3] = ["LC_", "CLAUDE_CODE_", "XDG_"];
+    NAMES.contains(&name) || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod inherit_tests {
+    use super::inherits;
+
+    #[test]
+    fn the_agent_keeps_what_it_runs_with_and_not_the_services_settings() {
+        for kept in [
+            "PATH",
+            "HOME",
+            "LC_ALL",
+            "CLAUDE_CODE_MAX_RETRIES",
+            "CLAUDE_CONFIG_DIR",
+        ] {
+            assert!(inherits(kept), "{kept}");
+        }
+        for withheld in [
+            "DATABASE_URL",
+            "OVERSEER_JWT_SECRET",
+            "ANTHROPIC_API_KEY",
+            "AWS_SECRET_ACCESS_KEY",
+            "PATHX",
+        ] {
+            assert!(!inherits(withheld), "{withheld}");
+        }
+    }
 }
 
 impl Default for ClaudeConfig {
@@ -53,6 +115,7 @@ impl Default for ClaudeConfig {
             control_timeout: Duration::from_secs(30),
             close_grace: Duration::from_secs(5),
             max_line_bytes: 16 * 1024 * 1024,
+            inherited_env: Vec::new(),
             stderr_tail_bytes: 8 * 1024,
             process_records: None,
         }
@@ -93,6 +156,16 @@ impl ClaudeRunner {
             resume: spec.resume.as_deref(),
         };
         let mut command = Command::new(&self.config.binary);
+        // The agent's tools run with its environment: start from nothing, not the service's.
+        command.env_clear();
+        for (name, value) in std::env::vars_os() {
+            let keep = name.to_str().is_some_and(|name| {
+                inherits(name) || self.config.inherited_env.iter().any(|extra| extra == name)
+            });
+            if keep {
+                command.env(name, value);
+            }
+        }
         command
             .args(build_args(&spec.options, &extras))
             .current_dir(&spec.working_directory)

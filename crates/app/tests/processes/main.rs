@@ -2,6 +2,7 @@
 //! two nodes on one Postgres database. The agents are the real CLI against the fake API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_env;
 mod faults;
 mod kill;
 mod node;

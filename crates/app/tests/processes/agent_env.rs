@@ -1,0 +1,102 @@
+//! An agent's tools do not see the service's environment: a scripted agent runs `env`, and its
+//! output holds what the CLI runs with (PATH, HOME) but none of the service's settings and
+//! secrets — only what an operator passes through by name.
+
+use std::time::Duration;
+
+use overseer_testkit::fake_api::FakeAnthropic;
+use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::script::{Reply, Script};
+use serde_json::json;
+
+use crate::node::{Node, poll, temp_dir};
+
+const JWT_SECRET: &str = "CANARY-env-jwt-secret-4b7e9d0c1a2f3e5d";
+const SERVICE_SECRET: &str = "CANARY-service-only-6c2d";
+const PASSED_THROUGH: &str = "CANARY-passed-through-9a1b";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_sees_no_service_setting_or_secret_in_its_environment() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    let api = FakeAnthropic::start().await;
+    api.script(Script::new(
+        "env-probe",
+        vec![Reply::bash("env"), Reply::text("Listed.")],
+    ));
+    let data_dir = temp_dir("agent-env");
+    let node = Node::start_with_env(
+        &data_dir,
+        None,
+        &cli,
+        &api,
+        &["--agent-env-passthrough", "OPERATOR_CHOSEN"],
+        &[
+            ("OVERSEER_JWT_SECRET", JWT_SECRET),
+            ("SERVICE_ONLY_SECRET", SERVICE_SECRET),
+            ("OPERATOR_CHOSEN", PASSED_THROUGH),
+        ],
+    )
+    .await;
+    let alice = Api::sign_up(&node.base, "alice@example.com").await;
+    let (status, task) = alice
+        .json(
+            Method::POST,
+            "/api/v1/tasks",
+            Some(json!({
+                "name": "Environment probe",
+                "prompt_template": "env-probe",
+                "sdk_options": {"allowed_tools": ["Bash(env)"]},
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let (status, run) = alice
+        .json(
+            Method::POST,
+            &format!("/api/v1/tasks/{}/execute", task["id"].as_str().unwrap()),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    let run = poll(
+        &alice,
+        &format!("/api/v1/task-executions/{}", run["id"].as_str().unwrap()),
+        Duration::from_secs(90),
+        |run| run["status"] == json!("completed") || run["status"] == json!("failed"),
+    )
+    .await;
+    assert_eq!(run["status"], json!("completed"), "{run}");
+    let (_, calls) = alice
+        .json(
+            Method::GET,
+            &format!(
+                "/api/v1/sessions/{}/tool-calls",
+                run["session_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    let output = calls["items"][0]["tool_output"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(output.contains("PATH="), "the tool ran `env`: {calls}");
+    assert!(
+        output.contains(PASSED_THROUGH),
+        "passed through by name: {output}"
+    );
+    // RUST_LOG is one of the server's own settings (the test node sets it).
+    for withheld in [
+        JWT_SECRET,
+        SERVICE_SECRET,
+        "OVERSEER_JWT_SECRET",
+        "SERVICE_ONLY_SECRET",
+        "RUST_LOG",
+    ] {
+        assert!(
+            !output.contains(withheld),
+            "{withheld} reached the agent: {output}"
+        );
+    }
+}
