@@ -58,6 +58,9 @@ pub struct QueueWorker {
     slots: Arc<Semaphore>,
     running: Mutex<HashSet<ExecutionId>>,
     shutdown: Arc<Shutdown>,
+    /// When this life of the node began: what it finds in flight from before is its previous
+    /// life's.
+    started: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for QueueWorker {
@@ -83,6 +86,7 @@ impl QueueWorker {
         shutdown: Arc<Shutdown>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            started: deps.clock.now(),
             slots: Arc::new(Semaphore::new(config.node_slots.max(1))),
             deps,
             runner,
@@ -119,7 +123,7 @@ impl QueueWorker {
         if let Some(this) = worker.upgrade() {
             let previous_life = LostLeases::HeldBy(this.config.node_id.clone());
             this.recover(previous_life).await;
-            this.sessions.settle_own_restart().await;
+            this.sessions.settle_own_restart(this.started).await;
         }
         loop {
             let Some(this) = worker.upgrade() else { return };

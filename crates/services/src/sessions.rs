@@ -499,10 +499,14 @@ impl SessionService {
         }
     }
 
-    /// This node starts: the turns it had in flight in its previous life died with it.
-    pub async fn settle_own_restart(&self) {
+    /// This node starts: the turns it had in flight in its previous life died with it. Only
+    /// turns last changed before `started` are from that life: the node serves while this runs,
+    /// and a turn it has begun since must not be failed with them.
+    pub async fn settle_own_restart(&self, started: time::OffsetDateTime) {
         for session in self.in_flight().await {
-            if session.host_node.as_deref() == Some(self.node.as_str()) {
+            if session.host_node.as_deref() == Some(self.node.as_str())
+                && session.updated_at < started
+            {
                 self.fail(session.id, NODE_LOST).await;
             }
         }

@@ -214,6 +214,36 @@ async fn hosted_session(
     session.id
 }
 
+/// Regression: the settling runs while the node already serves (it flaked the two-node tests
+/// under load, failing a turn of the new life with "node lost"). A turn changed after the
+/// node's start is its own, not its previous life's.
+#[tokio::test]
+async fn a_restart_settles_only_turns_from_before_it_started() {
+    let repos = MemoryStore::new().repositories();
+    let owner = fixtures::user("life@example.com");
+    repos.users.insert(&owner).await.unwrap();
+    let to_processing = [
+        SessionStatus::Connecting,
+        SessionStatus::Active,
+        SessionStatus::Processing,
+    ];
+    let previous_life = hosted_session(&repos, owner.id, "node-x", &to_processing).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let started = OffsetDateTime::now_utc();
+    // The node starts (its own settling runs in the background), then begins a turn.
+    let services = start_node(&repos, "node-x", Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let this_life = hosted_session(&repos, owner.id, "node-x", &to_processing).await;
+
+    services.sessions.settle_own_restart(started).await;
+    let status = |id| {
+        let repos = repos.clone();
+        async move { repos.sessions.get(id, Scope::Admin).await.unwrap().status() }
+    };
+    assert_eq!(status(previous_life).await, SessionStatus::Failed);
+    assert_eq!(status(this_life).await, SessionStatus::Processing);
+}
+
 #[tokio::test]
 async fn a_restarted_node_fails_the_interactive_turns_it_had_in_flight() {
     let repos = MemoryStore::new().repositories();
