@@ -40,24 +40,30 @@ impl InProcessBroadcaster {
         session: SessionId,
         max: usize,
     ) -> Result<broadcast::Receiver<LiveEvent>, SubscribersFull> {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        let sender = channels
-            .entry(session)
-            .or_insert_with(|| broadcast::channel(self.capacity).0);
         // Counted and taken under the same lock: racing subscribers cannot both pass.
-        if sender.receiver_count() >= max {
-            return Err(SubscribersFull { max });
-        }
-        Ok(sender.subscribe())
+        self.with_sender(session, |sender| {
+            if sender.receiver_count() >= max {
+                return Err(SubscribersFull { max });
+            }
+            Ok(sender.subscribe())
+        })
     }
 
     /// Receives the session's events published from now on.
     pub fn subscribe(&self, session: SessionId) -> broadcast::Receiver<LiveEvent> {
+        self.with_sender(session, broadcast::Sender::subscribe)
+    }
+
+    /// Runs `f` on the session's channel (created if it has none), under the channels' lock.
+    fn with_sender<T>(
+        &self,
+        session: SessionId,
+        f: impl FnOnce(&broadcast::Sender<LiveEvent>) -> T,
+    ) -> T {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        channels
+        f(channels
             .entry(session)
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe()
+            .or_insert_with(|| broadcast::channel(self.capacity).0))
     }
 }
 

@@ -2,7 +2,7 @@
 //! any order (the assistant frame, the hooks, the permission decision, the tool result). A
 //! per-session lock makes each update a read-modify-write no other tracker call interleaves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use overseer_domain::{
@@ -135,40 +135,36 @@ impl ToolTracker {
         let lock = self.lock_for(session);
         let _guard = lock.lock().await;
         let repo = &self.deps.repos.tool_calls;
-        let mut wanted: Vec<String> = Vec::new();
-        for (tool_use, _) in events {
-            if !wanted.iter().any(|id| id == tool_use.tool_use_id) {
-                wanted.push(tool_use.tool_use_id.to_owned());
-            }
-        }
+        let mut mentioned = HashSet::new();
+        let wanted: Vec<String> = events
+            .iter()
+            .filter(|(tool_use, _)| mentioned.insert(tool_use.tool_use_id))
+            .map(|(tool_use, _)| tool_use.tool_use_id.to_owned())
+            .collect();
         let mut stored: HashMap<String, ToolCall> = repo
             .find_by_tool_use_ids(session, &wanted)
             .await?
             .into_iter()
             .map(|call| (call.tool_use_id.clone(), call))
             .collect();
+        // One write per tool use, in order of first mention; `slots` finds it by id.
         let mut writes: Vec<ToolCallWrite> = Vec::with_capacity(wanted.len());
+        let mut slots: HashMap<&str, usize> = HashMap::with_capacity(wanted.len());
         let now = self.deps.clock.now();
         for (tool_use, event) in events {
-            let position = match writes
-                .iter()
-                .position(|w| w.call.tool_use_id == tool_use.tool_use_id)
-            {
-                Some(position) => position,
-                None => {
-                    writes.push(match stored.remove(tool_use.tool_use_id) {
-                        Some(call) => ToolCallWrite {
-                            expected: Some(call.status),
-                            call,
-                        },
-                        None => ToolCallWrite {
-                            call: self.new_call(tool_use),
-                            expected: None,
-                        },
-                    });
-                    writes.len() - 1
-                }
-            };
+            let position = *slots.entry(tool_use.tool_use_id).or_insert_with(|| {
+                writes.push(match stored.remove(tool_use.tool_use_id) {
+                    Some(call) => ToolCallWrite {
+                        expected: Some(call.status),
+                        call,
+                    },
+                    None => ToolCallWrite {
+                        call: self.new_call(tool_use),
+                        expected: None,
+                    },
+                });
+                writes.len() - 1
+            });
             let call = &mut writes[position].call;
             let was_terminal = call.status.is_terminal();
             event.apply(call, now);
