@@ -9,7 +9,7 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, poll, temp_dir};
+use crate::node::{Node, create_task, execute, finished, temp_dir};
 
 const JWT_SECRET: &str = "CANARY-env-jwt-secret-4b7e9d0c1a2f3e5d";
 const SERVICE_SECRET: &str = "CANARY-service-only-6c2d";
@@ -40,33 +40,17 @@ async fn the_agent_sees_no_service_setting_or_secret_in_its_environment() {
     )
     .await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
-    let (status, task) = alice
-        .json(
-            Method::POST,
-            "/api/v1/tasks",
-            Some(json!({
-                "name": "Environment probe",
-                "prompt_template": "env-probe",
-                "sdk_options": {"allowed_tools": ["Bash(env)"]},
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    let (status, run) = alice
-        .json(
-            Method::POST,
-            &format!("/api/v1/tasks/{}/execute", task["id"].as_str().unwrap()),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, 202, "{run}");
-    let run = poll(
+    let task = create_task(
         &alice,
-        &format!("/api/v1/task-executions/{}", run["id"].as_str().unwrap()),
-        Duration::from_secs(90),
-        |run| run["status"] == json!("completed") || run["status"] == json!("failed"),
+        json!({
+            "name": "Environment probe",
+            "prompt_template": "env-probe",
+            "sdk_options": {"allowed_tools": ["Bash(env)"]},
+        }),
     )
     .await;
+    let execution = execute(&alice, &task, json!({})).await;
+    let run = finished(&alice, &execution, Duration::from_secs(90)).await;
     assert_eq!(run["status"], json!("completed"), "{run}");
     let (_, calls) = alice
         .json(

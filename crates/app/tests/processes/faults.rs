@@ -9,7 +9,9 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{Node, poll, processes_under, sleeping_session, temp_dir};
+use crate::node::{
+    Node, create_task, execute, finished, processes_under, sleeping_session, temp_dir,
+};
 
 /// Starts a node whose fake model plays `replies` for prompts containing `marker`, signs up,
 /// and executes one run of a task (with a markdown report); returns the node, the user and the
@@ -26,45 +28,24 @@ async fn run_once(
     prepare(&data_dir);
     let node = Node::start(&data_dir, None, cli, &api, &[]).await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
-    let (status, task) = alice
-        .json(
-            Method::POST,
-            "/api/v1/tasks",
-            Some(json!({
-                "name": "Fault check",
-                "prompt_template": format!("{marker} {{n}}"),
-                "variables": [{"name": "n", "type": "string"}],
-                "sdk_options": {"allowed_tools": ["Bash"]},
-                "generate_report": true,
-                "report_format": "markdown"
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    let (status, run) = alice
-        .json(
-            Method::POST,
-            &format!("/api/v1/tasks/{}/execute", task["id"].as_str().unwrap()),
-            Some(json!({"variables": {"n": "1"}})),
-        )
-        .await;
-    assert_eq!(status, 202, "{run}");
-    let execution = run["id"].as_str().unwrap().to_owned();
+    let task = create_task(
+        &alice,
+        json!({
+            "name": "Fault check",
+            "prompt_template": format!("{marker} {{n}}"),
+            "variables": [{"name": "n", "type": "string"}],
+            "sdk_options": {"allowed_tools": ["Bash"]},
+            "generate_report": true,
+            "report_format": "markdown"
+        }),
+    )
+    .await;
+    let execution = execute(&alice, &task, json!({"n": "1"})).await;
     (node, alice, api, execution)
 }
 
 async fn settled(api: &Api, execution: &str) -> Value {
-    poll(
-        api,
-        &format!("/api/v1/task-executions/{execution}"),
-        Duration::from_secs(120),
-        |run| {
-            run["status"]
-                .as_str()
-                .is_some_and(|s| s != "pending" && s != "running")
-        },
-    )
-    .await
+    finished(api, execution, Duration::from_secs(120)).await
 }
 
 fn failed_with_a_reason(run: &Value) {

@@ -8,7 +8,7 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, processes_under, sleeping_session, temp_dir};
+use crate::node::{Node, create_task, execute, processes_under, sleeping_session, temp_dir};
 
 const RUNS: usize = 5;
 
@@ -56,31 +56,19 @@ async fn sigkill_with_runs_in_flight_leaves_no_orphan_and_loses_no_message() {
     let data_dir = temp_dir("kill");
     let mut node = Node::start(&data_dir, None, &cli, &api, &flags()).await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
-    let (status, task) = alice
-        .json(
-            Method::POST,
-            "/api/v1/tasks",
-            Some(json!({
-                "name": "Long check",
-                "prompt_template": "kill-test {n}",
-                "variables": [{"name": "n", "type": "string"}],
-                "sdk_options": {"allowed_tools": ["Bash(sleep:*)"]},
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    let task_id = task["id"].as_str().unwrap();
+    let task = create_task(
+        &alice,
+        json!({
+            "name": "Long check",
+            "prompt_template": "kill-test {n}",
+            "variables": [{"name": "n", "type": "string"}],
+            "sdk_options": {"allowed_tools": ["Bash(sleep:*)"]},
+        }),
+    )
+    .await;
     let mut executions = Vec::new();
     for n in 0..RUNS {
-        let (status, run) = alice
-            .json(
-                Method::POST,
-                &format!("/api/v1/tasks/{task_id}/execute"),
-                Some(json!({"variables": {"n": n.to_string()}})),
-            )
-            .await;
-        assert_eq!(status, 202, "{run}");
-        executions.push(run["id"].as_str().unwrap().to_owned());
+        executions.push(execute(&alice, &task, json!({"n": n.to_string()})).await);
     }
     let mut committed = Vec::new();
     for execution in &executions {
@@ -135,7 +123,7 @@ async fn sigkill_with_runs_in_flight_leaves_no_orphan_and_loses_no_message() {
     let (_, all) = alice
         .json(
             Method::GET,
-            &format!("/api/v1/tasks/{task_id}/executions"),
+            &format!("/api/v1/tasks/{task}/executions"),
             None,
         )
         .await;

@@ -145,6 +145,41 @@ impl Drop for Node {
     }
 }
 
+/// Creates a task from `body`; its id.
+pub async fn create_task(api: &Api, body: Value) -> String {
+    let (status, task) = api.json(Method::POST, "/api/v1/tasks", Some(body)).await;
+    assert_eq!(status, 201, "{task}");
+    task["id"].as_str().unwrap().to_owned()
+}
+
+/// Executes `task` with `variables`; the execution's id.
+pub async fn execute(api: &Api, task: &str, variables: Value) -> String {
+    let (status, run) = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/tasks/{task}/execute"),
+            Some(json!({ "variables": variables })),
+        )
+        .await;
+    assert_eq!(status, 202, "{run}");
+    run["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until `execution` is no longer pending or running; its final state.
+pub async fn finished(api: &Api, execution: &str, within: Duration) -> Value {
+    poll(
+        api,
+        &format!("/api/v1/task-executions/{execution}"),
+        within,
+        |run| {
+            run["status"]
+                .as_str()
+                .is_some_and(|s| s != "pending" && s != "running")
+        },
+    )
+    .await
+}
+
 /// Polls `path` until `done` holds for its JSON body, or panics after `within`.
 pub async fn poll(api: &Api, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + within;

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::http_api::Api;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, poll, temp_dir};
+use crate::node::{Node, create_task, execute, finished, temp_dir};
 
 const RUNS: usize = 60;
 
@@ -31,35 +31,20 @@ async fn runs_in_a_row_all_complete_and_leak_no_file_descriptor() {
     let data_dir = temp_dir("soak");
     let node = Node::start(&data_dir, None, &cli, &api, &[]).await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
-    let (status, task) = alice
-        .json(
-            Method::POST,
-            "/api/v1/tasks",
-            Some(json!({
-                "name": "Soak",
-                "prompt_template": "soak-run {n}",
-                "variables": [{"name": "n", "type": "string"}],
-                "sdk_options": {"allowed_tools": ["Bash(echo:*)"]},
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    let execute = format!("/api/v1/tasks/{}/execute", task["id"].as_str().unwrap());
+    let task = create_task(
+        &alice,
+        json!({
+            "name": "Soak",
+            "prompt_template": "soak-run {n}",
+            "variables": [{"name": "n", "type": "string"}],
+            "sdk_options": {"allowed_tools": ["Bash(echo:*)"]},
+        }),
+    )
+    .await;
     let mut fds = Vec::new();
     for n in 0..RUNS {
-        let (status, run) = alice
-            .json(
-                Method::POST,
-                &execute,
-                Some(json!({"variables": {"n": n.to_string()}})),
-            )
-            .await;
-        assert_eq!(status, 202, "{run}");
-        let path = format!("/api/v1/task-executions/{}", run["id"].as_str().unwrap());
-        let run = poll(&alice, &path, Duration::from_secs(60), |run| {
-            run["status"] == json!("completed") || run["status"] == json!("failed")
-        })
-        .await;
+        let execution = execute(&alice, &task, json!({"n": n.to_string()})).await;
+        let run = finished(&alice, &execution, Duration::from_secs(60)).await;
         assert_eq!(run["status"], json!("completed"), "run {n}: {run}");
         fds.push(open_fds(node.pid()));
     }
