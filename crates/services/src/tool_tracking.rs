@@ -9,7 +9,7 @@ use overseer_domain::{
     MessageId, PermissionDecision, SessionId, ToolCall, ToolCallId, ToolCallStatus,
 };
 use overseer_ports::repositories::ToolCallWrite;
-use overseer_ports::{NoTelemetry, PageRequest, Telemetry};
+use overseer_ports::{NoTelemetry, Telemetry};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -210,32 +210,22 @@ impl ToolTracker {
         let _guard = lock.lock().await;
         let repo = &self.deps.repos.tool_calls;
         let now = self.deps.clock.now();
-        let mut writes = Vec::new();
-        let mut offset = 0;
-        loop {
-            let page = repo
-                .list_for_session(session, PageRequest::new(PageRequest::MAX_LIMIT, offset))
-                .await?;
-            let read = page.items.len();
-            for mut call in page.items {
-                if call.status.is_terminal() {
-                    continue;
-                }
+        let writes: Vec<ToolCallWrite> = repo
+            .list_unfinished(session)
+            .await?
+            .into_iter()
+            .map(|mut call| {
                 let expected = call.status;
                 call.status = ToolCallStatus::Failed;
                 call.tool_output = Some(reason.to_owned());
                 call.tool_output_bytes = Some(reason.len() as u64);
                 call.completed_at = Some(now);
-                writes.push(ToolCallWrite {
+                ToolCallWrite {
                     call,
                     expected: Some(expected),
-                });
-            }
-            if read < PageRequest::MAX_LIMIT as usize {
-                break;
-            }
-            offset += read as u64;
-        }
+                }
+            })
+            .collect();
         repo.save_all(&writes).await?;
         Ok(writes.len())
     }
@@ -364,7 +354,7 @@ mod tests {
     /// agent's unfinished calls are failed with the reason; finished ones are left alone.
     #[tokio::test]
     async fn unfinished_calls_of_a_gone_agent_are_failed_and_finished_ones_kept() {
-        use overseer_ports::{RandomIds, SystemClock};
+        use overseer_ports::{PageRequest, RandomIds, SystemClock};
         use overseer_testkit::{MemoryStore, fixtures};
 
         let repos = MemoryStore::new().repositories();

@@ -45,6 +45,12 @@ pub trait ToolCallRepository: Send + Sync {
         tool_use_ids: &[String],
     ) -> Result<Vec<ToolCall>, RepoError>;
 
+    /// The session's calls still `pending` or `running`, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list_unfinished(&self, session: SessionId) -> Result<Vec<ToolCall>, RepoError>;
+
     /// The call with this model-assigned id in this session, if any.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::cas_miss;
-use crate::convert::{fetch_page, from_db, parse, to_db, unavailable, write_err};
+use crate::convert::{fetch_all, fetch_page, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
 
 const ENTITY: &str = "tool call";
@@ -135,6 +135,16 @@ impl ToolCallRepository for SqlToolCalls {
         }
         txn.commit().await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn list_unfinished(&self, session: SessionId) -> Result<Vec<ToolCall>, RepoError> {
+        let unfinished = [ToolCallStatus::Pending, ToolCallStatus::Running].map(|s| s.as_str());
+        let select = Entity::find()
+            .filter(Column::SessionId.eq(session.as_uuid()))
+            .filter(Column::Status.is_in(unfinished))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id);
+        fetch_all(&self.0, select, to_domain).await
     }
 
     async fn find_by_tool_use_ids(

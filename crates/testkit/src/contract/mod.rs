@@ -73,6 +73,7 @@ macro_rules! repository_contract_suite {
             tool_call_use_id_is_unique_per_session,
             tool_call_list_is_in_call_order,
             tool_call_batches_are_all_or_nothing,
+            tool_call_unfinished_lists_pending_and_running_only,
             audit_log_filters_and_scope,
             report_round_trips_with_scope,
             mcp_server_visibility_by_scope,

@@ -214,3 +214,27 @@ pub async fn tool_call_batches_are_all_or_nothing(repos: &Repositories) {
     );
     assert!(repos.tool_calls.save_all(&[]).await.is_ok());
 }
+
+/// Only the session's pending and running calls, oldest first.
+pub async fn tool_call_unfinished_lists_pending_and_running_only(repos: &Repositories) {
+    let session = owned_session(repos).await;
+    let mut pending = fixtures::tool_call(session.id, "toolu_p", at(1));
+    pending.status = ToolCallStatus::Pending;
+    let running = fixtures::tool_call(session.id, "toolu_r", at(2));
+    let mut done = fixtures::tool_call(session.id, "toolu_d", at(3));
+    done.status = ToolCallStatus::Completed;
+    for call in [&running, &done, &pending] {
+        repos.tool_calls.insert(call).await.unwrap();
+    }
+    let other = fixtures::session(session.user_id, at(4));
+    repos.sessions.insert(&other).await.unwrap();
+    repos
+        .tool_calls
+        .insert(&fixtures::tool_call(other.id, "toolu_o", at(4)))
+        .await
+        .unwrap();
+    assert_eq!(
+        repos.tool_calls.list_unfinished(session.id).await.unwrap(),
+        vec![pending, running]
+    );
+}

@@ -86,6 +86,18 @@ impl ToolCallRepository for MemoryStore {
         Ok(())
     }
 
+    async fn list_unfinished(&self, session: SessionId) -> Result<Vec<ToolCall>, RepoError> {
+        let mut calls: Vec<ToolCall> = self
+            .lock()
+            .tool_calls
+            .values()
+            .filter(|c| c.session_id == session && !c.status.is_terminal())
+            .cloned()
+            .collect();
+        calls.sort_by_key(|c| (c.created_at, c.id));
+        Ok(calls)
+    }
+
     async fn find_by_tool_use_ids(
         &self,
         session: SessionId,
