@@ -45,6 +45,11 @@ pub struct Settings {
     /// Variables of the service's environment passed on to agents, besides what the CLI needs
     /// to run; every other one (database URL, secrets) is withheld from them.
     pub agent_env_passthrough: Vec<String>,
+    /// CLIs kept started ahead of demand for the option sets asked for most recently (0: off).
+    /// Each holds ≈ 200 MiB and saves a new session ≈ 350 ms (docs/benchmarks.md).
+    pub warm_agents: usize,
+    /// An option set no run asked for within this time stops being kept warm.
+    pub warm_agent_max_age: std::time::Duration,
 }
 
 impl Settings {
@@ -100,6 +105,8 @@ impl Default for Settings {
             default_quota: Quota::default(),
             auth_attempts_per_minute: Self::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
             agent_env_passthrough: Vec::new(),
+            warm_agents: 0,
+            warm_agent_max_age: std::time::Duration::from_secs(600),
         }
     }
 }
@@ -230,6 +237,8 @@ pub struct FileSettings {
     pub default_max_daily_cost_usd: Option<f64>,
     pub auth_attempts_per_minute: Option<std::num::NonZeroU32>,
     pub agent_env_passthrough: Option<Vec<String>>,
+    pub warm_agents: Option<usize>,
+    pub warm_agent_max_age_seconds: Option<u64>,
 }
 
 impl fmt::Debug for FileSettings {

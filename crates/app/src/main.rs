@@ -118,6 +118,18 @@ struct Cli {
         global = true
     )]
     agent_env_passthrough: Vec<String>,
+    /// CLIs kept started ahead of demand (each ≈ 200 MiB) for the option sets asked for most
+    /// recently; a new session taking one skips the CLI's start. 0 turns the pool off.
+    #[arg(long, env = "OVERSEER_WARM_AGENTS", default_value_t = 0, global = true)]
+    warm_agents: usize,
+    /// Seconds an option set stays warm after the last run that asked for it.
+    #[arg(
+        long,
+        env = "OVERSEER_WARM_AGENT_MAX_AGE_SECONDS",
+        default_value_t = 600,
+        global = true
+    )]
+    warm_agent_max_age_seconds: u64,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -240,6 +252,12 @@ impl Cli {
                 self.agent_env_passthrough.clone(),
                 file.agent_env_passthrough,
             ),
+            warm_agents: layered(explicit("warm_agents"), self.warm_agents, file.warm_agents),
+            warm_agent_max_age: std::time::Duration::from_secs(layered(
+                explicit("warm_agent_max_age_seconds"),
+                self.warm_agent_max_age_seconds,
+                file.warm_agent_max_age_seconds,
+            )),
             default_quota: Quota {
                 max_active_runs: self
                     .default_max_active_runs

@@ -19,7 +19,7 @@ use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords};
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
-use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig};
+use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig, WarmPoolConfig};
 use overseer_store::{PgClusterBus, Store, StoreError};
 
 use crate::config::Settings;
@@ -229,6 +229,10 @@ pub fn wire(
         },
         default_execution_timeout: settings.execution_timeout,
         default_quota: settings.default_quota,
+        warm: WarmPoolConfig {
+            max_agents: settings.warm_agents,
+            max_age: settings.warm_agent_max_age,
+        },
         ..ServicesConfig::default()
     };
     Ok((Services::build(adapters, config), auth))

@@ -149,3 +149,55 @@ async fn bare_batch(cli: &Cli, n: usize, label: &str, prompt: &str) -> Duration 
     }
     started.elapsed()
 }
+
+/// The warm pool through the service: the same execution on a server that keeps one CLI warm
+/// (`--warm-agents 1`) and on one that does not, alternating. Each run waits a moment first, so
+/// the warm server has replaced the agent the previous run took; the cold one waits as long.
+pub async fn warm_pool(cli: &Cli) -> String {
+    let cold = Server::start(cli, "warm-off", None, &[]).await;
+    let warm = Server::start(cli, "warm-on", None, &["--warm-agents", "1"]).await;
+    let (cold_tenant, warm_tenant) = (tenant(&cold).await, tenant(&warm).await);
+    let prompt = format!("{MARKER}: write a file");
+    // Untimed: the first run on the warm server is what teaches it the option set.
+    cold_tenant.wait(&cold_tenant.execute(&prompt).await).await;
+    warm_tenant.wait(&warm_tenant.execute(&prompt).await).await;
+    let (mut cold_runs, mut warm_runs) = (Vec::new(), Vec::new());
+    let (mut cold_totals, mut warm_totals) = (Vec::new(), Vec::new());
+    for _ in 0..PAIRS {
+        for (tenant, runs, totals) in [
+            (&cold_tenant, &mut cold_runs, &mut cold_totals),
+            (&warm_tenant, &mut warm_runs, &mut warm_totals),
+        ] {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let started = Instant::now();
+            let run = tenant.wait(&tenant.execute(&prompt).await).await;
+            totals.push(started.elapsed());
+            assert_eq!(run["status"], json!("completed"), "{run}");
+            runs.push(run["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let first_event = |stamps: Vec<phases::Stamps>| {
+        median(
+            &stamps
+                .iter()
+                .map(phases::Stamps::to_first_event)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let cold_first = first_event(phases::stamps(&cold.database_url, &cold_runs).await);
+    let warm_first = first_event(phases::stamps(&warm.database_url, &warm_runs).await);
+    let (cold_total, warm_total) = (median(&cold_totals), median(&warm_totals));
+    format!(
+        "| through HTTP on SQLite (median of {PAIRS} alternating runs) | `--warm-agents 0` (default) | `--warm-agents 1` | saved (warm ÷ cold) |\n|---|---|---|---|\n\
+         | execute → the agent's first event stored | {} | {} | {} ({:.3}) |\n\
+         | execute → persisted completion (client's view) | {} | {} | {} ({:.3}) |\n",
+        ms(cold_first),
+        ms(warm_first),
+        ms(cold_first.saturating_sub(warm_first)),
+        ratio(warm_first, cold_first),
+        ms(cold_total),
+        ms(warm_total),
+        ms(cold_total.saturating_sub(warm_total)),
+        ratio(warm_total, cold_total),
+    )
+}

@@ -89,9 +89,10 @@ impl Backend {
     }
 }
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "runner",
     "warm",
+    "warm-service",
     "e2e",
     "throughput",
     "ingest",
@@ -160,6 +161,7 @@ async fn main() {
         let table = match scenario {
             "runner" => runner::run(&cli).await,
             "warm" => runner::warm_pool(&cli).await,
+            "warm-service" => e2e::warm_pool(&cli).await,
             "e2e" => e2e::single_execution(&cli, &backends).await,
             "throughput" => e2e::throughput(&cli, &backends).await,
             "ingest" => flood::ingestion(&cli, &backends).await,

@@ -15,19 +15,32 @@ fn between(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
     Duration::try_from(to - from).unwrap_or_default()
 }
 
-pub async fn table(
-    backend: &str,
-    database_url: &str,
-    runs: &[String],
-    bare: &[Sample],
-    totals: &[Duration],
-) -> String {
+/// When one run's steps happened, from the rows it left.
+pub struct Stamps {
+    created: OffsetDateTime,
+    started: OffsetDateTime,
+    /// The prompt stored: the agent has started.
+    prompt: OffsetDateTime,
+    /// The CLI's first event is its `system` init frame, printed once it has the prompt.
+    first_event: OffsetDateTime,
+    result: OffsetDateTime,
+    completed: OffsetDateTime,
+}
+
+impl Stamps {
+    /// Execute → the agent's first event stored.
+    pub fn to_first_event(&self) -> Duration {
+        between(self.created, self.first_event)
+    }
+}
+
+/// The [`Stamps`] of `runs` (execution ids), read from the server's database.
+pub async fn stamps(database_url: &str, runs: &[String]) -> Vec<Stamps> {
     let store = overseer_store::Store::connect(database_url)
         .await
         .expect("open the server's database");
     let repos = store.repositories();
-    let (mut setup, mut start, mut turn, mut finish) = (vec![], vec![], vec![], vec![]);
-    let mut first_event = vec![];
+    let mut all = Vec::new();
     for run in runs {
         let execution = repos
             .executions
@@ -46,18 +59,42 @@ pub async fn table(
                 .map(|m| m.created_at)
                 .unwrap()
         };
-        let (user, result) = (stored(MessageType::User), stored(MessageType::Result));
-        // The CLI's first event is its `system` init frame, printed once it has the prompt.
-        first_event.push(between(execution.created_at, stored(MessageType::System)));
-        let started = execution.started_at.unwrap();
-        setup.push(between(execution.created_at, started));
-        start.push(between(started, user));
-        turn.push(between(user, result));
-        finish.push(between(result, execution.completed_at.unwrap()));
+        all.push(Stamps {
+            created: execution.created_at,
+            started: execution.started_at.unwrap(),
+            prompt: stored(MessageType::User),
+            first_event: stored(MessageType::System),
+            result: stored(MessageType::Result),
+            completed: execution.completed_at.unwrap(),
+        });
     }
+    all
+}
+
+pub async fn table(
+    backend: &str,
+    database_url: &str,
+    runs: &[String],
+    bare: &[Sample],
+    totals: &[Duration],
+) -> String {
+    let runs = stamps(database_url, runs).await;
+    let span = |from: fn(&Stamps) -> OffsetDateTime, to: fn(&Stamps) -> OffsetDateTime| {
+        median(
+            &runs
+                .iter()
+                .map(|r| between(from(r), to(r)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let setup = span(|r| r.created, |r| r.started);
+    let start = span(|r| r.started, |r| r.prompt);
+    let turn = span(|r| r.prompt, |r| r.result);
+    let finish = span(|r| r.result, |r| r.completed);
+    let first_event = span(|r| r.created, |r| r.first_event);
     let bare_init: Vec<Duration> = bare.iter().map(|s| s.init).collect();
     let bare_turn: Vec<Duration> = bare.iter().map(|s| s.turn - s.init).collect();
-    let stored_total = median(&setup) + median(&start) + median(&turn) + median(&finish);
+    let stored_total = setup + start + turn + finish;
     format!(
         "\n| {backend}: where the time goes (medians) | bare CLI | Overseer |\n|---|---|---|\n\
          | request → run claimed, session and working directory ready | — | {} |\n\
@@ -66,13 +103,13 @@ pub async fn table(
          | result → execution `completed` | — | {} |\n\
          | client's view beyond the stored timestamps (HTTP, wait) | — | {} |\n\
          | execute → the agent's first event stored (no warm pool) | — | {} |\n",
-        ms(median(&setup)),
+        ms(setup),
         ms(median(&bare_init)),
-        ms(median(&start)),
+        ms(start),
         ms(median(&bare_turn)),
-        ms(median(&turn)),
-        ms(median(&finish)),
+        ms(turn),
+        ms(finish),
         ms(median(totals).saturating_sub(stored_total)),
-        ms(median(&first_event)),
+        ms(first_event),
     )
 }

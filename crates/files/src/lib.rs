@@ -39,6 +39,30 @@ impl LocalWorkspaces {
     fn archived(&self, session: SessionId) -> PathBuf {
         self.root.join("archives").join(session.to_string())
     }
+
+    /// `dir` itself if it is a directory directly under `active/` (the only ones this adapter
+    /// moves or removes), so a wrong path can never touch anything else.
+    fn active_dir<'p>(
+        &self,
+        dir: &'p Path,
+        operation: &'static str,
+    ) -> Result<&'p Path, FileError> {
+        let active = self.root.join("active");
+        let direct_child = dir.parent() == Some(active.as_path())
+            || std::fs::canonicalize(&active)
+                .is_ok_and(|root| dir.parent() == Some(root.as_path()));
+        let plain_name = dir
+            .file_name()
+            .is_some_and(|name| name != "." && name != "..");
+        if direct_child && plain_name {
+            Ok(dir)
+        } else {
+            Err(FileError {
+                operation,
+                reason: "not an active working directory".to_owned(),
+            })
+        }
+    }
 }
 
 #[async_trait]
@@ -53,16 +77,27 @@ impl Workspaces for LocalWorkspaces {
             .map_err(failed("resolving the working directory"))
     }
 
-    async fn archive(&self, session: SessionId) -> Result<PathBuf, FileError> {
+    async fn archive(&self, session: SessionId, current: &Path) -> Result<PathBuf, FileError> {
+        let current = self.active_dir(current, "archiving the working directory")?;
         let target = self.archived(session);
         let parent = target.parent().unwrap_or(&self.root);
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(failed("creating the archive directory"))?;
-        tokio::fs::rename(self.active(session), &target)
+        tokio::fs::rename(current, &target)
             .await
             .map_err(failed("archiving the working directory"))?;
         Ok(target)
+    }
+
+    async fn discard(&self, dir: &Path) -> Result<(), FileError> {
+        let dir = self.active_dir(dir, "removing the working directory")?;
+        match tokio::fs::remove_dir_all(dir).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                Err(failed("removing the working directory")(err))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -143,13 +178,66 @@ mod tests {
         let dir = workspaces.create(session).await.unwrap();
         assert!(dir.is_absolute() && dir.ends_with(format!("agent-workdirs/active/{session}")));
         std::fs::write(dir.join("out.txt"), "kept").unwrap();
-        let archived = workspaces.archive(session).await.unwrap();
+        let archived = workspaces.archive(session, &dir).await.unwrap();
         assert!(!dir.exists());
         assert_eq!(
             std::fs::read_to_string(archived.join("out.txt")).unwrap(),
             "kept"
         );
         assert!(archived.ends_with(format!("agent-workdirs/archives/{session}")));
+        std::fs::remove_dir_all(data).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_session_archives_the_directory_it_adopted() {
+        let data = temp();
+        let workspaces = LocalWorkspaces::new(&data);
+        let warm = workspaces
+            .create(SessionId::from_uuid(Uuid::now_v7()))
+            .await
+            .unwrap();
+        let session = SessionId::from_uuid(Uuid::now_v7());
+        let own = workspaces.create(session).await.unwrap();
+        workspaces.discard(&own).await.unwrap();
+        assert!(!own.exists());
+        std::fs::write(warm.join("out.txt"), "kept").unwrap();
+        let archived = workspaces.archive(session, &warm).await.unwrap();
+        assert!(!warm.exists());
+        assert!(archived.ends_with(format!("agent-workdirs/archives/{session}")));
+        assert_eq!(
+            std::fs::read_to_string(archived.join("out.txt")).unwrap(),
+            "kept"
+        );
+        std::fs::remove_dir_all(data).unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_active_working_directories_are_moved_or_removed() {
+        let data = temp();
+        let workspaces = LocalWorkspaces::new(&data);
+        let session = SessionId::from_uuid(Uuid::now_v7());
+        let dir = workspaces.create(session).await.unwrap();
+        let precious = data.join("overseer.db");
+        std::fs::write(&precious, "rows").unwrap();
+        for outside in [
+            precious.clone(),
+            data.clone(),
+            dir.join(".."),
+            dir.join("nested"),
+            PathBuf::from("/etc"),
+        ] {
+            assert!(
+                workspaces.discard(&outside).await.is_err(),
+                "{}",
+                outside.display()
+            );
+            assert!(
+                workspaces.archive(session, &outside).await.is_err(),
+                "{}",
+                outside.display()
+            );
+        }
+        assert!(precious.exists() && dir.exists());
         std::fs::remove_dir_all(data).unwrap();
     }
 

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use overseer_domain::{ReportFormat, ReportId, SessionId};
@@ -11,8 +11,10 @@ pub struct FileError {
     pub reason: String,
 }
 
-/// Working directories of sessions: `<data_dir>/agent-workdirs/active/<session_id>/`, moved to
-/// `archives/` when a session is archived.
+/// Working directories of sessions: `<data_dir>/agent-workdirs/active/<id>/`, moved to
+/// `archives/<session_id>/` when a session is archived. A session usually works in the
+/// directory created under its own id; one that takes a warm agent adopts the directory that
+/// agent was started in, so the stored path, not the id, says where a session works.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait Workspaces: Send + Sync {
@@ -22,11 +24,19 @@ pub trait Workspaces: Send + Sync {
     /// [`FileError`] if it cannot be created.
     async fn create(&self, session: SessionId) -> Result<PathBuf, FileError>;
 
-    /// Moves the working directory under the archive and returns its new path.
+    /// Moves `session`'s working directory, now at `current`, under the archive and returns its
+    /// new path.
     ///
     /// # Errors
-    /// [`FileError`] if it cannot be moved.
-    async fn archive(&self, session: SessionId) -> Result<PathBuf, FileError>;
+    /// [`FileError`] if `current` is not an active working directory or cannot be moved.
+    async fn archive(&self, session: SessionId, current: &Path) -> Result<PathBuf, FileError>;
+
+    /// Removes an active working directory that no session uses (any more): one made for a
+    /// session that adopted another, or for a warm agent that expired.
+    ///
+    /// # Errors
+    /// [`FileError`] if `dir` is not an active working directory or cannot be removed.
+    async fn discard(&self, dir: &Path) -> Result<(), FileError>;
 }
 
 /// Where report files live: `<data_dir>/reports/<report_id>/report.<ext>`.

@@ -274,6 +274,10 @@ impl AgentSession for ClaudeSession {
     fn process_id(&self) -> Option<u32> {
         (!self.exited()).then_some(self.pid)
     }
+
+    fn has_exited(&self) -> bool {
+        self.exited()
+    }
 }
 
 impl Drop for ClaudeSession {

@@ -149,15 +149,48 @@ impl AgentPool {
         spec: AgentSpec,
         callbacks: AgentCallbacks,
     ) -> Result<Arc<dyn AgentSession>, AgentError> {
-        let slot = Arc::clone(&self.slots)
+        let slot = self.slot().await?;
+        let agent = self.runner.start(spec, callbacks).await?;
+        self.insert_live(session, agent.clone(), slot).await?;
+        Ok(agent)
+    }
+
+    /// Makes `agent`, started elsewhere with `spec` and `callbacks` (a warm agent), the live
+    /// agent of `session`, as if [`AgentPool::start`] had started it. Waits for a free slot.
+    ///
+    /// # Errors
+    /// [`AgentError::Closed`] if the pool is shutting down.
+    pub async fn adopt(
+        &self,
+        session: SessionId,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+        agent: Arc<dyn AgentSession>,
+    ) -> Result<(), AgentError> {
+        self.entries()
+            .recipes
+            .insert(session, Recipe { spec, callbacks });
+        let slot = self.slot().await?;
+        self.insert_live(session, agent, slot).await
+    }
+
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, AgentError> {
+        Arc::clone(&self.slots)
             .acquire_owned()
             .await
-            .map_err(|_| AgentError::Closed)?;
-        let agent = self.runner.start(spec, callbacks).await?;
+            .map_err(|_| AgentError::Closed)
+    }
+
+    async fn insert_live(
+        &self,
+        session: SessionId,
+        agent: Arc<dyn AgentSession>,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<(), AgentError> {
         let replaced = self.entries().live.insert(
             session,
             Live {
-                agent: agent.clone(),
+                agent,
                 _slot: slot,
                 last_active: Instant::now(),
                 busy: false,
@@ -166,7 +199,7 @@ impl AgentPool {
         if let Some(old) = replaced {
             old.agent.close().await?;
         }
-        Ok(agent)
+        Ok(())
     }
 
     /// Sends a message to `session`'s agent, restarting it with `resume` if it was evicted, and

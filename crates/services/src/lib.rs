@@ -27,10 +27,12 @@ pub mod scheduler;
 pub mod sessions;
 pub mod tasks;
 pub mod tool_tracking;
+pub mod warm_pool;
 pub mod webhooks;
 pub mod wiring;
 
 pub use agent_pool::{AgentPool, PoolConfig};
 pub use context::{Deps, RequestContext};
 pub use error::ServiceError;
+pub use warm_pool::{WarmPool, WarmPoolConfig};
 pub use wiring::{Adapters, Services, ServicesConfig};

@@ -27,6 +27,7 @@ use crate::permissions::SessionPermissions;
 use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
 use crate::tool_tracking::ToolTracker;
+use crate::warm_pool::WarmPool;
 
 /// The output of a tool call whose agent ended before the tool finished.
 const AGENT_GONE: &str = "the agent stopped before the tool finished";
@@ -57,6 +58,8 @@ pub struct TurnOutcome {
 pub struct SessionServiceParts {
     pub deps: Deps,
     pub pool: Arc<AgentPool>,
+    /// Agents started ahead of demand, for first starts.
+    pub warm: Arc<WarmPool>,
     pub workspaces: Arc<dyn Workspaces>,
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub mcp: McpConfigBuilder,
@@ -73,6 +76,7 @@ pub struct SessionService {
     deps: Deps,
     audit: AuditService,
     pool: Arc<AgentPool>,
+    warm: Arc<WarmPool>,
     workspaces: Arc<dyn Workspaces>,
     broadcaster: Arc<dyn EventBroadcaster>,
     mcp: McpConfigBuilder,
@@ -107,6 +111,7 @@ impl SessionService {
             audit: AuditService::new(parts.deps.clone()),
             deps: parts.deps,
             pool: parts.pool,
+            warm: parts.warm,
             workspaces: parts.workspaces,
             broadcaster: parts.broadcaster,
             mcp: parts.mcp,
@@ -358,7 +363,9 @@ impl SessionService {
         if self.pool.is_live(session.id) {
             return Ok(());
         }
-        if session.status() == SessionStatus::Created {
+        // Only a first start may take a warm agent: a later one keeps the session's directory.
+        let first_start = session.status() == SessionStatus::Created;
+        if first_start {
             session.options.mcp_servers = self
                 .mcp
                 .build(
@@ -372,12 +379,7 @@ impl SessionService {
             self.move_to(session, SessionStatus::Connecting, None)
                 .await?;
         }
-        let workdir = session
-            .working_directory_path
-            .clone()
-            .ok_or(ServiceError::Conflict(
-                "the session has no working directory".to_owned(),
-            ))?;
+        let workdir = working_directory(session)?;
         let mut options = session.options.clone();
         // The CLI stops itself at --max-budget-usd: no more than what the user has left today.
         if let Some(left) = budget_left {
@@ -386,15 +388,34 @@ impl SessionService {
                 .map_or(left, |own| own.value().min(left));
             options.max_budget_usd = Some(UsdBudget::new(cap)?);
         }
-        let spec = AgentSpec {
-            working_directory: workdir.into(),
+        let mut spec = AgentSpec {
+            working_directory: workdir,
             options,
             env: BTreeMap::new(),
             resume: session.agent_session_id.clone(),
         };
-        self.pool
-            .start(session.id, spec, self.callbacks(session))
-            .await?;
+        let callbacks = self.callbacks(session);
+        let warm = if first_start {
+            self.warm.take(&spec, &callbacks)
+        } else {
+            None
+        };
+        match warm {
+            Some(warm) => {
+                // The warm agent runs in a directory of its own: the session moves there.
+                let own = std::mem::replace(&mut spec.working_directory, warm.working_directory);
+                session.working_directory_path = Some(spec.working_directory.display().to_string());
+                self.pool
+                    .adopt(session.id, spec, callbacks, warm.agent)
+                    .await?;
+                if let Err(err) = self.workspaces.discard(&own).await {
+                    tracing::warn!(session = %session.id, error = %err, "cannot remove an unused working directory");
+                }
+            }
+            None => {
+                self.pool.start(session.id, spec, callbacks).await?;
+            }
+        }
         self.move_to(session, SessionStatus::Active, None).await
     }
 
@@ -774,7 +795,10 @@ impl SessionService {
                 },
             ));
         }
-        let archived = self.workspaces.archive(id).await?;
+        let archived = self
+            .workspaces
+            .archive(id, &working_directory(&session)?)
+            .await?;
         session.working_directory_path = Some(archived.display().to_string());
         self.move_to(&mut session, SessionStatus::Archived, None)
             .await?;
@@ -820,6 +844,16 @@ impl SessionService {
     }
 }
 
+fn working_directory(session: &Session) -> Result<std::path::PathBuf, ServiceError> {
+    session
+        .working_directory_path
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .ok_or(ServiceError::Conflict(
+            "the session has no working directory".to_owned(),
+        ))
+}
+
 #[cfg(test)]
 mod tests {
     use overseer_domain::SessionName;
@@ -845,7 +879,7 @@ mod tests {
             .returning(|id| Ok(format!("/tmp/overseer-mock/{id}").into()));
         workspaces
             .expect_archive()
-            .returning(|id| Ok(format!("/tmp/overseer-mock/archives/{id}").into()));
+            .returning(|id, _| Ok(format!("/tmp/overseer-mock/archives/{id}").into()));
         // No agent may start in these tests.
         let adapters = crate::wiring::Adapters {
             deps: deps.clone(),

@@ -25,6 +25,7 @@ use crate::reports::ReportService;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sessions::{SessionService, SessionServiceParts};
 use crate::tasks::TaskService;
+use crate::warm_pool::{WarmPool, WarmPoolConfig};
 use crate::webhooks::WebhookService;
 
 /// The adapters the services run on.
@@ -60,6 +61,8 @@ pub struct ServicesConfig {
     /// Quota limits for users who have none of their own (unset: unlimited).
     pub default_quota: Quota,
     pub scheduler: SchedulerConfig,
+    /// Agents started ahead of demand (off unless `max_agents` > 0).
+    pub warm: WarmPoolConfig,
 }
 
 impl Default for ServicesConfig {
@@ -73,6 +76,7 @@ impl Default for ServicesConfig {
             default_execution_timeout: Duration::from_secs(30 * 60),
             default_quota: Quota::default(),
             scheduler: SchedulerConfig::default(),
+            warm: WarmPoolConfig::default(),
         }
     }
 }
@@ -86,6 +90,7 @@ pub struct Services {
     pub approvals: Arc<ApprovalGate>,
     pub audit: AuditService,
     pub pool: Arc<AgentPool>,
+    pub warm: Arc<WarmPool>,
     pub mcp_servers: Arc<McpServerService>,
     pub quotas: Arc<QuotaService>,
     pub webhooks: Arc<WebhookService>,
@@ -130,11 +135,23 @@ impl Services {
             )
             .with_cluster(cluster.clone()),
         );
+        let warm = WarmPool::new(
+            adapters.runner.clone(),
+            adapters.workspaces.clone(),
+            deps.ids.clone(),
+            config.warm,
+        );
+        if config.warm.max_agents > 0 {
+            let every =
+                (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            drop(warm.spawn_expiry(every));
+        }
         let pool = AgentPool::new(adapters.runner, config.pool);
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
             deps: deps.clone(),
             pool: pool.clone(),
+            warm: warm.clone(),
             workspaces: adapters.workspaces,
             broadcaster,
             mcp: McpConfigBuilder::new(config.built_in_mcp_servers),
@@ -205,6 +222,7 @@ impl Services {
             approvals,
             audit,
             pool,
+            warm,
             mcp_servers,
             worker,
             execution_watch,
@@ -221,6 +239,7 @@ impl Services {
         while self.worker.running() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        self.warm.close_all().await;
         self.pool.close_all().await;
         // Let the runs that lost their agent record it.
         let settle = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

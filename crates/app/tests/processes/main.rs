@@ -9,3 +9,4 @@ mod node;
 mod secrets;
 mod soak;
 mod two_nodes;
+mod warm;

@@ -141,4 +141,10 @@ pub trait AgentSession: Send + Sync {
 
     /// The operating-system process id, while the process runs.
     fn process_id(&self) -> Option<u32>;
+
+    /// Whether the agent is gone for good (its process exited), so that no message can reach
+    /// it any more. Adapters without such an end keep the default.
+    fn has_exited(&self) -> bool {
+        false
+    }
 }
