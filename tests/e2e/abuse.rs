@@ -123,3 +123,55 @@ async fn live_streams_per_session_are_capped() {
     assert_eq!(body["limit"], json!("subscribers_per_session"), "{body}");
     assert!(body["detail"].as_str().unwrap().contains("256"), "{body}");
 }
+
+async fn open(api: &Api, name: &str) -> (u16, Value) {
+    api.json(
+        Method::POST,
+        "/api/v1/sessions",
+        Some(json!({ "name": name })),
+    )
+    .await
+}
+
+/// A user may hold only so many interactive sessions open: one more is a 429 naming the cap,
+/// and nothing of it is written. Other users are not affected, and ending one frees a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_interactive_sessions_per_user_are_capped() {
+    let app = spawn_sqlite_with(temp_data_dir(), |settings| {
+        settings.max_open_sessions_per_user = 3;
+    })
+    .await;
+    let alice = Api::sign_up(&app.url(""), "alice@example.com").await;
+    let bob = Api::sign_up(&app.url(""), "bob@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (status, session) = open(&alice, &format!("s{n}")).await;
+        assert_eq!(status, 201, "{session}");
+        ids.push(session["id"].as_str().unwrap().to_owned());
+    }
+    let (status, problem) = open(&alice, "one too many").await;
+    assert_eq!(status, 429, "{problem}");
+    assert_eq!(problem["limit"], json!("max_open_sessions"), "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("quota-exceeded")
+    );
+    let (_, list) = alice.json(Method::GET, "/api/v1/sessions", None).await;
+    assert_eq!(list["total"], json!(3), "nothing written: {list}");
+
+    let (status, _) = open(&bob, "bob's own").await;
+    assert_eq!(status, 201, "another user is not affected");
+
+    let (status, ended) = alice
+        .json(
+            Method::POST,
+            &format!("/api/v1/sessions/{}/terminate", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{ended}");
+    let (status, session) = open(&alice, "in the freed place").await;
+    assert_eq!(status, 201, "{session}");
+}

@@ -7,7 +7,7 @@
 //! Not in the matrix: login, register and refresh (their credentials are the request itself),
 //! and the webhook receiver, which authenticates by signature (all JWT callers get 401 there).
 
-use overseer_e2e::{Db, spawn_with_agent};
+use overseer_e2e::{Db, spawn_with_agent_and};
 use overseer_testkit::http_api::Api;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -308,7 +308,12 @@ const PLACEHOLDERS: [&str; 8] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_refuses_every_cell_the_table_does_not_allow() {
-    let Some(app) = spawn_with_agent(Db::Sqlite).await else {
+    // Every cell opens fresh sessions for the owner: far more than the open-sessions cap.
+    let Some(app) = spawn_with_agent_and(Db::Sqlite, |settings| {
+        settings.max_open_sessions_per_user = u32::MAX;
+    })
+    .await
+    else {
         return;
     };
     let base = app.url("");

@@ -101,6 +101,11 @@ pub async fn spawn_postgres() -> Option<TestApp> {
 /// Starts the application with the real CLI and a fresh fake API (scripted by the caller), on
 /// `db`; `None` when the CLI or Postgres is missing outside CI.
 pub async fn spawn_with_agent(db: Db) -> Option<TestApp> {
+    spawn_with_agent_and(db, |_| {}).await
+}
+
+/// [`spawn_with_agent`], with `adjust` applied to the settings first.
+pub async fn spawn_with_agent_and(db: Db, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let cli = overseer_testkit::cli::real_cli()?;
     let api = FakeAnthropic::start().await;
     let (url, guard) = match db {
@@ -110,7 +115,8 @@ pub async fn spawn_with_agent(db: Db) -> Option<TestApp> {
             (Some(DatabaseUrl::new(store.connection_url())), Some(guard))
         }
     };
-    let settings = settings(temp_data_dir(), url, Some(&api), Some(cli));
+    let mut settings = settings(temp_data_dir(), url, Some(&api), Some(cli));
+    adjust(&mut settings);
     Some(spawn(settings, guard, Some(api)).await)
 }
 

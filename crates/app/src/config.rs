@@ -50,6 +50,8 @@ pub struct Settings {
     pub warm_agents: usize,
     /// An option set no run asked for within this time stops being kept warm.
     pub warm_agent_max_age: std::time::Duration,
+    /// Interactive sessions a user may have open (not yet ended) at once.
+    pub max_open_sessions_per_user: u32,
 }
 
 impl Settings {
@@ -107,6 +109,7 @@ impl Default for Settings {
             agent_env_passthrough: Vec::new(),
             warm_agents: 0,
             warm_agent_max_age: std::time::Duration::from_secs(600),
+            max_open_sessions_per_user: 20,
         }
     }
 }
@@ -239,6 +242,7 @@ pub struct FileSettings {
     pub agent_env_passthrough: Option<Vec<String>>,
     pub warm_agents: Option<usize>,
     pub warm_agent_max_age_seconds: Option<u64>,
+    pub max_open_sessions_per_user: Option<u32>,
 }
 
 impl fmt::Debug for FileSettings {

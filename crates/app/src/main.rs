@@ -130,6 +130,15 @@ struct Cli {
         global = true
     )]
     warm_agent_max_age_seconds: u64,
+    /// Interactive sessions a user may have open at once; one more is a 429 naming
+    /// `max_open_sessions` (task runs are bounded by the runs quota instead).
+    #[arg(
+        long,
+        env = "OVERSEER_MAX_OPEN_SESSIONS_PER_USER",
+        default_value_t = 20,
+        global = true
+    )]
+    max_open_sessions_per_user: u32,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -253,6 +262,11 @@ impl Cli {
                 file.agent_env_passthrough,
             ),
             warm_agents: layered(explicit("warm_agents"), self.warm_agents, file.warm_agents),
+            max_open_sessions_per_user: layered(
+                explicit("max_open_sessions_per_user"),
+                self.max_open_sessions_per_user,
+                file.max_open_sessions_per_user,
+            ),
             warm_agent_max_age: std::time::Duration::from_secs(layered(
                 explicit("warm_agent_max_age_seconds"),
                 self.warm_agent_max_age_seconds,

@@ -229,6 +229,7 @@ pub fn wire(
         },
         default_execution_timeout: settings.execution_timeout,
         default_quota: settings.default_quota,
+        max_open_sessions: settings.max_open_sessions_per_user,
         warm: WarmPoolConfig {
             max_agents: settings.warm_agents,
             max_age: settings.warm_agent_max_age,

@@ -28,6 +28,8 @@ impl Quota {
 pub enum QuotaLimit {
     MaxActiveRuns,
     MaxDailyCostUsd,
+    /// Interactive sessions not yet ended, per user.
+    MaxOpenSessions,
 }
 
 impl QuotaLimit {
@@ -36,6 +38,7 @@ impl QuotaLimit {
         match self {
             Self::MaxActiveRuns => "max_active_runs",
             Self::MaxDailyCostUsd => "max_daily_cost_usd",
+            Self::MaxOpenSessions => "max_open_sessions",
         }
     }
 }

@@ -44,9 +44,10 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     #[schema(value_type = Vec<FieldError>)]
     errors: &'a [FieldError],
-    /// The limit reached: on 429s a quota (`max_active_runs`, `max_daily_cost_usd`), a rate
-    /// limit (`login_attempts_per_minute`, `registrations_per_minute`) or a cap
-    /// (`subscribers_per_session`); on 413s the size cap (`max_body_bytes` …).
+    /// The limit reached: on 429s a quota (`max_active_runs`, `max_daily_cost_usd`,
+    /// `max_open_sessions`), a rate limit (`login_attempts_per_minute`,
+    /// `registrations_per_minute`) or a cap (`subscribers_per_session`); on 413s the size cap
+    /// (`max_body_bytes` …).
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'a str>,
 }

@@ -8,7 +8,7 @@ use overseer_domain::{
     AgentOptions, MessageId, NewSession, Session, SessionId, SessionMode, SessionName,
     SessionStatus, UserId,
 };
-use overseer_domain::{Message, ToolCall, UsdBudget};
+use overseer_domain::{Message, QuotaLimit, ToolCall, UsdBudget};
 use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
 use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
@@ -70,6 +70,8 @@ pub struct SessionServiceParts {
     pub node: String,
     /// The other nodes, when there are any.
     pub cluster: Option<ClusterLink>,
+    /// Interactive sessions a user may have open (not yet ended) at once.
+    pub max_open_sessions: u32,
 }
 
 pub struct SessionService {
@@ -87,6 +89,10 @@ pub struct SessionService {
     quotas: Arc<QuotaService>,
     node: String,
     cluster: Option<ClusterLink>,
+    max_open_sessions: u32,
+    /// Held from counting a user's open sessions to inserting a new one, so that racing
+    /// creations on this node cannot both pass the cap.
+    creating: tokio::sync::Mutex<()>,
     /// One turn at a time per session.
     turn_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<CostCursor>>>>,
 }
@@ -122,6 +128,8 @@ impl SessionService {
             quotas: parts.quotas,
             node: parts.node,
             cluster: parts.cluster,
+            max_open_sessions: parts.max_open_sessions,
+            creating: tokio::sync::Mutex::new(()),
             turn_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -149,9 +157,14 @@ impl SessionService {
         };
         let mut session = Session::new(id, new, self.deps.clock.now())?;
         session.host_node = Some(self.node.clone());
+        let creating = self.creating.lock().await;
+        if mode == SessionMode::Interactive {
+            self.check_open_sessions(ctx.user_id).await?;
+        }
         let workdir = self.workspaces.create(id).await?;
         session.working_directory_path = Some(workdir.display().to_string());
         self.deps.repos.sessions.insert(&session).await?;
+        drop(creating);
         self.audit
             .record(
                 AuditRecord {
@@ -805,6 +818,33 @@ impl SessionService {
         self.audit_session(ctx, actions::SESSION_ARCHIVED, id)
             .await?;
         Ok(session)
+    }
+
+    /// Refuses a new interactive session while the user has `max_open_sessions` open. Task
+    /// sessions are bounded by the runs quota instead.
+    async fn check_open_sessions(&self, user: UserId) -> Result<(), ServiceError> {
+        let open = SessionFilter {
+            mode: Some(SessionMode::Interactive),
+            live_only: true,
+            ..SessionFilter::default()
+        };
+        let count = self
+            .deps
+            .repos
+            .sessions
+            .list(Scope::Owner(user), open, PageRequest::first(1))
+            .await?
+            .total;
+        if count >= u64::from(self.max_open_sessions) {
+            return Err(ServiceError::QuotaExceeded {
+                limit: QuotaLimit::MaxOpenSessions,
+                detail: format!(
+                    "{count} interactive sessions are open, the most allowed is {}: terminate one first",
+                    self.max_open_sessions
+                ),
+            });
+        }
+        Ok(())
     }
 
     async fn audit_session(

@@ -63,6 +63,8 @@ pub struct ServicesConfig {
     pub scheduler: SchedulerConfig,
     /// Agents started ahead of demand (off unless `max_agents` > 0).
     pub warm: WarmPoolConfig,
+    /// Interactive sessions a user may have open at once.
+    pub max_open_sessions: u32,
 }
 
 impl Default for ServicesConfig {
@@ -77,6 +79,7 @@ impl Default for ServicesConfig {
             default_quota: Quota::default(),
             scheduler: SchedulerConfig::default(),
             warm: WarmPoolConfig::default(),
+            max_open_sessions: 20,
         }
     }
 }
@@ -160,6 +163,7 @@ impl Services {
             quotas: quotas.clone(),
             node: node.clone(),
             cluster: cluster.clone(),
+            max_open_sessions: config.max_open_sessions,
         }));
         if let Some(link) = &cluster {
             relay_from_other_nodes(

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use overseer_domain::{Session, SessionId, SessionStatus};
+use overseer_domain::{Session, SessionId, SessionMode, SessionStatus};
 
 use crate::{Page, PageRequest, RepoError, Scope};
 
@@ -7,6 +7,9 @@ use crate::{Page, PageRequest, RepoError, Scope};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionFilter {
     pub status: Option<SessionStatus>,
+    pub mode: Option<SessionMode>,
+    /// Only sessions in a live status (`created`, `connecting`, `active`, `processing`).
+    pub live_only: bool,
 }
 
 /// Usage to add to a session's totals after a turn.

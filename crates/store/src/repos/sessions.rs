@@ -96,6 +96,17 @@ impl SessionRepository for SqlSessions {
         if let Some(status) = filter.status {
             select = select.filter(Column::Status.eq(status.as_str()));
         }
+        if let Some(mode) = filter.mode {
+            select = select.filter(Column::Mode.eq(mode.as_str()));
+        }
+        if filter.live_only {
+            let live = SessionStatus::ALL
+                .iter()
+                .copied()
+                .filter(|status| status.is_live())
+                .map(SessionStatus::as_str);
+            select = select.filter(Column::Status.is_in(live));
+        }
         let select = select
             .order_by_desc(Column::CreatedAt)
             .order_by_desc(Column::Id);

@@ -63,6 +63,7 @@ macro_rules! repository_contract_suite {
             session_update_of_missing_session_is_not_found,
             session_usage_adds_up_under_concurrency,
             session_list_filters_by_status_and_scope,
+            session_list_counts_live_sessions_of_one_mode,
             session_in_flight_lists_connecting_and_processing_of_every_user,
             message_sequence_is_gap_free_under_concurrency,
             message_append_needs_an_existing_session,

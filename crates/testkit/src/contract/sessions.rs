@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use overseer_domain::SessionStatus;
+use overseer_domain::{SessionMode, SessionStatus};
 use overseer_ports::repositories::{SessionFilter, UsageDelta};
 use overseer_ports::{PageRequest, RepoError, Repositories, Scope};
 use tokio::sync::Barrier;
@@ -172,6 +172,7 @@ pub async fn session_list_filters_by_status_and_scope(repos: &Repositories) {
     );
     let live = SessionFilter {
         status: Some(SessionStatus::Created),
+        ..SessionFilter::default()
     };
     assert_eq!(
         repos
@@ -191,6 +192,54 @@ pub async fn session_list_filters_by_status_and_scope(repos: &Repositories) {
             .total,
         2
     );
+}
+
+/// What the open-sessions cap counts: a user's live sessions of one mode.
+pub async fn session_list_counts_live_sessions_of_one_mode(repos: &Repositories) {
+    let me = owner(repos, "me@example.com").await;
+    let other = owner(repos, "other@example.com").await;
+    let interactive = |user, minute| {
+        let mut session = fixtures::session(user, at(minute));
+        session.mode = SessionMode::Interactive;
+        session
+    };
+    let mut active = interactive(me, 1);
+    let mut ended = interactive(me, 2);
+    for session in [&active, &ended, &interactive(me, 3), &interactive(other, 4)] {
+        repos.sessions.insert(session).await.unwrap();
+    }
+    repos
+        .sessions
+        .insert(&fixtures::session(me, at(5)))
+        .await
+        .unwrap();
+    for to in [SessionStatus::Connecting, SessionStatus::Active] {
+        let from = active.transition_to(to, at(6)).unwrap();
+        repos.sessions.update_status(&active, from).await.unwrap();
+    }
+    let from = ended
+        .transition_to(SessionStatus::Terminated, at(6))
+        .unwrap();
+    repos.sessions.update_status(&ended, from).await.unwrap();
+    let open_interactive = SessionFilter {
+        mode: Some(SessionMode::Interactive),
+        live_only: true,
+        ..SessionFilter::default()
+    };
+    let count = |scope| async move {
+        repos
+            .sessions
+            .list(scope, open_interactive, PageRequest::default())
+            .await
+            .unwrap()
+            .total
+    };
+    assert_eq!(
+        count(Scope::Owner(me)).await,
+        2,
+        "active and created, not ended nor task"
+    );
+    assert_eq!(count(Scope::Admin).await, 3);
 }
 
 pub async fn session_in_flight_lists_connecting_and_processing_of_every_user(repos: &Repositories) {

@@ -45,6 +45,8 @@ impl SessionRepository for MemoryStore {
             .values()
             .filter(|s| scope.permits(s.user_id))
             .filter(|s| filter.status.is_none_or(|status| s.status() == status))
+            .filter(|s| filter.mode.is_none_or(|mode| s.mode == mode))
+            .filter(|s| !filter.live_only || s.status().is_live())
             .cloned();
         Ok(newest_first_page(
             rows,
