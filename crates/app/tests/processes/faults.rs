@@ -1,5 +1,6 @@
-//! Faults through the whole service (the `overseer` binary, the real CLI, the fake API): in
-//! each case the run ends with a reason, no row is left running, and the service keeps serving.
+//! Faults through the whole service (the `overseer` binary, the real CLI, the fake API; the fake
+//! CLI where the CLI itself must misbehave): in each case the run ends with a reason, no row is
+//! left running, and the service keeps serving.
 
 use std::path::Path;
 use std::time::Duration;
@@ -178,4 +179,75 @@ async fn an_unwritable_report_directory_still_completes_the_run_and_records_why(
         "{executed}"
     );
     nothing_left_running(&alice, &run).await;
+}
+
+/// The fake `claude` binary (testkit), built beside `overseer`; built on demand when only this
+/// package's tests were built.
+fn fake_cli() -> std::path::PathBuf {
+    let fake = Path::new(env!("CARGO_BIN_EXE_overseer")).with_file_name("fake-claude");
+    if !fake.exists() {
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "overseer-testkit", "--bin", "fake-claude"])
+            .status()
+            .expect("run cargo");
+        assert!(built.success(), "cannot build fake-claude");
+    }
+    fake
+}
+
+/// A CLI that prints something the protocol cannot carry: the run fails with a reason, and
+/// the same service then completes a healthy run.
+async fn broken_output_fails_only_its_run(marker: &str, broken: Reply, reason: &str) {
+    let scripts = serde_json::to_string(&[
+        Script::new(marker, vec![broken]),
+        Script::new(
+            "healthy",
+            vec![Reply::bash("echo ok"), Reply::text("Fine.")],
+        ),
+    ])
+    .unwrap();
+    let data_dir = temp_dir(marker);
+    let api = FakeAnthropic::start().await;
+    let node = Node::start_with_env(
+        &data_dir,
+        None,
+        &fake_cli(),
+        &api,
+        &["--agent-env-passthrough", "FAKE_CLAUDE_SCRIPTS"],
+        &[("FAKE_CLAUDE_SCRIPTS", &scripts)],
+    )
+    .await;
+    let alice = Api::sign_up(&node.base, "alice@example.com").await;
+    let task = |prompt: &str| {
+        json!({
+            "name": prompt,
+            "prompt_template": prompt,
+            "sdk_options": {"allowed_tools": ["Bash"]},
+        })
+    };
+    let broken_task = create_task(&alice, task(marker)).await;
+    let run = settled(&alice, &execute(&alice, &broken_task, json!({})).await).await;
+    failed_with_a_reason(&run);
+    assert!(
+        run["error_message"].as_str().unwrap().contains(reason),
+        "{run}"
+    );
+    nothing_left_running(&alice, &run).await;
+
+    let healthy = create_task(&alice, task("healthy")).await;
+    let run = settled(&alice, &execute(&alice, &healthy, json!({})).await).await;
+    assert_eq!(run["status"], json!("completed"), "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_printing_garbage_fails_its_run_and_the_service_goes_on() {
+    broken_output_fails_only_its_run("fault-garbage", Reply::Garbage, "not JSON").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_printing_a_20_mib_line_fails_its_run_and_the_service_goes_on() {
+    let huge = Reply::HugeLine {
+        bytes: 20 * 1024 * 1024,
+    };
+    broken_output_fails_only_its_run("fault-huge-line", huge, "line over").await;
 }
