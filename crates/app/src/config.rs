@@ -52,6 +52,24 @@ pub struct Settings {
     pub warm_agent_max_age: std::time::Duration,
     /// Interactive sessions a user may have open (not yet ended) at once.
     pub max_open_sessions_per_user: u32,
+    /// Whether agents run inside bubblewrap namespaces.
+    pub agent_sandbox: SandboxMode,
+    /// Paths agents must not read besides the data directory (the configuration file is added
+    /// when there is one): secrets an operator keeps elsewhere, e.g. `~/.ssh`.
+    pub agent_hidden_paths: Vec<PathBuf>,
+}
+
+/// Whether agents run sandboxed (bubblewrap).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// Sandboxed where `bwrap` is installed and works; otherwise unsandboxed, with a warning.
+    #[default]
+    Auto,
+    /// Always sandboxed: the service does not start without a working `bwrap`.
+    On,
+    /// Never sandboxed.
+    Off,
 }
 
 impl Settings {
@@ -110,6 +128,8 @@ impl Default for Settings {
             warm_agents: 0,
             warm_agent_max_age: std::time::Duration::from_secs(600),
             max_open_sessions_per_user: 20,
+            agent_sandbox: SandboxMode::Auto,
+            agent_hidden_paths: Vec::new(),
         }
     }
 }
@@ -243,6 +263,8 @@ pub struct FileSettings {
     pub warm_agents: Option<usize>,
     pub warm_agent_max_age_seconds: Option<u64>,
     pub max_open_sessions_per_user: Option<u32>,
+    pub agent_sandbox: Option<SandboxMode>,
+    pub agent_hidden_paths: Option<Vec<PathBuf>>,
 }
 
 impl fmt::Debug for FileSettings {

@@ -4,5 +4,5 @@
 mod config;
 mod startup;
 
-pub use config::{ConfigError, DatabaseUrl, FileSettings, Settings, layered};
+pub use config::{ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered};
 pub use startup::{AppError, Application, open_store, wire};

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use overseer_app::{
-    Application, ConfigError, DatabaseUrl, FileSettings, Settings, layered, open_store, wire,
+    Application, ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered,
+    open_store, wire,
 };
 use overseer_domain::{Quota, Role, UsdBudget};
 use overseer_ports::agent::Secret;
@@ -139,6 +140,25 @@ struct Cli {
         global = true
     )]
     max_open_sessions_per_user: u32,
+    /// Run agents inside bubblewrap namespaces: `auto` where `bwrap` works, `on` (refuse to
+    /// start without it) or `off`. Sandboxed agents see the machine read-only, their own
+    /// session's directory read-write, and nothing of the data directory or the service.
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_SANDBOX",
+        value_enum,
+        default_value_t = SandboxMode::Auto,
+        global = true
+    )]
+    agent_sandbox: SandboxMode,
+    /// More paths sandboxed agents must not read (comma-separated), e.g. `~/.ssh`.
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_HIDDEN_PATHS",
+        value_delimiter = ',',
+        global = true
+    )]
+    agent_hidden_paths: Vec<PathBuf>,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -262,6 +282,23 @@ impl Cli {
                 file.agent_env_passthrough,
             ),
             warm_agents: layered(explicit("warm_agents"), self.warm_agents, file.warm_agents),
+            agent_sandbox: layered(
+                explicit("agent_sandbox"),
+                self.agent_sandbox,
+                file.agent_sandbox,
+            ),
+            agent_hidden_paths: {
+                let mut hidden = layered(
+                    explicit("agent_hidden_paths"),
+                    self.agent_hidden_paths.clone(),
+                    file.agent_hidden_paths,
+                );
+                // The configuration file may hold the JWT secret or the database password.
+                if let Ok(file) = std::fs::canonicalize(&self.config) {
+                    hidden.push(file);
+                }
+                hidden
+            },
             max_open_sessions_per_user: layered(
                 explicit("max_open_sessions_per_user"),
                 self.max_open_sessions_per_user,

@@ -15,14 +15,14 @@ use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
 use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
-use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords};
+use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox};
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
 use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig, WarmPoolConfig};
 use overseer_store::{PgClusterBus, Store, StoreError};
 
-use crate::config::Settings;
+use crate::config::{SandboxMode, Settings};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,8 @@ pub enum AppError {
         #[source]
         source: StoreError,
     },
+    #[error("--agent-sandbox on, but bubblewrap cannot run here: {0}")]
+    Sandbox(String),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -72,6 +74,39 @@ fn data_dir(settings: &Settings) -> Result<PathBuf, AppError> {
     };
     std::fs::create_dir_all(&settings.data_dir).map_err(failed)?;
     settings.data_dir.canonicalize().map_err(failed)
+}
+
+/// The agents' sandbox as configured: `auto` takes `bwrap` from `PATH` if it works there.
+fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>, AppError> {
+    if settings.agent_sandbox == SandboxMode::Off {
+        return Ok(None);
+    }
+    let bwrap = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("bwrap"))
+        .find(|candidate| candidate.is_file());
+    let Some(bwrap) = bwrap.filter(|bwrap| Sandbox::works(bwrap)) else {
+        if settings.agent_sandbox == SandboxMode::On {
+            return Err(AppError::Sandbox(
+                "no working `bwrap` on PATH (Debian: apt-get install bubblewrap)".to_owned(),
+            ));
+        }
+        tracing::warn!(
+            "agents run without a sandbox: no working `bwrap` on PATH (install bubblewrap, or \
+             set --agent-sandbox off to silence this)"
+        );
+        return Ok(None);
+    };
+    let mut hidden = vec![data_dir.to_path_buf()];
+    hidden.extend(
+        settings
+            .agent_hidden_paths
+            .iter()
+            .filter_map(|path| std::fs::canonicalize(path).ok()),
+    );
+    tracing::info!(bwrap = %bwrap.display(), "agents run sandboxed");
+    Ok(Some(Sandbox { bwrap, hidden }))
 }
 
 /// The configured JWT secret, or the one kept in the data directory (generated on first
@@ -190,6 +225,8 @@ pub fn wire(
         env: settings.agent_env.iter().cloned().collect(),
         process_records: Some(ProcessRecords::new(data_dir.join("agents"))),
         inherited_env: settings.agent_env_passthrough.clone(),
+        sandbox: agent_sandbox(settings, &data_dir)?,
+        session_config_root: Some(data_dir.join("agent-config")),
         ..ClaudeConfig::default()
     });
     let reaped = runner.reap_orphans();

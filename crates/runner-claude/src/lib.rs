@@ -13,10 +13,12 @@ mod lines;
 mod process;
 mod records;
 mod runner;
+mod sandbox;
 mod session;
 pub mod transcript;
 
 pub use args::{LaunchExtras, build_args};
 pub use records::ProcessRecords;
 pub use runner::{ClaudeConfig, ClaudeRunner};
+pub use sandbox::Sandbox;
 pub use session::ClaudeSession;

@@ -18,6 +18,7 @@ use crate::args::{LaunchExtras, build_args};
 use crate::callbacks::hook_registration;
 use crate::process::{isolate, kill_group};
 use crate::records::{MARK_VAR, ProcessRecords, kill_marked, new_mark};
+use crate::sandbox::{Reach, Sandbox};
 use crate::session::{ClaudeSession, Limits, Process};
 use crate::transcript;
 
@@ -45,6 +46,12 @@ pub struct ClaudeConfig {
     /// Variables of the service's own environment the agent also gets, besides the ones it
     /// needs to run ([`inherits`]). Everything else (database URL, signing secret …) is withheld.
     pub inherited_env: Vec<String>,
+    /// Runs each agent inside bubblewrap namespaces; `None` runs it directly.
+    pub sandbox: Option<Sandbox>,
+    /// Gives each agent its own CLI configuration directory (`CLAUDE_CONFIG_DIR`, also its
+    /// `HOME`) under this root, named after its working directory, so that no agent reads
+    /// another's transcripts or settings. `None` leaves the configured one.
+    pub session_config_root: Option<PathBuf>,
 }
 
 /// Whether a variable of the service's environment reaches the agent without being named in
@@ -116,6 +123,8 @@ impl Default for ClaudeConfig {
             close_grace: Duration::from_secs(5),
             max_line_bytes: 16 * 1024 * 1024,
             inherited_env: Vec::new(),
+            sandbox: None,
+            session_config_root: None,
             stderr_tail_bytes: 8 * 1024,
             process_records: None,
         }
@@ -149,13 +158,45 @@ impl ClaudeRunner {
         &self.config
     }
 
-    fn command(&self, spec: &AgentSpec, callbacks: &AgentCallbacks) -> Command {
+    /// The agent's own configuration directory, if agents get one each.
+    fn session_config_dir(&self, working_directory: &Path) -> Option<PathBuf> {
+        let root = self.config.session_config_root.as_ref()?;
+        Some(root.join(working_directory.file_name()?))
+    }
+
+    fn command(
+        &self,
+        spec: &AgentSpec,
+        callbacks: &AgentCallbacks,
+        config_dir: Option<&Path>,
+    ) -> Command {
         let extras = LaunchExtras {
             permission_prompts: callbacks.permissions.is_some(),
             sdk_servers: callbacks.mcp_servers.keys().collect(),
             resume: spec.resume.as_deref(),
         };
-        let mut command = Command::new(&self.config.binary);
+        let mut command = match &self.config.sandbox {
+            Some(sandbox) => {
+                let binary = on_path(&self.config.binary);
+                let mut command = Command::new(&sandbox.bwrap);
+                command.args(
+                    sandbox.args(&Reach {
+                        binary: &binary,
+                        working_directory: &spec.working_directory,
+                        config_dir,
+                        extra_dirs: spec
+                            .options
+                            .add_dirs
+                            .iter()
+                            .map(|dir| Path::new(dir.as_str()))
+                            .collect(),
+                    }),
+                );
+                command.arg(binary);
+                command
+            }
+            None => Command::new(&self.config.binary),
+        };
         // The agent's tools run with its environment: start from nothing, not the service's.
         command.env_clear();
         for (name, value) in std::env::vars_os() {
@@ -193,6 +234,9 @@ impl ClaudeRunner {
         for (name, value) in self.config.env.iter().chain(&spec.env) {
             command.env(name, value.expose());
         }
+        if let Some(dir) = config_dir {
+            command.env("CLAUDE_CONFIG_DIR", dir).env("HOME", dir);
+        }
         isolate(&mut command);
         command
     }
@@ -216,7 +260,13 @@ impl AgentRunner for ClaudeRunner {
         callbacks: AgentCallbacks,
     ) -> Result<Arc<dyn AgentSession>, AgentError> {
         let mark = new_mark();
-        let mut command = self.command(&spec, &callbacks);
+        let config_dir = self.session_config_dir(&spec.working_directory);
+        if let Some(dir) = &config_dir {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| AgentError::Spawn(format!("creating {}: {e}", dir.display())))?;
+        }
+        let mut command = self.command(&spec, &callbacks, config_dir.as_deref());
         command.env(MARK_VAR, &mark);
         let mut child = command
             .spawn()
@@ -290,10 +340,13 @@ impl AgentRunner for ClaudeRunner {
             return Err(missing());
         }
         let config_dir = self
-            .config
-            .env
-            .get("CLAUDE_CONFIG_DIR")
-            .map(|dir| PathBuf::from(dir.expose()))
+            .session_config_dir(working_directory)
+            .or_else(|| {
+                self.config
+                    .env
+                    .get("CLAUDE_CONFIG_DIR")
+                    .map(|dir| PathBuf::from(dir.expose()))
+            })
             .or_else(|| {
                 self.config
                     .env
@@ -308,4 +361,18 @@ impl AgentRunner for ClaudeRunner {
         let start = bytes.len().saturating_sub(max_bytes);
         Ok(bytes[start..].to_vec())
     }
+}
+
+/// `binary` as found on `PATH` when it is a bare name (inside the sandbox, the CLI's install
+/// tree must be known to be bound).
+fn on_path(binary: &Path) -> PathBuf {
+    if binary.components().count() != 1 {
+        return binary.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| binary.to_path_buf())
 }

@@ -11,7 +11,7 @@ use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
 use crate::node::{
-    Node, create_task, execute, finished, processes_under, sleeping_session, temp_dir,
+    Node, create_task, execute, finished, processes_under, sleeping_session, temp_dir, tool_calls,
 };
 
 /// Starts a node whose fake model plays `replies` for prompts containing `marker`, signs up,
@@ -69,13 +69,7 @@ async fn nothing_left_running(api: &Api, run: &Value) {
             !["connecting", "processing"].contains(&status),
             "session left {status}: {view}"
         );
-        let (_, calls) = api
-            .json(
-                Method::GET,
-                &format!("/api/v1/sessions/{session}/tool-calls"),
-                None,
-            )
-            .await;
+        let calls = tool_calls(api, session).await;
         for call in calls["items"].as_array().unwrap() {
             let status = call["status"].as_str().unwrap();
             assert!(

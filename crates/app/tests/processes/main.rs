@@ -4,6 +4,7 @@
 
 mod agent_env;
 mod faults;
+mod isolation;
 mod kill;
 mod node;
 mod secrets;

@@ -248,3 +248,24 @@ fn is_zombie(pid: u32) -> bool {
         })
         .unwrap_or(true)
 }
+
+/// The tool calls of `session`, in call order.
+pub async fn tool_calls(api: &Api, session: &str) -> Value {
+    let (status, calls) = api
+        .json(
+            Method::GET,
+            &format!("/api/v1/sessions/{session}/tool-calls"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{calls}");
+    calls
+}
+
+/// The stdout of a Bash tool call, as the CLI reported its response
+/// (`{"stdout": …, "stderr": …}`).
+pub fn bash_stdout(call: &Value) -> String {
+    let response: Value = serde_json::from_str(call["tool_output"].as_str().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("{call}"));
+    response["stdout"].as_str().unwrap_or_default().to_owned()
+}

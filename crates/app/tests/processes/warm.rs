@@ -10,7 +10,9 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{Node, create_task, execute, finished, poll, processes_under, temp_dir};
+use crate::node::{
+    Node, bash_stdout, create_task, execute, finished, poll, processes_under, temp_dir,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_takes_the_warm_agent_and_works_in_its_directory() {
@@ -106,12 +108,9 @@ async fn run(api: &Api, task: &str) -> Run {
         |calls: &Value| calls["items"][0]["status"] == json!("completed"),
     )
     .await;
-    // The tool's response as the CLI reported it: {"stdout": …, "stderr": …}.
-    let output: Value =
-        serde_json::from_str(calls["items"][0]["tool_output"].as_str().unwrap_or("{}")).unwrap();
     Run {
         session,
-        dir: PathBuf::from(output["stdout"].as_str().unwrap_or_default().trim()),
+        dir: PathBuf::from(bash_stdout(&calls["items"][0]).trim()),
     }
 }
 
