@@ -4,6 +4,7 @@
 mod abuse;
 mod authz;
 mod bad_input;
+mod dir_roots;
 mod mcp_servers;
 mod quotas;
 mod reconnect;

@@ -57,6 +57,9 @@ pub struct Settings {
     /// Paths agents must not read besides the data directory (the configuration file is added
     /// when there is one): secrets an operator keeps elsewhere, e.g. `~/.ssh`.
     pub agent_hidden_paths: Vec<PathBuf>,
+    /// Directories under which tasks and sessions may grant their agent extra directories
+    /// (`add_dirs`); none by default, so no task may.
+    pub agent_dir_roots: Vec<PathBuf>,
 }
 
 /// Whether agents run sandboxed (bubblewrap).
@@ -130,6 +133,7 @@ impl Default for Settings {
             max_open_sessions_per_user: 20,
             agent_sandbox: SandboxMode::Auto,
             agent_hidden_paths: Vec::new(),
+            agent_dir_roots: Vec::new(),
         }
     }
 }
@@ -265,6 +269,7 @@ pub struct FileSettings {
     pub max_open_sessions_per_user: Option<u32>,
     pub agent_sandbox: Option<SandboxMode>,
     pub agent_hidden_paths: Option<Vec<PathBuf>>,
+    pub agent_dir_roots: Option<Vec<PathBuf>>,
 }
 
 impl fmt::Debug for FileSettings {

@@ -159,6 +159,15 @@ struct Cli {
         global = true
     )]
     agent_hidden_paths: Vec<PathBuf>,
+    /// Directories (comma-separated) inside which tasks may grant agents extra directories
+    /// (`add_dirs`); a task asking for one elsewhere is refused with a 422.
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_DIR_ROOTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    agent_dir_roots: Vec<PathBuf>,
     /// Seconds an execution may run when its task sets no `timeout_seconds`.
     #[arg(
         long,
@@ -299,6 +308,11 @@ impl Cli {
                 }
                 hidden
             },
+            agent_dir_roots: layered(
+                explicit("agent_dir_roots"),
+                self.agent_dir_roots.clone(),
+                file.agent_dir_roots,
+            ),
             max_open_sessions_per_user: layered(
                 explicit("max_open_sessions_per_user"),
                 self.max_open_sessions_per_user,

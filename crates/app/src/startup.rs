@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, dev::Server};
 use overseer_auth::{Argon2Hasher, JwtIssuer};
+use overseer_domain::DirRoots;
 use overseer_files::{LocalReportFiles, LocalWorkspaces};
 use overseer_http::metrics::PrometheusTelemetry;
 use overseer_http::throttle::AuthThrottles;
@@ -267,6 +268,7 @@ pub fn wire(
         default_execution_timeout: settings.execution_timeout,
         default_quota: settings.default_quota,
         max_open_sessions: settings.max_open_sessions_per_user,
+        dir_roots: DirRoots::new(settings.agent_dir_roots.iter().cloned()),
         warm: WarmPoolConfig {
             max_agents: settings.warm_agents,
             max_age: settings.warm_agent_max_age,

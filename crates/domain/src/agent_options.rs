@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -214,6 +214,54 @@ validated_string!(
         Ok(())
     }
 );
+
+/// Where extra directories (`add_dirs`) may lie: inside one of the directories an admin
+/// allows. With none allowed, no task or session may ask for one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DirRoots(Vec<PathBuf>);
+
+impl DirRoots {
+    #[must_use]
+    pub fn new(roots: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self(roots.into_iter().collect())
+    }
+
+    /// Refuses options whose `add_dirs` leave every root. The check is on the (normalized)
+    /// path; the agent's sandbox binds exactly that path.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] on `sdk_options.add_dirs` naming the first directory outside.
+    pub fn check(&self, options: &AgentOptions) -> Result<(), ValidationError> {
+        let outside = options.add_dirs.iter().find(|dir| {
+            !self
+                .0
+                .iter()
+                .any(|root| Path::new(dir.as_str()).starts_with(root))
+        });
+        match outside {
+            None => Ok(()),
+            Some(dir) if self.0.is_empty() => Err(ValidationError::new(
+                "sdk_options.add_dirs",
+                format!(
+                    "'{}': no extra directories are allowed on this service",
+                    dir.as_str()
+                ),
+            )),
+            Some(dir) => Err(ValidationError::new(
+                "sdk_options.add_dirs",
+                format!(
+                    "'{}' is outside the allowed directories ({})",
+                    dir.as_str(),
+                    self.0
+                        .iter()
+                        .map(|root| root.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+}
 
 validated_string!(
     /// An extra directory the agent may use (`--add-dir`): absolute, normalized (no `.`/`..`).
@@ -573,5 +621,43 @@ mod tests {
     fn unknown_field_error_names_it() {
         let err = AgentOptions::from_json(json!({"allowed_tool": []})).unwrap_err();
         assert!(err.reason.contains("allowed_tool"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod dir_root_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn asking_for(dirs: &[&str]) -> AgentOptions {
+        AgentOptions::from_json(json!({ "add_dirs": dirs })).unwrap()
+    }
+
+    #[test]
+    fn extra_directories_must_lie_inside_an_allowed_root() {
+        let roots = DirRoots::new([PathBuf::from("/srv/shared"), PathBuf::from("/data/repos")]);
+        assert!(roots.check(&asking_for(&[])).is_ok());
+        assert!(
+            roots
+                .check(&asking_for(&["/srv/shared", "/data/repos/overseer"]))
+                .is_ok()
+        );
+        for outside in ["/srv/shared2", "/srv", "/etc", "/data/reposx/a"] {
+            let err = roots
+                .check(&asking_for(&["/srv/shared/a", outside]))
+                .unwrap_err();
+            assert_eq!(err.field, "sdk_options.add_dirs");
+            assert!(err.reason.contains(outside), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn without_roots_no_extra_directory_is_allowed() {
+        let err = DirRoots::default()
+            .check(&asking_for(&["/srv/shared"]))
+            .unwrap_err();
+        assert!(err.reason.contains("no extra directories"), "{err:?}");
+        assert!(DirRoots::default().check(&asking_for(&[])).is_ok());
     }
 }

@@ -20,8 +20,9 @@ mod user;
 mod validation;
 
 pub use agent_options::{
-    AgentOptions, EnvValue, EnvVarName, ExecutionTimeout, ExtraDir, HttpUrl, McpServerConfig,
-    McpServerName, ModelName, PermissionMode, SystemPrompt, ToolPattern, UsdBudget,
+    AgentOptions, DirRoots, EnvValue, EnvVarName, ExecutionTimeout, ExtraDir, HttpUrl,
+    McpServerConfig, McpServerName, ModelName, PermissionMode, SystemPrompt, ToolPattern,
+    UsdBudget,
 };
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AuditAction, AuditLog, ResourceType};

@@ -63,6 +63,12 @@ impl Sandbox {
         ]
         .map(OsString::from)
         .to_vec();
+        // Extra directories first, so that hiding still wins where one contains a hidden path
+        // (a root above the data directory must not expose the database). A missing one is
+        // left to the CLI to report, as without the sandbox.
+        for dir in reach.extra_dirs.iter().filter(|dir| dir.exists()) {
+            args.extend(["--bind".into(), dir.into(), dir.into()]);
+        }
         for hidden in &self.hidden {
             if hidden.is_dir() {
                 args.extend(["--tmpfs".into(), hidden.into()]);
@@ -70,12 +76,10 @@ impl Sandbox {
                 args.extend(["--ro-bind".into(), "/dev/null".into(), hidden.into()]);
             }
         }
+        // Then what this agent needs, even inside a hidden tree.
         let install = install_root(reach.binary);
         args.extend(["--ro-bind".into(), install.clone().into(), install.into()]);
-        let writable = std::iter::once(reach.working_directory)
-            .chain(reach.config_dir)
-            .chain(reach.extra_dirs.iter().copied());
-        for dir in writable {
+        for dir in std::iter::once(reach.working_directory).chain(reach.config_dir) {
             args.extend(["--bind".into(), dir.into(), dir.into()]);
         }
         args.extend(["--chdir".into(), reach.working_directory.into()]);
@@ -123,7 +127,7 @@ mod tests {
             binary: Path::new("/opt/cli/claude"),
             working_directory: &workdir,
             config_dir: Some(&config_dir),
-            extra_dirs: vec![Path::new("/srv/shared")],
+            extra_dirs: vec![Path::new("/srv/shared"), root.as_path()],
         }));
         let text = |path: &Path| path.display().to_string();
         let at = |flag: &str, path: &str| {
@@ -135,7 +139,15 @@ mod tests {
         assert!(hidden > at("--ro-bind", "/"));
         assert!(at("/dev/null", &text(&config_file)) > at("--ro-bind", "/"));
         assert!(!args.contains(&text(&root.join("missing"))));
-        for own in [text(&workdir), text(&config_dir), "/srv/shared".to_owned()] {
+        assert!(
+            !args.contains(&"/srv/shared".to_owned()),
+            "a missing extra dir is skipped"
+        );
+        assert!(
+            at("--bind", &text(&root)) < hidden,
+            "an extra dir above the data dir does not expose it"
+        );
+        for own in [text(&workdir), text(&config_dir)] {
             assert!(
                 at("--bind", &own) > hidden,
                 "{own} is bound after the data dir is hidden"

@@ -8,7 +8,7 @@ use overseer_domain::{
     AgentOptions, MessageId, NewSession, Session, SessionId, SessionMode, SessionName,
     SessionStatus, UserId,
 };
-use overseer_domain::{Message, QuotaLimit, ToolCall, UsdBudget};
+use overseer_domain::{DirRoots, Message, QuotaLimit, ToolCall, UsdBudget};
 use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
 use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
@@ -72,6 +72,8 @@ pub struct SessionServiceParts {
     pub cluster: Option<ClusterLink>,
     /// Interactive sessions a user may have open (not yet ended) at once.
     pub max_open_sessions: u32,
+    /// Where sessions' `add_dirs` may lie.
+    pub dir_roots: DirRoots,
 }
 
 pub struct SessionService {
@@ -90,6 +92,7 @@ pub struct SessionService {
     node: String,
     cluster: Option<ClusterLink>,
     max_open_sessions: u32,
+    dir_roots: DirRoots,
     /// Held from counting a user's open sessions to inserting a new one, so that racing
     /// creations on this node cannot both pass the cap.
     creating: tokio::sync::Mutex<()>,
@@ -129,6 +132,7 @@ impl SessionService {
             node: parts.node,
             cluster: parts.cluster,
             max_open_sessions: parts.max_open_sessions,
+            dir_roots: parts.dir_roots,
             creating: tokio::sync::Mutex::new(()),
             turn_locks: Mutex::new(HashMap::new()),
         }
@@ -147,6 +151,7 @@ impl SessionService {
         mode: SessionMode,
         options: AgentOptions,
     ) -> Result<Session, ServiceError> {
+        self.dir_roots.check(&options)?;
         let id = SessionId::from_uuid(self.deps.ids.new_id());
         let new = NewSession {
             user_id: ctx.user_id,

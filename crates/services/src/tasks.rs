@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use overseer_domain::{
-    AgentOptions, CronSchedule, ExecutionId, ExecutionStatus, MissedTicks, NewTask, ReportFormat,
-    Schedule, SessionId, Task, TaskExecution, TaskId, TaskName, TaskTemplate, TimeZoneName,
-    TriggerType, ValidationError, check_description,
+    AgentOptions, CronSchedule, DirRoots, ExecutionId, ExecutionStatus, MissedTicks, NewTask,
+    ReportFormat, Schedule, SessionId, Task, TaskExecution, TaskId, TaskName, TaskTemplate,
+    TimeZoneName, TriggerType, ValidationError, check_description,
 };
 use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{ExecutionQueue, Page, PageRequest};
@@ -61,6 +61,8 @@ pub struct TaskService {
     quotas: Arc<QuotaService>,
     /// Set when the service can cancel running executions (see [`TaskService::with_cancellation`]).
     cancel: Option<Canceller>,
+    /// Where the tasks' `add_dirs` may lie.
+    dir_roots: DirRoots,
 }
 
 /// What cancelling a running execution needs.
@@ -95,7 +97,15 @@ impl TaskService {
             queue,
             quotas,
             cancel: None,
+            dir_roots: DirRoots::default(),
         }
+    }
+
+    /// Lets tasks ask for extra directories (`add_dirs`) inside `roots`; by default none.
+    #[must_use]
+    pub fn with_dir_roots(mut self, roots: DirRoots) -> Self {
+        self.dir_roots = roots;
+        self
     }
 
     /// Lets [`TaskService::cancel`] stop running executions: interrupt the turn, then stop the
@@ -210,6 +220,7 @@ impl TaskService {
             self.deps.clock.now(),
         )?;
         check_schedule(&task)?;
+        self.dir_roots.check(&task.options)?;
         self.deps.repos.tasks.insert(&task).await?;
         self.audit_task(
             ctx,
@@ -292,6 +303,7 @@ impl TaskService {
         task.report_format = patch.report_format.unwrap_or(task.report_format);
         task.schedule = schedule;
         check_schedule(&task)?;
+        self.dir_roots.check(&task.options)?;
         task.version = version + 1;
         task.updated_at = self.deps.clock.now();
         self.deps.repos.tasks.update(&task, version).await?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overseer_domain::{McpServerConfig, McpServerName, Quota};
+use overseer_domain::{DirRoots, McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
 use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
@@ -65,6 +65,8 @@ pub struct ServicesConfig {
     pub warm: WarmPoolConfig,
     /// Interactive sessions a user may have open at once.
     pub max_open_sessions: u32,
+    /// Where tasks' and sessions' extra directories (`add_dirs`) may lie; none by default.
+    pub dir_roots: DirRoots,
 }
 
 impl Default for ServicesConfig {
@@ -80,6 +82,7 @@ impl Default for ServicesConfig {
             scheduler: SchedulerConfig::default(),
             warm: WarmPoolConfig::default(),
             max_open_sessions: 20,
+            dir_roots: DirRoots::default(),
         }
     }
 }
@@ -164,6 +167,7 @@ impl Services {
             node: node.clone(),
             cluster: cluster.clone(),
             max_open_sessions: config.max_open_sessions,
+            dir_roots: config.dir_roots.clone(),
         }));
         if let Some(link) = &cluster {
             relay_from_other_nodes(
@@ -203,11 +207,9 @@ impl Services {
         let queue: Arc<dyn overseer_ports::ExecutionQueue> = worker.clone();
         let mcp_servers = Arc::new(McpServerService::new(deps.clone()));
         let tasks = Arc::new(
-            TaskService::new(deps.clone(), queue, quotas.clone()).with_cancellation(
-                sessions.clone(),
-                stops,
-                config.cancel_grace,
-            ),
+            TaskService::new(deps.clone(), queue, quotas.clone())
+                .with_cancellation(sessions.clone(), stops, config.cancel_grace)
+                .with_dir_roots(config.dir_roots),
         );
         let scheduler = Scheduler::new(
             deps.clone(),
