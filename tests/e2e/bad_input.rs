@@ -202,3 +202,43 @@ async fn bad_requests_are_4xx_problems_and_write_nothing() {
         "{printed}"
     );
 }
+
+/// Found by schemathesis: an offset past what the database can take dropped the connection (a
+/// panic in the store), and a quota past what it can store was written and then failed every
+/// read with a 503. Both are now 422 problems naming the field, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_numbers_are_422_problems_not_panics() {
+    let app = spawn_sqlite(temp_data_dir()).await;
+    let admin = Api::sign_up(&app.url(""), "admin@example.com").await;
+    for path in ["/api/v1/tasks", "/api/v1/sessions", "/api/v1/audit-logs"] {
+        for offset in ["9223372036854775808", "18446744073709551615"] {
+            let (status, body) = admin
+                .json(Method::GET, &format!("{path}?offset={offset}"), None)
+                .await;
+            is_problem(status, &body, 422, "validation");
+            assert_eq!(body["errors"][0]["field"], json!("offset"), "{body}");
+        }
+    }
+    let (_, me) = admin.json(Method::GET, "/api/v1/auth/me", None).await;
+    let quota = format!("/api/v1/users/{}/quota", me["id"].as_str().unwrap());
+    let (status, body) = admin
+        .json(
+            Method::PUT,
+            &quota,
+            Some(json!({"max_active_runs": 4_294_967_295_u64})),
+        )
+        .await;
+    is_problem(status, &body, 422, "validation");
+    assert_eq!(
+        body["errors"][0]["field"],
+        json!("max_active_runs"),
+        "{body}"
+    );
+    let (status, body) = admin.json(Method::GET, &quota, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["own"]["max_active_runs"],
+        Value::Null,
+        "nothing written: {body}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Per-user quotas: how many runs a user may have active, and how much their agents may spend
 //! per UTC day. An unset limit falls back to the service default.
 
-use crate::UsdBudget;
+use crate::{UsdBudget, ValidationError};
 
 /// A user's own limits; `None` leaves the service default in force.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -13,6 +13,22 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// The most runs a quota may allow at once: far beyond any real limit, and within what
+    /// every store keeps.
+    pub const MAX_ACTIVE_RUNS: u32 = 1_000_000;
+
+    /// # Errors
+    /// A [`ValidationError`] on `max_active_runs` above [`Quota::MAX_ACTIVE_RUNS`].
+    pub fn check(&self) -> Result<(), ValidationError> {
+        match self.max_active_runs {
+            Some(runs) if runs > Self::MAX_ACTIVE_RUNS => Err(ValidationError::new(
+                "max_active_runs",
+                format!("must be at most {}", Self::MAX_ACTIVE_RUNS),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// This quota's limits, each falling back to `defaults`'.
     #[must_use]
     pub fn or(self, defaults: Quota) -> Quota {

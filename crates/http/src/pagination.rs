@@ -12,8 +12,16 @@ pub struct PageQuery {
 
 impl PageQuery {
     /// # Errors
-    /// An [`crate::error::ApiError`] for a limit over 100.
+    /// An [`crate::error::ApiError`] for a limit over 100 or an offset past
+    /// [`PageRequest::MAX_OFFSET`].
     pub fn to_request(self) -> Result<PageRequest, crate::error::ApiError> {
+        let offset = self.offset.unwrap_or(0);
+        if offset > PageRequest::MAX_OFFSET {
+            return Err(crate::error::ApiError::invalid(
+                "offset",
+                format!("must be at most {}", PageRequest::MAX_OFFSET),
+            ));
+        }
         let limit = self.limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
         if limit == 0 || limit > PageRequest::MAX_LIMIT {
             return Err(crate::error::ApiError::invalid(
@@ -21,7 +29,7 @@ impl PageQuery {
                 format!("must be 1 to {}", PageRequest::MAX_LIMIT),
             ));
         }
-        Ok(PageRequest::new(limit, self.offset.unwrap_or(0)))
+        Ok(PageRequest::new(limit, offset))
     }
 }
 

@@ -28,13 +28,15 @@ pub struct PageRequest {
 impl PageRequest {
     pub const MAX_LIMIT: u32 = 100;
     pub const DEFAULT_LIMIT: u32 = 20;
+    /// The largest offset a database takes (a signed 64-bit integer).
+    pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
-    /// `limit` is clamped to `1..=MAX_LIMIT`.
+    /// `limit` is clamped to `1..=MAX_LIMIT`, `offset` to `MAX_OFFSET`.
     #[must_use]
     pub fn new(limit: u32, offset: u64) -> Self {
         Self {
             limit: limit.clamp(1, Self::MAX_LIMIT),
-            offset,
+            offset: offset.min(Self::MAX_OFFSET),
         }
     }
 
@@ -76,5 +78,10 @@ mod tests {
         assert_eq!(PageRequest::new(0, 0).limit(), 1);
         assert_eq!(PageRequest::new(1000, 5).limit(), 100);
         assert_eq!(PageRequest::new(1000, 5).offset(), 5);
+    }
+
+    #[test]
+    fn offset_stays_within_what_a_database_takes() {
+        assert_eq!(PageRequest::new(10, u64::MAX).offset(), i64::MAX as u64);
     }
 }

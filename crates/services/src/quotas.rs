@@ -128,6 +128,7 @@ impl QuotaService {
         if !ctx.is_admin {
             return Err(ServiceError::Forbidden("only admins set quotas"));
         }
+        quota.check()?;
         self.deps
             .repos
             .quotas

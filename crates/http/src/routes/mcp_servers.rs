@@ -114,7 +114,7 @@ pub(crate) async fn create(
         .json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(get, path = "/api/v1/mcp-servers", tag = "mcp-servers", responses((status = 200, description = "Own and global servers", body = ListView<ServerView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/mcp-servers", tag = "mcp-servers", responses((status = 200, description = "Own and global servers", body = ListView<ServerView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/mcp-servers")]
 pub(crate) async fn list(
     Caller(ctx): Caller,

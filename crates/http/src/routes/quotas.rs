@@ -16,7 +16,7 @@ use crate::routes::id;
 #[serde(deny_unknown_fields)]
 pub struct QuotaLimits {
     /// Executions pending or running at once.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub max_active_runs: Option<u32>,
     /// Agent cost per UTC day, in US dollars (greater than 0).
     pub max_daily_cost_usd: Option<f64>,

@@ -96,7 +96,7 @@ pub(crate) async fn create(
         .json(SessionView::from(session)))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", responses((status = 200, description = "The caller's sessions", body = ListView<SessionView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", responses((status = 200, description = "The caller's sessions", body = ListView<SessionView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/sessions")]
 pub(crate) async fn list(
     Caller(ctx): Caller,
@@ -181,7 +181,7 @@ pub(crate) async fn messages(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)"), ("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/sessions/{id}/tool-calls")]
 pub(crate) async fn tool_calls(
     Caller(ctx): Caller,

@@ -155,7 +155,7 @@ pub(crate) async fn create(
         .json(TaskView::from(task)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", responses((status = 200, description = "The caller's tasks, newest first", body = ListView<TaskView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", responses((status = 200, description = "The caller's tasks, newest first", body = ListView<TaskView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/tasks")]
 pub(crate) async fn list(
     Caller(ctx): Caller,
@@ -272,7 +272,7 @@ pub(crate) async fn execute(
         .json(ExecutionView::from(execution)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/executions", tag = "tasks", responses((status = 200, description = "The task's executions, newest first", body = ListView<ExecutionView>), crate::openapi::Errors), params(("id" = String, Path, description = "task id (UUID)"), ("limit" = Option<u32>, Query, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/executions", tag = "tasks", responses((status = 200, description = "The task's executions, newest first", body = ListView<ExecutionView>), crate::openapi::Errors), params(("id" = String, Path, description = "task id (UUID)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/tasks/{id}/executions")]
 pub(crate) async fn executions(
     Caller(ctx): Caller,
