@@ -17,6 +17,11 @@ lint:
 ci:
     .ci/run
 
+# The full API fuzz suite (schemathesis, ≥ 5,000 test cases; CI runs a short variant).
+# Needs `.venv-fuzz` (see .ci/run).
+fuzz:
+    OVERSEER_FUZZ_EXAMPLES=80 OVERSEER_FUZZ_MIN_CASES=5000 cargo test -p overseer-app --test processes fuzz -- --nocapture
+
 # End-to-end tests only.
 e2e:
     cargo test -p overseer-e2e

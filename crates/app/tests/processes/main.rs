@@ -4,6 +4,7 @@
 
 mod agent_env;
 mod faults;
+mod fuzz;
 mod isolation;
 mod kill;
 mod node;
