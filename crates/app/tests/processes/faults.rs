@@ -245,3 +245,128 @@ async fn a_cli_printing_a_20_mib_line_fails_its_run_and_the_service_goes_on() {
     };
     broken_output_fails_only_its_run("fault-huge-line", huge, "line over").await;
 }
+
+/// A Postgres cluster of this test's own (so that restarting it disturbs no other test),
+/// run by the `postgres` user from the machine's PostgreSQL binaries.
+struct PrivatePostgres {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn bin(tool: &str) -> std::path::PathBuf {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL is installed");
+        versions
+            .flatten()
+            .map(|version| version.path().join("bin").join(tool))
+            .find(|path| path.exists())
+            .unwrap_or_else(|| panic!("no {tool} under /usr/lib/postgresql"))
+    }
+
+    fn as_postgres(tool: &str, args: &[&str]) {
+        let status = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(Self::bin(tool))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run a PostgreSQL tool as postgres");
+        assert!(status.success(), "{tool} {args:?} failed");
+    }
+
+    fn start() -> Self {
+        let dir = temp_dir("private-postgres");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let _ = std::process::Command::new("chown")
+            .args(["postgres:postgres", &dir.display().to_string()])
+            .status();
+        let data = dir.join("data").display().to_string();
+        Self::as_postgres(
+            "initdb",
+            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        );
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            dir.display()
+        );
+        let log = dir.join("log").display().to_string();
+        Self::as_postgres(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
+        Self { dir, port }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    /// `pg_ctl restart -m fast`: every connection is cut, the server comes back on its port.
+    fn restart(&self) {
+        Self::as_postgres(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "fast", "-w", "restart"],
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(Self::bin("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "-w", "stop"])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_run_the_service_reconnects_and_the_run_ends_with_a_reason() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    let postgres = PrivatePostgres::start();
+    let api = FakeAnthropic::start().await;
+    api.script(Script::new(
+        "pg-restart",
+        vec![Reply::bash("sleep 3"), Reply::text("Slept.")],
+    ));
+    api.script(Script::new(
+        "after-restart",
+        vec![Reply::bash("echo ok"), Reply::text("Fine.")],
+    ));
+    let data_dir = temp_dir("pg-restart");
+    let node = Node::start(&data_dir, Some(&postgres.url()), &cli, &api, &[]).await;
+    let alice = Api::sign_up(&node.base, "alice@example.com").await;
+    let task = |prompt: &str| json!({"name": prompt, "prompt_template": prompt, "sdk_options": {"allowed_tools": ["Bash"]}});
+    let during = create_task(&alice, task("pg-restart")).await;
+    let execution = execute(&alice, &during, json!({})).await;
+    sleeping_session(&alice, &execution).await;
+    postgres.restart();
+
+    let run = settled(&alice, &execution).await;
+    let ended_with_a_reason = run["status"] == json!("completed")
+        || (run["status"] == json!("failed")
+            && run["error_message"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(ended_with_a_reason, "{run}");
+    eprintln!(
+        "the run across the restart ended {} ({})",
+        run["status"], run["error_message"]
+    );
+    nothing_left_running(&alice, &run).await;
+
+    // The same process, never restarted, runs the next execution on the new connections.
+    let after = create_task(&alice, task("after-restart")).await;
+    let run = settled(&alice, &execute(&alice, &after, json!({})).await).await;
+    assert_eq!(run["status"], json!("completed"), "{run}\n{}", node.log());
+}
