@@ -20,7 +20,7 @@ ci:
 # The full API fuzz suite (schemathesis, ≥ 5,000 test cases; CI runs a short variant).
 # Needs `.venv-fuzz` (see .ci/run).
 fuzz:
-    OVERSEER_FUZZ_EXAMPLES=80 OVERSEER_FUZZ_MIN_CASES=5000 cargo test -p overseer-app --test processes fuzz -- --nocapture
+    OVERSEER_FUZZ_EXAMPLES=150 OVERSEER_FUZZ_MIN_CASES=5000 cargo test -p overseer-app --test processes fuzz -- --nocapture
 
 # End-to-end tests only.
 e2e:
