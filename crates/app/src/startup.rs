@@ -16,7 +16,7 @@ use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
 use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
-use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox};
+use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox, find_on_path};
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
@@ -82,12 +82,8 @@ fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>
     if settings.agent_sandbox == SandboxMode::Off {
         return Ok(None);
     }
-    let bwrap = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("bwrap"))
-        .find(|candidate| candidate.is_file());
-    let Some(bwrap) = bwrap.filter(|bwrap| Sandbox::works(bwrap)) else {
+    let bwrap = find_on_path(Path::new("bwrap")).filter(|bwrap| Sandbox::works(bwrap));
+    let Some(bwrap) = bwrap else {
         if settings.agent_sandbox == SandboxMode::On {
             return Err(AppError::Sandbox(
                 "no working `bwrap` on PATH (Debian: apt-get install bubblewrap)".to_owned(),

@@ -19,6 +19,6 @@ pub mod transcript;
 
 pub use args::{LaunchExtras, build_args};
 pub use records::ProcessRecords;
-pub use runner::{ClaudeConfig, ClaudeRunner};
+pub use runner::{ClaudeConfig, ClaudeRunner, find_on_path};
 pub use sandbox::Sandbox;
 pub use session::ClaudeSession;

@@ -162,10 +162,13 @@ impl SessionService {
         };
         let mut session = Session::new(id, new, self.deps.clock.now())?;
         session.host_node = Some(self.node.clone());
-        let creating = self.creating.lock().await;
-        if mode == SessionMode::Interactive {
+        let creating = if mode == SessionMode::Interactive {
+            let creating = self.creating.lock().await;
             self.check_open_sessions(ctx.user_id).await?;
-        }
+            Some(creating)
+        } else {
+            None
+        };
         let workdir = self.workspaces.create(id).await?;
         session.working_directory_path = Some(workdir.display().to_string());
         self.deps.repos.sessions.insert(&session).await?;

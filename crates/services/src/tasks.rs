@@ -101,6 +101,13 @@ impl TaskService {
         }
     }
 
+    /// What a task must satisfy beyond its own fields: a runnable schedule, extra directories
+    /// inside the allowed roots.
+    fn check(&self, task: &Task) -> Result<(), ServiceError> {
+        check_schedule(task)?;
+        Ok(self.dir_roots.check(&task.options)?)
+    }
+
     /// Lets tasks ask for extra directories (`add_dirs`) inside `roots`; by default none.
     #[must_use]
     pub fn with_dir_roots(mut self, roots: DirRoots) -> Self {
@@ -219,8 +226,7 @@ impl TaskService {
             new,
             self.deps.clock.now(),
         )?;
-        check_schedule(&task)?;
-        self.dir_roots.check(&task.options)?;
+        self.check(&task)?;
         self.deps.repos.tasks.insert(&task).await?;
         self.audit_task(
             ctx,
@@ -302,8 +308,7 @@ impl TaskService {
         task.generate_report = patch.generate_report.unwrap_or(task.generate_report);
         task.report_format = patch.report_format.unwrap_or(task.report_format);
         task.schedule = schedule;
-        check_schedule(&task)?;
-        self.dir_roots.check(&task.options)?;
+        self.check(&task)?;
         task.version = version + 1;
         task.updated_at = self.deps.clock.now();
         self.deps.repos.tasks.update(&task, version).await?;

@@ -171,20 +171,21 @@ impl WarmPool {
     /// Starts an agent for every wanted option set that has none ready or starting.
     fn refill(self: &Arc<Self>) {
         let to_start: Vec<(String, AgentSpec, Shape)> = {
-            let mut state = self.state();
+            let mut guard = self.state();
+            // Split the borrows: wanted sets are read while `starting` grows.
+            let State {
+                wanted,
+                ready,
+                starting,
+                ..
+            } = &mut *guard;
             let mut to_start = Vec::new();
-            let wanted: Vec<(String, AgentSpec, Shape)> = state
-                .wanted
-                .iter()
-                .map(|w| (w.key.clone(), w.template.clone(), w.shape))
-                .collect();
-            for (key, template, shape) in wanted {
-                let covered =
-                    state.ready.iter().any(|r| r.key == key) || state.starting.contains(&key);
-                let room = state.ready.len() + state.starting.len() < self.config.max_agents;
+            for w in wanted.iter() {
+                let covered = ready.iter().any(|r| r.key == w.key) || starting.contains(&w.key);
+                let room = ready.len() + starting.len() < self.config.max_agents;
                 if !covered && room {
-                    state.starting.push(key.clone());
-                    to_start.push((key, template, shape));
+                    starting.push(w.key.clone());
+                    to_start.push((w.key.clone(), w.template.clone(), w.shape));
                 }
             }
             to_start
