@@ -44,6 +44,12 @@ pub struct AgentOptions {
     pub append_system_prompt: Option<SystemPrompt>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub mcp_servers: BTreeMap<McpServerName, McpServerConfig>,
+    /// The service's own tool servers this agent may use, by name, each with its settings
+    /// (`{}` for the defaults): `{"kubernetes_readonly": {"context": "prod"}}`. Which names
+    /// exist, and what their settings mean, is the service's business, checked when a task or
+    /// session is saved.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub builtin_servers: BTreeMap<McpServerName, Map<String, Value>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<EnvVarName, EnvValue>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -556,6 +562,7 @@ mod tests {
                 "docs": {"type": "http", "url": "https://docs.example/mcp", "headers": {"X-Team": "sre"}},
                 "ops": {"type": "sdk"}
             },
+            "builtin_servers": {"kubernetes_readonly": {"context": "prod"}, "database": {}},
             "env": {"CLUSTER": "prod"},
             "add_dirs": ["/srv/shared"],
             "max_budget_usd": 2.5,
@@ -609,6 +616,9 @@ mod tests {
             json!({"mcp_servers": {"s": {"command": "x", "url": "http://y"}}}),
             json!({"mcp_servers": {"s": {"type": "http", "url": "not a url"}}}),
             json!({"settings": "not an object"}),
+            json!({"builtin_servers": ["database"]}),
+            json!({"builtin_servers": {"database": true}}),
+            json!({"builtin_servers": {"bad name": {}}}),
             json!({"allowed_tool": ["Read"]}),
         ];
         for case in cases {

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use overseer_domain::{McpScope, McpServerConfig, McpServerName, UserId};
+use overseer_domain::{AgentOptions, McpScope, McpServerConfig, McpServerName, UserId};
 use overseer_ports::repositories::McpServerRepository;
 
 use crate::error::ServiceError;
 
-/// Merges, lowest precedence first: the service's built-in servers, the enabled global servers,
-/// the user's own enabled servers (a user's server shadows a global one of the same name), and
-/// finally the servers the task or session names itself.
+/// Merges, lowest precedence first: the service's always-on servers, the enabled global
+/// servers, the user's own enabled servers (a user's server shadows a global one of the same
+/// name), the servers the task or session names itself, and finally the built-in tool servers
+/// it enables (`builtin_servers`), which the service serves in-process.
 #[derive(Clone, Debug, Default)]
 pub struct McpConfigBuilder {
     built_in: BTreeMap<McpServerName, McpServerConfig>,
@@ -21,7 +22,7 @@ impl McpConfigBuilder {
         Self { built_in }
     }
 
-    /// The merged map for a session of `user` whose own options name `own`.
+    /// The merged map for a session of `user` with `options`.
     ///
     /// # Errors
     /// [`ServiceError::Storage`] if the registered servers cannot be read.
@@ -29,7 +30,7 @@ impl McpConfigBuilder {
         &self,
         repo: &dyn McpServerRepository,
         user: UserId,
-        own: &BTreeMap<McpServerName, McpServerConfig>,
+        options: &AgentOptions,
     ) -> Result<BTreeMap<McpServerName, McpServerConfig>, ServiceError> {
         let registered = repo.list_enabled_for(user).await?;
         let mut merged = self.built_in.clone();
@@ -40,8 +41,16 @@ impl McpConfigBuilder {
             merged.insert(server.name, server.config);
         }
         merged.extend(
-            own.iter()
+            options
+                .mcp_servers
+                .iter()
                 .map(|(name, config)| (name.clone(), config.clone())),
+        );
+        merged.extend(
+            options
+                .builtin_servers
+                .keys()
+                .map(|name| (name.clone(), McpServerConfig::Sdk)),
         );
         Ok(merged)
     }
@@ -74,13 +83,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn precedence_is_built_in_then_global_then_users_then_the_sessions_own() {
+    async fn precedence_is_always_on_then_global_then_users_then_own_then_enabled_built_ins() {
         let user = fixtures::user("a@example.com").id;
         let registered = vec![
             server(McpScope::User(user), "k8s", "https://mine/k8s"),
             server(McpScope::Global, "k8s", "https://global/k8s"),
             server(McpScope::Global, "docs", "https://global/docs"),
             server(McpScope::Global, "metrics", "https://global/metrics"),
+            server(McpScope::User(user), "database", "https://mine/database"),
         ];
         let mut repo = MockMcpServerRepository::new();
         repo.expect_list_enabled_for()
@@ -90,10 +100,14 @@ mod tests {
             (name("docs"), http("https://built-in/docs")),
             (name("ops"), McpServerConfig::Sdk),
         ]);
-        let own = BTreeMap::from([(name("metrics"), http("https://task/metrics"))]);
+        let options = AgentOptions::from_json(serde_json::json!({
+            "mcp_servers": {"metrics": {"type": "http", "url": "https://task/metrics"}},
+            "builtin_servers": {"database": {}},
+        }))
+        .unwrap();
 
         let merged = McpConfigBuilder::new(built_in)
-            .build(&repo, user, &own)
+            .build(&repo, user, &options)
             .await
             .unwrap();
         assert_eq!(
@@ -116,6 +130,11 @@ mod tests {
             http("https://task/metrics"),
             "the session's own win"
         );
-        assert_eq!(merged.len(), 4);
+        assert_eq!(
+            merged[&name("database")],
+            McpServerConfig::Sdk,
+            "an enabled built-in tool server wins over every registered one"
+        );
+        assert_eq!(merged.len(), 5);
     }
 }

@@ -8,7 +8,7 @@ use overseer_domain::{
     AgentOptions, MessageId, NewSession, Session, SessionId, SessionMode, SessionName,
     SessionStatus, UserId,
 };
-use overseer_domain::{DirRoots, Message, QuotaLimit, ToolCall, UsdBudget};
+use overseer_domain::{Message, QuotaLimit, ToolCall, UsdBudget};
 use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
 use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
@@ -23,6 +23,7 @@ use crate::error::ServiceError;
 use crate::hooks::SessionHooks;
 use crate::live_events::status_event;
 use crate::mcp_config::McpConfigBuilder;
+use crate::option_rules::OptionRules;
 use crate::permissions::SessionPermissions;
 use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
@@ -72,8 +73,8 @@ pub struct SessionServiceParts {
     pub cluster: Option<ClusterLink>,
     /// Interactive sessions a user may have open (not yet ended) at once.
     pub max_open_sessions: u32,
-    /// Where sessions' `add_dirs` may lie.
-    pub dir_roots: DirRoots,
+    /// What sessions' options must satisfy here; also serves their built-in tool servers.
+    pub option_rules: OptionRules,
 }
 
 pub struct SessionService {
@@ -92,7 +93,7 @@ pub struct SessionService {
     node: String,
     cluster: Option<ClusterLink>,
     max_open_sessions: u32,
-    dir_roots: DirRoots,
+    option_rules: OptionRules,
     /// Held from counting a user's open sessions to inserting a new one, so that racing
     /// creations on this node cannot both pass the cap.
     creating: tokio::sync::Mutex<()>,
@@ -132,7 +133,7 @@ impl SessionService {
             node: parts.node,
             cluster: parts.cluster,
             max_open_sessions: parts.max_open_sessions,
-            dir_roots: parts.dir_roots,
+            option_rules: parts.option_rules,
             creating: tokio::sync::Mutex::new(()),
             turn_locks: Mutex::new(HashMap::new()),
         }
@@ -151,7 +152,7 @@ impl SessionService {
         mode: SessionMode,
         options: AgentOptions,
     ) -> Result<Session, ServiceError> {
-        self.dir_roots.check(&options)?;
+        self.option_rules.check(&options)?;
         let id = SessionId::from_uuid(self.deps.ids.new_id());
         let new = NewSession {
             user_id: ctx.user_id,
@@ -369,7 +370,7 @@ impl SessionService {
                 tracker: self.tracker.clone(),
                 permissions,
             })),
-            mcp_servers: BTreeMap::new(),
+            mcp_servers: self.option_rules.tool_servers.open(&session.options),
         }
     }
 
@@ -392,7 +393,7 @@ impl SessionService {
                 .build(
                     self.deps.repos.mcp_servers.as_ref(),
                     session.user_id,
-                    &session.options.mcp_servers,
+                    &session.options,
                 )
                 .await?;
         }

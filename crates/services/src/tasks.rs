@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use overseer_domain::{
-    AgentOptions, CronSchedule, DirRoots, ExecutionId, ExecutionStatus, MissedTicks, NewTask,
-    ReportFormat, Schedule, SessionId, Task, TaskExecution, TaskId, TaskName, TaskTemplate,
-    TimeZoneName, TriggerType, ValidationError, check_description,
+    AgentOptions, CronSchedule, ExecutionId, ExecutionStatus, MissedTicks, NewTask, ReportFormat,
+    Schedule, SessionId, Task, TaskExecution, TaskId, TaskName, TaskTemplate, TimeZoneName,
+    TriggerType, ValidationError, check_description,
 };
 use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{ExecutionQueue, Page, PageRequest};
@@ -20,6 +20,7 @@ use crate::calendar::Calendar;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::executor::{StopReason, StopRequests};
+use crate::option_rules::OptionRules;
 use crate::quotas::QuotaService;
 use crate::sessions::SessionService;
 
@@ -61,8 +62,8 @@ pub struct TaskService {
     quotas: Arc<QuotaService>,
     /// Set when the service can cancel running executions (see [`TaskService::with_cancellation`]).
     cancel: Option<Canceller>,
-    /// Where the tasks' `add_dirs` may lie.
-    dir_roots: DirRoots,
+    /// What the tasks' options must satisfy here (extra directories, built-in servers).
+    option_rules: OptionRules,
 }
 
 /// What cancelling a running execution needs.
@@ -97,21 +98,22 @@ impl TaskService {
             queue,
             quotas,
             cancel: None,
-            dir_roots: DirRoots::default(),
+            option_rules: OptionRules::default(),
         }
     }
 
-    /// What a task must satisfy beyond its own fields: a runnable schedule, extra directories
-    /// inside the allowed roots.
+    /// What a task must satisfy beyond its own fields: a runnable schedule, and options this
+    /// service allows.
     fn check(&self, task: &Task) -> Result<(), ServiceError> {
         check_schedule(task)?;
-        Ok(self.dir_roots.check(&task.options)?)
+        Ok(self.option_rules.check(&task.options)?)
     }
 
-    /// Lets tasks ask for extra directories (`add_dirs`) inside `roots`; by default none.
+    /// Lets tasks ask for extra directories and built-in tool servers within `rules`; by
+    /// default none.
     #[must_use]
-    pub fn with_dir_roots(mut self, roots: DirRoots) -> Self {
-        self.dir_roots = roots;
+    pub fn with_option_rules(mut self, rules: OptionRules) -> Self {
+        self.option_rules = rules;
         self
     }
 

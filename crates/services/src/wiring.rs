@@ -19,6 +19,7 @@ use crate::execution_watch::ExecutionWatch;
 use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
 use crate::mcp_config::McpConfigBuilder;
 use crate::mcp_servers::McpServerService;
+use crate::option_rules::{BuiltinToolServers, OptionRules};
 use crate::queue_worker::{QueueConfig, QueueWorker};
 use crate::quotas::QuotaService;
 use crate::reports::ReportService;
@@ -67,6 +68,9 @@ pub struct ServicesConfig {
     pub max_open_sessions: u32,
     /// Where tasks' and sessions' extra directories (`add_dirs`) may lie; none by default.
     pub dir_roots: DirRoots,
+    /// The tool servers tasks and sessions may enable by name (`builtin_servers`); none by
+    /// default.
+    pub tool_servers: BuiltinToolServers,
 }
 
 impl Default for ServicesConfig {
@@ -83,6 +87,7 @@ impl Default for ServicesConfig {
             warm: WarmPoolConfig::default(),
             max_open_sessions: 20,
             dir_roots: DirRoots::default(),
+            tool_servers: BuiltinToolServers::default(),
         }
     }
 }
@@ -153,6 +158,10 @@ impl Services {
             drop(warm.spawn_expiry(every));
         }
         let pool = AgentPool::new(adapters.runner, config.pool);
+        let option_rules = OptionRules {
+            dir_roots: config.dir_roots,
+            tool_servers: config.tool_servers,
+        };
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
             deps: deps.clone(),
@@ -167,7 +176,7 @@ impl Services {
             node: node.clone(),
             cluster: cluster.clone(),
             max_open_sessions: config.max_open_sessions,
-            dir_roots: config.dir_roots.clone(),
+            option_rules: option_rules.clone(),
         }));
         if let Some(link) = &cluster {
             relay_from_other_nodes(
@@ -209,7 +218,7 @@ impl Services {
         let tasks = Arc::new(
             TaskService::new(deps.clone(), queue, quotas.clone())
                 .with_cancellation(sessions.clone(), stops, config.cancel_grace)
-                .with_dir_roots(config.dir_roots),
+                .with_option_rules(option_rules),
         );
         let scheduler = Scheduler::new(
             deps.clone(),

@@ -111,6 +111,21 @@ pub trait McpToolServer: Send + Sync {
     async fn call(&self, tool: &str, arguments: Value) -> McpToolOutput;
 }
 
+/// A tool server the service implements itself, which a task or session enables by name in
+/// its options (`builtin_servers`), with settings of its own.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ToolServerFactory: Send + Sync {
+    /// Checks a task's or session's settings for this server.
+    ///
+    /// # Errors
+    /// Why the settings are refused, naming the offending key.
+    fn check(&self, settings: &serde_json::Map<String, Value>) -> Result<(), String>;
+
+    /// The server one session talks to. What can only fail when a tool runs (an unreachable
+    /// cluster, a missing file) is that tool's error, not this call's.
+    fn open(&self, settings: &serde_json::Map<String, Value>) -> Arc<dyn McpToolServer>;
+}
+
 /// Everything that answers the agent. Without a permission handler, the agent's own
 /// permission mode decides tools no rule covers.
 #[derive(Clone, Default)]

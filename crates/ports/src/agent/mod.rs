@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use callbacks::{
     AgentCallbacks, HookEvent, HookHandler, HookKind, HookVerdict, McpTool, McpToolOutput,
-    McpToolServer, PermissionHandler, PermissionRequest, PermissionVerdict,
+    McpToolServer, PermissionHandler, PermissionRequest, PermissionVerdict, ToolServerFactory,
 };
 pub use events::{
     AgentEvent, AgentFailure, ApiRetry, AssistantBlock, ContentBlock, InitEvent, McpServerStatus,
@@ -25,7 +25,9 @@ use overseer_domain::{AgentOptions, ModelName, PermissionMode};
 pub use secret::Secret;
 
 #[cfg(any(test, feature = "mocks"))]
-pub use callbacks::{MockHookHandler, MockMcpToolServer, MockPermissionHandler};
+pub use callbacks::{
+    MockHookHandler, MockMcpToolServer, MockPermissionHandler, MockToolServerFactory,
+};
 
 /// What to start: where, with which options and environment, and whether to resume.
 #[derive(Clone, Debug)]
