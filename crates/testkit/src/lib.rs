@@ -8,6 +8,7 @@ pub mod agent_contract;
 pub mod cli;
 pub mod contract;
 pub mod fake_api;
+pub mod fake_kubernetes;
 pub mod fixtures;
 #[cfg(feature = "http-client")]
 pub mod http_api;

@@ -5,7 +5,7 @@
 
 mod database;
 mod http_client;
-// mod kubernetes;
+mod kubernetes;
 mod monitoring;
 mod tool;
 
@@ -14,7 +14,8 @@ use std::sync::Arc;
 use overseer_ports::agent::ToolServerFactory;
 use serde::Deserialize;
 
-pub use database::DatabaseConfig;
+pub use database::{ConnectionUrl, DatabaseConfig};
+pub use kubernetes::KubernetesConfig;
 pub use monitoring::MonitoringConfig;
 
 /// The names tasks enable the servers by (`builtin_servers`).
@@ -26,6 +27,7 @@ pub const MONITORING: &str = "monitoring";
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ToolsConfig {
+    pub kubernetes: KubernetesConfig,
     pub database: DatabaseConfig,
     pub monitoring: MonitoringConfig,
 }
@@ -54,10 +56,12 @@ pub type NamedServer = (&'static str, Arc<dyn ToolServerFactory>);
 ///
 /// # Errors
 /// [`ToolsConfigError`] for a setting that cannot be used.
-pub fn builtin_servers(
-    config: &ToolsConfig,
-) -> Result<Vec<NamedServer>, ToolsConfigError> {
+pub fn builtin_servers(config: &ToolsConfig) -> Result<Vec<NamedServer>, ToolsConfigError> {
     Ok(vec![
+        (
+            KUBERNETES,
+            Arc::new(kubernetes::KubernetesFactory::new(&config.kubernetes)?),
+        ),
         (
             DATABASE,
             Arc::new(database::DatabaseFactory::new(&config.database)?),

@@ -1,0 +1,308 @@
+//! A fake Kubernetes API server on 127.0.0.1 (random port): namespaces, pods and deployments
+//! from a fixture, bearer-token auth, and a record of every request it receives, whatever its
+//! method or path, so a test can prove what a client sent.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+
+/// The token the fake accepts; the kubeconfig's `fake` context carries it.
+pub const TOKEN: &str = "fake-cluster-token-4f1c";
+
+/// One request as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+}
+
+/// A running fake API server. Stops when dropped.
+#[derive(Debug)]
+pub struct FakeKubernetes {
+    address: SocketAddr,
+    requests: Arc<Mutex<Vec<KubeRequest>>>,
+    handle: ServerHandle,
+}
+
+impl FakeKubernetes {
+    /// Starts the server with [`fixture`] on a free loopback port.
+    pub async fn start() -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake Kubernetes");
+        let address = listener.local_addr().expect("fake Kubernetes address");
+        let shared = web::Data::new((requests.clone(), Arc::new(fixture())));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .default_service(web::to(serve))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen fake Kubernetes")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            address,
+            requests,
+            handle,
+        }
+    }
+
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every request received, in order.
+    #[must_use]
+    pub fn requests(&self) -> Vec<KubeRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Writes a kubeconfig for this server into `dir` and returns its path. Its current
+    /// context is `fake` (the right token); `wrong-token` is a context whose token the server
+    /// refuses, and `nowhere` points at a closed port.
+    #[must_use]
+    pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("kubeconfig.yaml");
+        let url = self.url();
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1
+kind: Config
+current-context: fake
+clusters:
+- name: fake
+  cluster:
+    server: {url}
+- name: nowhere
+  cluster:
+    server: http://127.0.0.1:1
+users:
+- name: reader
+  user:
+    token: {TOKEN}
+- name: stranger
+  user:
+    token: not-the-token
+contexts:
+- name: fake
+  context: {{cluster: fake, user: reader, namespace: default}}
+- name: wrong-token
+  context: {{cluster: fake, user: stranger}}
+- name: nowhere
+  context: {{cluster: nowhere, user: reader}}
+"
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+impl Drop for FakeKubernetes {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+type Shared = web::Data<(Arc<Mutex<Vec<KubeRequest>>>, Arc<Fixture>)>;
+
+async fn serve(request: HttpRequest, state: Shared) -> HttpResponse {
+    let (requests, fixture) = state.get_ref();
+    requests.lock().unwrap().push(KubeRequest {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+        query: request.query_string().to_owned(),
+    });
+    let authorized = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {TOKEN}"));
+    if !authorized {
+        return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+    }
+    if request.method() != actix_web::http::Method::GET {
+        return status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the fake serves reads only",
+        );
+    }
+    let segments: Vec<&str> = request.path().trim_matches('/').split('/').collect();
+    let selector = label_selector(request.query_string());
+    match segments.as_slice() {
+        ["api", "v1", "namespaces"] => list("NamespaceList", "v1", fixture.namespaces.clone()),
+        ["api", "v1", "namespaces", namespace, "pods"] => list(
+            "PodList",
+            "v1",
+            fixture.in_namespace(&fixture.pods, namespace, &selector),
+        ),
+        ["apis", "apps", "v1", "namespaces", namespace, "deployments"] => list(
+            "DeploymentList",
+            "apps/v1",
+            fixture.in_namespace(&fixture.deployments, namespace, &selector),
+        ),
+        _ => status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the fake does not serve this",
+        ),
+    }
+}
+
+fn list(kind: &str, api_version: &str, items: Vec<Value>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "kind": kind,
+        "apiVersion": api_version,
+        "metadata": {"resourceVersion": "1"},
+        "items": items,
+    }))
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(code).json(json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code.as_u16(),
+    }))
+}
+
+/// `labelSelector=app%3Dapi,tier%3Dweb` as `[("app", "api"), ("tier", "web")]` (equality only).
+fn label_selector(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("labelSelector="))
+        .flat_map(|value| {
+            let decoded = value
+                .replace("%3D", "=")
+                .replace("%3d", "=")
+                .replace("%2C", ",");
+            decoded
+                .split(',')
+                .filter_map(|term| term.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The cluster the fake serves.
+#[derive(Debug)]
+pub struct Fixture {
+    pub namespaces: Vec<Value>,
+    pub pods: Vec<Value>,
+    pub deployments: Vec<Value>,
+}
+
+impl Fixture {
+    fn in_namespace(
+        &self,
+        items: &[Value],
+        namespace: &str,
+        selector: &[(String, String)],
+    ) -> Vec<Value> {
+        items
+            .iter()
+            .filter(|item| item["metadata"]["namespace"] == namespace)
+            .filter(|item| {
+                selector
+                    .iter()
+                    .all(|(k, v)| item["metadata"]["labels"][k].as_str() == Some(v.as_str()))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Namespaces `default`, `production` and `staging`; in `production`, three pods (one crash
+/// looping) and two deployments.
+#[must_use]
+pub fn fixture() -> Fixture {
+    let namespace = |name: &str| {
+        json!({"metadata": {"name": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+               "status": {"phase": "Active"}})
+    };
+    let container = |name: &str, ready: bool, restarts: u32, state: Value| {
+        json!({"name": name, "ready": ready, "restartCount": restarts, "state": state,
+               "image": "registry.example/app:1", "imageID": "", "started": ready})
+    };
+    let running = json!({"running": {"startedAt": "2026-11-20T10:00:00Z"}});
+    let pod = |name: &str, app: &str, phase: &str, containers: Vec<Value>| {
+        let specs: Vec<Value> = containers
+            .iter()
+            .map(|c| json!({"name": c["name"], "image": c["image"]}))
+            .collect();
+        json!({
+            "metadata": {"name": name, "namespace": "production", "labels": {"app": app},
+                         "creationTimestamp": "2026-11-20T10:00:00Z"},
+            "spec": {"containers": specs},
+            "status": {"phase": phase, "containerStatuses": containers},
+        })
+    };
+    let deployment = |name: &str, replicas: u32, ready: u32| {
+        json!({
+            "metadata": {"name": name, "namespace": "production", "labels": {"app": name},
+                         "creationTimestamp": "2026-10-01T00:00:00Z"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}}},
+            "status": {"replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas,
+                       "availableReplicas": ready},
+        })
+    };
+    Fixture {
+        namespaces: vec![
+            namespace("default"),
+            namespace("production"),
+            namespace("staging"),
+        ],
+        pods: vec![
+            pod(
+                "api-7d9f8b6c5-x2x9k",
+                "api",
+                "Running",
+                vec![
+                    container("api", true, 0, running.clone()),
+                    container("sidecar", true, 0, running.clone()),
+                ],
+            ),
+            pod(
+                "worker-5c8b7d9f4-q7lzp",
+                "worker",
+                "Running",
+                vec![container(
+                    "worker",
+                    false,
+                    7,
+                    json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+                )],
+            ),
+            pod(
+                "postgres-0",
+                "postgres",
+                "Running",
+                vec![container("postgres", true, 1, running)],
+            ),
+        ],
+        deployments: vec![deployment("api", 3, 3), deployment("worker", 2, 0)],
+    }
+}
