@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use overseer_domain::Quota;
 use overseer_ports::agent::Secret;
+use overseer_tools::ToolsConfig;
 
 /// Where the service keeps its state, how it is reached, and how it runs agents.
 #[derive(Clone, Debug)]
@@ -60,6 +61,9 @@ pub struct Settings {
     /// Directories under which tasks and sessions may grant their agent extra directories
     /// (`add_dirs`); none by default, so no task may.
     pub agent_dir_roots: Vec<PathBuf>,
+    /// The built-in tool servers' settings (`[tools]` in the configuration file only: named
+    /// database connections, monitoring targets, kubeconfigs).
+    pub tools: ToolsConfig,
 }
 
 /// Whether agents run sandboxed (bubblewrap).
@@ -134,6 +138,7 @@ impl Default for Settings {
             agent_sandbox: SandboxMode::Auto,
             agent_hidden_paths: Vec::new(),
             agent_dir_roots: Vec::new(),
+            tools: ToolsConfig::default(),
         }
     }
 }
@@ -270,6 +275,7 @@ pub struct FileSettings {
     pub agent_sandbox: Option<SandboxMode>,
     pub agent_hidden_paths: Option<Vec<PathBuf>>,
     pub agent_dir_roots: Option<Vec<PathBuf>>,
+    pub tools: Option<ToolsConfig>,
 }
 
 impl fmt::Debug for FileSettings {

@@ -308,6 +308,7 @@ impl Cli {
                 }
                 hidden
             },
+            tools: file.tools.unwrap_or_default(),
             agent_dir_roots: layered(
                 explicit("agent_dir_roots"),
                 self.agent_dir_roots.clone(),

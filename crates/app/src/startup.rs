@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, dev::Server};
 use overseer_auth::{Argon2Hasher, JwtIssuer};
-use overseer_domain::DirRoots;
+use overseer_domain::{DirRoots, McpServerName};
 use overseer_files::{LocalReportFiles, LocalWorkspaces};
 use overseer_http::metrics::PrometheusTelemetry;
 use overseer_http::throttle::AuthThrottles;
@@ -20,7 +20,9 @@ use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
-use overseer_services::{Adapters, Deps, PoolConfig, Services, ServicesConfig, WarmPoolConfig};
+use overseer_services::{
+    Adapters, BuiltinToolServers, Deps, PoolConfig, Services, ServicesConfig, WarmPoolConfig,
+};
 use overseer_store::{PgClusterBus, Store, StoreError};
 
 use crate::config::{SandboxMode, Settings};
@@ -42,6 +44,8 @@ pub enum AppError {
     },
     #[error("--agent-sandbox on, but bubblewrap cannot run here: {0}")]
     Sandbox(String),
+    #[error("the [tools] configuration cannot be used")]
+    Tools(#[from] overseer_tools::ToolsConfigError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -96,14 +100,33 @@ fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>
         return Ok(None);
     };
     let mut hidden = vec![data_dir.to_path_buf()];
+    // Kubeconfigs hold cluster credentials: the tools read them, the agent never does.
+    let kubernetes = &settings.tools.kubernetes;
     hidden.extend(
         settings
             .agent_hidden_paths
             .iter()
+            .chain(&kubernetes.kubeconfig)
+            .chain(&kubernetes.kubeconfig_roots)
             .filter_map(|path| std::fs::canonicalize(path).ok()),
     );
     tracing::info!(bwrap = %bwrap.display(), "agents run sandboxed");
     Ok(Some(Sandbox { bwrap, hidden }))
+}
+
+/// The built-in tool servers, configured from `[tools]`.
+fn tool_servers(settings: &Settings) -> Result<BuiltinToolServers, AppError> {
+    let mut servers = BuiltinToolServers::default();
+    for (name, factory) in overseer_tools::builtin_servers(&settings.tools)? {
+        let name = McpServerName::new(name).map_err(|e| {
+            AppError::Tools(overseer_tools::ToolsConfigError {
+                key: name.to_owned(),
+                reason: e.to_string(),
+            })
+        })?;
+        servers = servers.with(name, factory);
+    }
+    Ok(servers)
 }
 
 /// The configured JWT secret, or the one kept in the data directory (generated on first
@@ -265,6 +288,7 @@ pub fn wire(
         default_quota: settings.default_quota,
         max_open_sessions: settings.max_open_sessions_per_user,
         dir_roots: DirRoots::new(settings.agent_dir_roots.iter().cloned()),
+        tool_servers: tool_servers(settings)?,
         warm: WarmPoolConfig {
             max_agents: settings.warm_agents,
             max_age: settings.warm_agent_max_age,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent_env;
+mod builtin_tools;
 mod faults;
 mod fuzz;
 mod isolation;

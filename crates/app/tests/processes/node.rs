@@ -31,6 +31,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `http://127.0.0.1:<a free port>`.
+pub fn free_base_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
 impl Node {
     /// Starts `overseer serve` on `data_dir` (SQLite there unless `database_url`), with the
     /// real CLI pointed at `api`, plus `flags`; returns once `/health` answers.
@@ -53,7 +58,21 @@ impl Node {
         flags: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
-        let base = format!("http://127.0.0.1:{}", free_port());
+        let base = free_base_url();
+        Self::start_at(base, data_dir, database_url, cli, api, flags, env).await
+    }
+
+    /// [`Node::start_with_env`] listening at `base` (from [`free_base_url`]), for settings
+    /// that must name the node's own address before it starts.
+    pub async fn start_at(
+        base: String,
+        data_dir: &Path,
+        database_url: Option<&str>,
+        cli: &Path,
+        api: &FakeAnthropic,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let home = data_dir.join("agent-home");
         std::fs::create_dir_all(&home).unwrap();
         let log = std::fs::OpenOptions::new()

@@ -7,16 +7,17 @@ mod prometheus;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use overseer_ports::agent::{McpTool, McpToolOutput, McpToolServer, ToolServerFactory};
-use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use url::Url;
 
 use self::prometheus::{SeriesFilter, select};
 use crate::ToolsConfigError;
+use crate::http_client::HttpClient;
 use crate::tool::{excerpt, known_keys, optional_text, output, refusal, tool};
 
 /// Most of a health check's body shown.
@@ -54,7 +55,7 @@ impl Default for MonitoringConfig {
 pub(crate) struct Monitoring {
     targets: BTreeMap<String, Url>,
     allowed: Vec<Url>,
-    client: reqwest::Client,
+    client: HttpClient,
 }
 
 impl Monitoring {
@@ -88,12 +89,7 @@ impl Monitoring {
             .map(|url| parse("monitoring.allowed_urls".to_owned(), url))
             .collect::<Result<_, _>>()?;
         let timeout = Duration::from_secs(config.timeout_seconds.max(1));
-        let client = crate::http_client::builder()
-            .map_err(|e| ToolsConfigError::new("monitoring", e))?
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let client = HttpClient::new(timeout, MAX_RESPONSE_BYTES)
             .map_err(|e| ToolsConfigError::new("monitoring", e))?;
         Ok(Self {
             targets,
@@ -147,53 +143,9 @@ impl Monitoring {
         list(self.allowed.iter().map(Url::as_str))
     }
 
-    /// GETs `url`: the status, the time to the whole body, the content type and at most
-    /// [`MAX_RESPONSE_BYTES`] of the body.
-    async fn fetch(&self, url: &Url) -> Result<Fetched, String> {
-        let started = Instant::now();
-        let mut response = self
-            .client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| format!("GET {url} failed: {}", describe(&e)))?;
-        let status = response.status();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        let location = header(reqwest::header::LOCATION);
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("GET {url}: reading the body failed: {}", describe(&e)))?
-        {
-            let room = MAX_RESPONSE_BYTES - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if chunk.len() > room {
-                truncated = true;
-                break;
-            }
-        }
-        Ok(Fetched {
-            status,
-            elapsed: started.elapsed(),
-            content_type,
-            location,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            truncated,
-        })
-    }
-
     async fn check_health(&self, arguments: &Value) -> Result<String, String> {
         let url = self.resolve(arguments)?;
-        let fetched = self.fetch(&url).await?;
+        let fetched = self.client.get(&url).await?;
         let mut lines = vec![
             format!(
                 "GET {url} → {} in {} ms",
@@ -228,7 +180,7 @@ impl Monitoring {
             optional_text(arguments, "metric")?,
             optional_text(arguments, "labels")?.as_deref(),
         )?;
-        let fetched = self.fetch(&url).await?;
+        let fetched = self.client.get(&url).await?;
         if !fetched.status.is_success() {
             return Err(format!(
                 "GET {url} → {}: {}",
@@ -266,15 +218,6 @@ impl Monitoring {
     }
 }
 
-struct Fetched {
-    status: reqwest::StatusCode,
-    elapsed: Duration,
-    content_type: Option<String>,
-    location: Option<String>,
-    body: String,
-    truncated: bool,
-}
-
 /// Whether `url` lies under `prefix`: same scheme, host and port, and a path at or below
 /// the prefix's (`/api` covers `/api` and `/api/x`, not `/apix`).
 fn under(prefix: &Url, url: &Url) -> bool {
@@ -293,17 +236,6 @@ fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
         "none configured".to_owned()
     } else {
         joined
-    }
-}
-
-/// A request error in words: timeouts and refused connections said plainly.
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".to_owned()
-    } else if error.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        error.to_string()
     }
 }
 
