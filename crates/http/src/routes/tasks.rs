@@ -32,7 +32,7 @@ struct CreateTask {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     variables: Vec<VariableSpec>,
-    /// Agent options: model, allowed/disallowed/ask tools, permission mode, max turns, system prompt, MCP servers, env, add_dirs, max budget.
+    /// Agent options: model, allowed/disallowed/ask tools, permission mode, max turns, system prompt, MCP servers, builtin_servers (the service's own tool servers by name, e.g. `{"kubernetes_readonly": {}}`), env, add_dirs, max budget.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     sdk_options: Option<Value>,
