@@ -1,6 +1,7 @@
 //! A fake Kubernetes API server on 127.0.0.1 (random port): namespaces, pods and deployments
 //! from a fixture, bearer-token auth, and a record of every request it receives, whatever its
-//! method or path, so a test can prove what a client sent.
+//! method or path, so a test can prove what a client sent. [`FakeKubernetes::start_tls`]
+//! serves it over TLS with a certificate from a test CA (`fixtures/kubernetes-tls`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -28,7 +29,14 @@ pub struct FakeKubernetes {
     address: SocketAddr,
     requests: Arc<Mutex<Vec<KubeRequest>>>,
     handle: ServerHandle,
+    /// The TLS front, when there is one: its address and the task accepting on it.
+    tls: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
+
+/// The test CA that signed the TLS front's certificate (PEM).
+pub const TEST_CA_PEM: &str = include_str!("../fixtures/kubernetes-tls/ca.pem");
+const SERVER_CERT_PEM: &str = include_str!("../fixtures/kubernetes-tls/server.pem");
+const SERVER_KEY_PEM: &str = include_str!("../fixtures/kubernetes-tls/server-key.pem");
 
 impl FakeKubernetes {
     /// Starts the server with [`fixture`] on a free loopback port.
@@ -53,12 +61,62 @@ impl FakeKubernetes {
             address,
             requests,
             handle,
+            tls: None,
         }
+    }
+
+    /// [`FakeKubernetes::start`] behind TLS: [`FakeKubernetes::url`] is `https://…`, with a
+    /// certificate for 127.0.0.1 signed by [`TEST_CA_PEM`]. Each TLS connection is ended here
+    /// and relayed to the plain server, which records and answers as before.
+    pub async fn start_tls() -> Self {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut fake = Self::start().await;
+        let certs = CertificateDer::pem_slice_iter(SERVER_CERT_PEM.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let front = listener.local_addr().unwrap();
+        let plain = fake.address;
+        let accepting = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to relay.
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    if let Ok(mut backend) = tokio::net::TcpStream::connect(plain).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut backend).await;
+                    }
+                });
+            }
+        });
+        fake.tls = Some((front, accepting));
+        fake
     }
 
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        match &self.tls {
+            Some((front, _)) => format!("https://{front}"),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// Where the plain (non-TLS) server listens, for probes sent by hand.
+    #[must_use]
+    pub fn plain_address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Every request received, in order.
@@ -69,12 +127,23 @@ impl FakeKubernetes {
 
     /// Writes a kubeconfig for this server into `dir` and returns its path. Its current
     /// context is `fake` (the right token); `wrong-token` is a context whose token the server
-    /// refuses, and `nowhere` points at a closed port.
+    /// refuses, and `nowhere` points at a closed port. Behind TLS, the `fake` cluster carries
+    /// the test CA as `certificate-authority-data`, and the context `untrusted` reaches the
+    /// same server without it.
     #[must_use]
     pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
+        use base64::Engine as _;
         std::fs::create_dir_all(dir).unwrap();
         let path = dir.join("kubeconfig.yaml");
         let url = self.url();
+        let ca = if self.tls.is_some() {
+            format!(
+                "\n    certificate-authority-data: {}",
+                base64::engine::general_purpose::STANDARD.encode(TEST_CA_PEM)
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &path,
             format!(
@@ -83,6 +152,9 @@ kind: Config
 current-context: fake
 clusters:
 - name: fake
+  cluster:
+    server: {url}{ca}
+- name: plain-trust
   cluster:
     server: {url}
 - name: nowhere
@@ -102,6 +174,8 @@ contexts:
   context: {{cluster: fake, user: stranger}}
 - name: nowhere
   context: {{cluster: nowhere, user: reader}}
+- name: untrusted
+  context: {{cluster: plain-trust, user: reader}}
 "
             ),
         )
@@ -112,6 +186,9 @@ contexts:
 
 impl Drop for FakeKubernetes {
     fn drop(&mut self) {
+        if let Some((_, accepting)) = &self.tls {
+            accepting.abort();
+        }
         let handle = self.handle.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { handle.stop(false).await });

@@ -58,7 +58,8 @@ async fn the_cluster_health_check_reads_pods_from_the_cluster_into_the_report() 
             Reply::text("production: api and postgres are healthy; worker is crash-looping."),
         ],
     ));
-    let cluster = FakeKubernetes::start().await;
+    // Over TLS, trusted through the kubeconfig's certificate-authority-data.
+    let cluster = FakeKubernetes::start_tls().await;
     let data_dir = temp_dir("builtin-kubernetes");
     let kubeconfig = cluster.write_kubeconfig(&data_dir.join("kube"));
     let tools = format!(

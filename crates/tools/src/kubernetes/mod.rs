@@ -100,7 +100,10 @@ impl Target {
                 "the API server answered {} {}: {}",
                 status.code, status.reason, status.message
             )),
-            Ok(Err(other)) => Err(format!("the API server cannot be reached: {other}")),
+            Ok(Err(other)) => Err(format!(
+                "the API server cannot be reached: {}",
+                with_causes(&other)
+            )),
             Err(_) => Err(format!(
                 "the API server did not answer within {} s",
                 self.timeout.as_secs()
@@ -162,6 +165,22 @@ where
         ""
     };
     format!("{count} {what}{cut}:\n{table}")
+}
+
+/// An error and its causes (kube's own message hides why a connection failed, e.g. a
+/// certificate the kubeconfig's CA does not vouch for).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let message = inner.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// A namespace argument: a DNS label, so it cannot reshape the request path.

@@ -122,7 +122,7 @@ async fn only_get_requests_ever_reach_the_cluster() {
         let _ = k8s.call(tool, arguments).await;
     }
     // The fake records what is not a GET too: a write sent by hand shows up.
-    let address = cluster.url().trim_start_matches("http://").to_owned();
+    let address = cluster.plain_address().to_string();
     let answer = raw_request(&address, "DELETE /api/v1/namespaces/production/pods/x").await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 
@@ -220,6 +220,39 @@ async fn contexts_choose_cluster_and_credentials_and_failures_read_well() {
     assert!(
         cluster.requests().iter().all(|r| r.path.ends_with("/pods")),
         "no invalid namespace reached the cluster"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_kubeconfigs_ca_data_decides_trust() {
+    let cluster = FakeKubernetes::start_tls().await;
+    assert!(cluster.url().starts_with("https://127.0.0.1:"));
+    let dir = temp_dir();
+    let kubeconfig = cluster.write_kubeconfig(&dir);
+    let pods = json!({"namespace": "production"});
+
+    let trusted = server(&kubeconfig, json!({}));
+    let out = trusted.call("get_pods", pods.clone()).await;
+    assert!(!out.is_error, "{}", out.text);
+    assert!(
+        out.text.starts_with("3 pods in production:"),
+        "{}",
+        out.text
+    );
+
+    let untrusted = server(&kubeconfig, json!({"context": "untrusted"}));
+    let out = untrusted.call("get_pods", pods).await;
+    assert!(
+        out.is_error && out.text.contains("certificate"),
+        "a server the CA data does not vouch for is refused, saying why: {}",
+        out.text
+    );
+    assert_eq!(
+        cluster.requests().len(),
+        1,
+        "the refused handshake sent no request: {:?}",
+        cluster.requests()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
