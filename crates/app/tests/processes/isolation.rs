@@ -1,6 +1,7 @@
 //! Agent isolation (`--agent-sandbox on`, bubblewrap): a scripted agent tries to read another
-//! session's working directory, the service's database and JWT secret, its data directory and
-//! its environment, and gets none of them, while its own directory works as usual.
+//! session's working directory, the service's database and JWT secret, its data directory, the
+//! kubeconfig the built-in tools use and its environment, and gets none of them, while its own
+//! directory works as usual.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::node::{Node, bash_stdout, create_task, execute, finished, temp_dir, t
 
 const OTHER_SESSION_CANARY: &str = "CANARY-other-session-5d1e";
 const SERVICE_SECRET: &str = "CANARY-service-env-8c3a";
+const KUBE_TOKEN: &str = "CANARY-kube-token-2b7f";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandboxed_agent_reads_nothing_of_other_sessions_or_the_service() {
@@ -28,13 +30,34 @@ async fn a_sandboxed_agent_reads_nothing_of_other_sessions_or_the_service() {
             Reply::text("Noted."),
         ],
     ));
+    // The built-in tools' kubeconfig lives outside the data directory, as an admin keeps it,
+    // and outside /tmp, which the sandbox replaces anyway.
+    let kube_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("isolation-kube-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&kube_dir).unwrap();
+    let kubeconfig = kube_dir.join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        format!("users:\n- name: x\n  user: {{token: {KUBE_TOKEN}}}\n"),
+    )
+    .unwrap();
+    let config = kube_dir.join("overseer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tools.kubernetes]\nkubeconfig = {:?}\n",
+            kubeconfig.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
     // Started with `on`: without a working bwrap the node refuses to start, and this fails.
     let node = Node::start_with_env(
         &data_dir,
         None,
         &cli,
         &api,
-        &["--agent-sandbox", "on"],
+        &["--agent-sandbox", "on", "--config", &config],
         &[("SERVICE_ONLY_SECRET", SERVICE_SECRET)],
     )
     .await;
@@ -56,6 +79,7 @@ async fn a_sandboxed_agent_reads_nothing_of_other_sessions_or_the_service() {
         format!("cat {}", data.join("jwt-secret").display()),
         format!("ls -la {}", data.display()),
         format!("cat /proc/{}/environ", node.pid()),
+        format!("cat {}", kubeconfig.canonicalize().unwrap().display()),
         "env".to_owned(),
         "echo mine > mine.txt && cat mine.txt".to_owned(),
     ]
@@ -79,6 +103,7 @@ async fn a_sandboxed_agent_reads_nothing_of_other_sessions_or_the_service() {
     for leaked in [
         OTHER_SESSION_CANARY,
         SERVICE_SECRET,
+        KUBE_TOKEN,
         "SERVICE_ONLY_SECRET",
         "SQLite format 3",
         jwt_secret.trim(),
@@ -97,6 +122,7 @@ async fn a_sandboxed_agent_reads_nothing_of_other_sessions_or_the_service() {
             "{listed} is listed: {output}"
         );
     }
+    let _ = std::fs::remove_dir_all(kube_dir);
 }
 
 async fn run(api: &Api, prompt: &str) -> Value {
