@@ -157,8 +157,8 @@ impl Databases {
     async fn query(&self, arguments: &Value, sql: &str) -> Result<String, String> {
         let (name, options) = self.connection(arguments)?;
         let within = CONNECT_TIMEOUT + self.statement_timeout + Duration::from_secs(1);
-        match tokio::time::timeout(within, self.query_on(options, sql)).await {
-            Ok(result) => result.map_err(|e| explain(name, self.statement_timeout, &e)),
+        match tokio::time::timeout(within, self.query_on(name, options, sql)).await {
+            Ok(result) => result,
             // The server stops the statement itself; this only guards against a stalled link.
             Err(_) => Err(format!(
                 "{name}: no answer within {} s; the query was abandoned",
@@ -167,12 +167,28 @@ impl Databases {
         }
     }
 
-    async fn query_on(&self, options: &PgConnectOptions, sql: &str) -> Result<String, sqlx::Error> {
-        let mut connection =
-            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options))
-                .await
-                .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        let result = self.read_only(&mut connection, sql).await;
+    async fn query_on(
+        &self,
+        name: &str,
+        options: &PgConnectOptions,
+        sql: &str,
+    ) -> Result<String, String> {
+        let explain = |error: sqlx::Error| explain(name, self.statement_timeout, &error);
+        let mut connection = match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            PgConnection::connect_with(options),
+        )
+        .await
+        {
+            Ok(connected) => connected.map_err(explain)?,
+            Err(_) => {
+                return Err(format!(
+                    "{name}: cannot connect within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ));
+            }
+        };
+        let result = self.read_only(&mut connection, sql).await.map_err(explain);
         // The connection ends with the call: nothing a query set outlives it.
         let _ = connection.close_hard().await;
         result
@@ -286,16 +302,15 @@ fn explain(name: &str, timeout: Duration, error: &sqlx::Error) -> String {
                 "{name}: stopped, the query ran past the {} s statement timeout",
                 timeout.as_secs()
             ),
+            Some(code) if code.starts_with("28") => {
+                format!("{name}: cannot sign in ({})", db.message())
+            }
             Some("55P03") => format!("{name}: stopped waiting for a lock ({})", db.message()),
             Some("42601") if db.message().contains("multiple commands") => {
                 format!("{name}: send one SQL statement at a time")
             }
             _ => format!("{name}: the database refused the query: {}", db.message()),
         },
-        sqlx::Error::PoolTimedOut => format!(
-            "{name}: cannot connect within {} s",
-            CONNECT_TIMEOUT.as_secs()
-        ),
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) => format!("{name}: cannot reach the database"),
         other => format!("{name}: {other}"),
     }

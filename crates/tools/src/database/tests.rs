@@ -240,6 +240,21 @@ async fn mistakes_are_tool_errors_that_never_show_the_url() {
         "{}",
         which.text
     );
+    let stranger = probe.url.replacen("postgres@", "no_such_role_overseer@", 1);
+    if stranger != probe.url {
+        let server = probe.server(|c| {
+            c.connections
+                .insert("stranger".to_owned(), ConnectionUrl::new(&stranger));
+        });
+        let out = server
+            .call("list_tables", json!({"connection": "stranger"}))
+            .await;
+        assert!(
+            out.is_error && out.text.starts_with("stranger: cannot sign in"),
+            "{}",
+            out.text
+        );
+    }
     let syntax = query(&server, "SELEC 1").await;
     assert!(
         syntax.is_error && syntax.text.contains("syntax error"),
