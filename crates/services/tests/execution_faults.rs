@@ -15,7 +15,7 @@ use overseer_domain::{
     TaskExecution, TaskName, TriggerType,
 };
 use overseer_ports::agent::{
-    AgentError, AgentEvent, AgentFailure, InitEvent, MockAgentRunner, TokenUsage, TurnResult,
+    AgentError, AgentEvent, AgentFailure, MockAgentRunner, TokenUsage, TurnResult,
 };
 use overseer_ports::repositories::{AuditFilter, SessionFilter};
 use overseer_ports::{
@@ -27,7 +27,7 @@ use overseer_services::tasks::TaskService;
 use overseer_services::{Adapters, Deps, RequestContext, Services, ServicesConfig};
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;
-use support::scripted_agent;
+use support::{init_event, scripted_agent};
 
 /// What goes wrong.
 #[derive(Clone, Copy, Debug)]
@@ -67,13 +67,7 @@ fn result(is_error: bool) -> AgentEvent {
 fn runner(fault: Fault) -> MockAgentRunner {
     let mut runner = MockAgentRunner::new();
     runner.expect_start().returning(move |_, _| {
-        let init = AgentEvent::Init(InitEvent {
-            agent_session_id: "cli-1".into(),
-            model: None,
-            tools: vec![],
-            mcp_servers: vec![],
-            raw: json!({"type": "system", "subtype": "init"}),
-        });
+        let init = init_event();
         match fault {
             Fault::AgentCannotStart => Err(AgentError::Spawn("claude: not found".into())),
             Fault::AgentDiesMidTurn => Ok(scripted_agent(vec![

@@ -1,4 +1,6 @@
 //! Shared by the service tests that mock the agent.
+// Each test binary uses its own part of it.
+#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -28,4 +30,33 @@ pub fn scripted_agent(events: Vec<AgentEvent>) -> Arc<dyn AgentSession> {
         .returning(|| Some("cli-1".into()));
     agent.expect_close().returning(|| Ok(()));
     Arc::new(agent)
+}
+
+/// The agent's first event.
+pub fn init_event() -> AgentEvent {
+    AgentEvent::Init(overseer_ports::agent::InitEvent {
+        agent_session_id: "cli-1".into(),
+        model: None,
+        tools: vec![],
+        mcp_servers: vec![],
+        raw: serde_json::json!({"type": "system", "subtype": "init"}),
+    })
+}
+
+/// A turn that ended well with `text`.
+pub fn turn_ended(text: &str) -> AgentEvent {
+    AgentEvent::TurnEnded(overseer_ports::agent::TurnResult {
+        subtype: "success".into(),
+        is_error: false,
+        result: Some(text.into()),
+        num_turns: 1,
+        duration_ms: 5,
+        total_cost_usd: 0.01,
+        usage: overseer_ports::agent::TokenUsage::default(),
+        permission_denials: vec![],
+        terminal_reason: None,
+        api_error_status: None,
+        agent_session_id: Some("cli-1".into()),
+        raw: serde_json::json!({"type": "result"}),
+    })
 }
