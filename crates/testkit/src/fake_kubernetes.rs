@@ -1,7 +1,9 @@
 //! A fake Kubernetes API server on 127.0.0.1 (random port): namespaces, pods and deployments
 //! from a fixture, bearer-token auth, and a record of every request it receives, whatever its
 //! method or path, so a test can prove what a client sent. [`FakeKubernetes::start_tls`]
-//! serves it over TLS with a certificate from a test CA (`fixtures/kubernetes-tls`).
+//! serves it over TLS with a certificate from a test CA (`fixtures/kubernetes-tls`);
+//! [`FakeKubernetes::start_mtls`] also asks clients for a certificate from that CA instead
+//! of a token.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -37,14 +39,29 @@ pub struct FakeKubernetes {
 pub const TEST_CA_PEM: &str = include_str!("../fixtures/kubernetes-tls/ca.pem");
 const SERVER_CERT_PEM: &str = include_str!("../fixtures/kubernetes-tls/server.pem");
 const SERVER_KEY_PEM: &str = include_str!("../fixtures/kubernetes-tls/server-key.pem");
+const CLIENT_CERT_PEM: &str = include_str!("../fixtures/kubernetes-tls/client.pem");
+const CLIENT_KEY_PEM: &str = include_str!("../fixtures/kubernetes-tls/client-key.pem");
+
+/// Who may read the fake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Credential {
+    /// A request bearing [`TOKEN`].
+    Token,
+    /// Any request: the TLS front already required a client certificate from the test CA.
+    ClientCertificate,
+}
 
 impl FakeKubernetes {
     /// Starts the server with [`fixture`] on a free loopback port.
     pub async fn start() -> Self {
+        Self::start_with(Credential::Token)
+    }
+
+    fn start_with(credential: Credential) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake Kubernetes");
         let address = listener.local_addr().expect("fake Kubernetes address");
-        let shared = web::Data::new((requests.clone(), Arc::new(fixture())));
+        let shared = web::Data::new((requests.clone(), Arc::new(fixture()), credential));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
@@ -69,23 +86,50 @@ impl FakeKubernetes {
     /// certificate for 127.0.0.1 signed by [`TEST_CA_PEM`]. Each TLS connection is ended here
     /// and relayed to the plain server, which records and answers as before.
     pub async fn start_tls() -> Self {
+        Self::behind_tls(Self::start_with(Credential::Token), false)
+    }
+
+    /// [`FakeKubernetes::start_tls`] where the credential is a client certificate: the
+    /// handshake requires one signed by [`TEST_CA_PEM`], and requests need no token.
+    pub async fn start_mtls() -> Self {
+        Self::behind_tls(Self::start_with(Credential::ClientCertificate), true)
+    }
+
+    fn behind_tls(mut fake: Self, client_certificates: bool) -> Self {
         use tokio_rustls::rustls::pki_types::pem::PemObject;
         use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let mut fake = Self::start().await;
-        let certs = CertificateDer::pem_slice_iter(SERVER_CERT_PEM.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
+        use tokio_rustls::rustls::server::WebPkiClientVerifier;
+        use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+        let pem_certs = |pem: &str| {
+            CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        };
         let key = PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).unwrap();
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
+            .unwrap();
+        let builder = if client_certificates {
+            let mut roots = RootCertStore::empty();
+            for ca in pem_certs(TEST_CA_PEM) {
+                roots.add(ca).unwrap();
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder
+            .with_single_cert(pem_certs(SERVER_CERT_PEM), key)
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let front = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let plain = fake.address;
         let accepting = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -129,18 +173,18 @@ impl FakeKubernetes {
     /// context is `fake` (the right token); `wrong-token` is a context whose token the server
     /// refuses, and `nowhere` points at a closed port. Behind TLS, the `fake` cluster carries
     /// the test CA as `certificate-authority-data`, and the context `untrusted` reaches the
-    /// same server without it.
+    /// same server without it. The context `client-cert` presents the test client certificate
+    /// instead of a token.
     #[must_use]
     pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
         use base64::Engine as _;
+        let base64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+        let (client_cert, client_key) = (base64(CLIENT_CERT_PEM), base64(CLIENT_KEY_PEM));
         std::fs::create_dir_all(dir).unwrap();
         let path = dir.join("kubeconfig.yaml");
         let url = self.url();
         let ca = if self.tls.is_some() {
-            format!(
-                "\n    certificate-authority-data: {}",
-                base64::engine::general_purpose::STANDARD.encode(TEST_CA_PEM)
-            )
+            format!("\n    certificate-authority-data: {}", base64(TEST_CA_PEM))
         } else {
             String::new()
         };
@@ -167,6 +211,10 @@ users:
 - name: stranger
   user:
     token: not-the-token
+- name: cert-holder
+  user:
+    client-certificate-data: {client_cert}
+    client-key-data: {client_key}
 contexts:
 - name: fake
   context: {{cluster: fake, user: reader, namespace: default}}
@@ -176,6 +224,8 @@ contexts:
   context: {{cluster: nowhere, user: reader}}
 - name: untrusted
   context: {{cluster: plain-trust, user: reader}}
+- name: client-cert
+  context: {{cluster: fake, user: cert-holder}}
 "
             ),
         )
@@ -196,20 +246,21 @@ impl Drop for FakeKubernetes {
     }
 }
 
-type Shared = web::Data<(Arc<Mutex<Vec<KubeRequest>>>, Arc<Fixture>)>;
+type Shared = web::Data<(Arc<Mutex<Vec<KubeRequest>>>, Arc<Fixture>, Credential)>;
 
 async fn serve(request: HttpRequest, state: Shared) -> HttpResponse {
-    let (requests, fixture) = state.get_ref();
+    let (requests, fixture, credential) = state.get_ref();
     requests.lock().unwrap().push(KubeRequest {
         method: request.method().to_string(),
         path: request.path().to_owned(),
         query: request.query_string().to_owned(),
     });
-    let authorized = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {TOKEN}"));
+    let authorized = *credential == Credential::ClientCertificate
+        || request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {TOKEN}"));
     if !authorized {
         return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
     }

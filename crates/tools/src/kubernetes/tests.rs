@@ -257,6 +257,33 @@ async fn over_tls_the_kubeconfigs_ca_data_decides_trust() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_from_the_kubeconfig_is_presented() {
+    let cluster = FakeKubernetes::start_mtls().await;
+    let dir = temp_dir();
+    let kubeconfig = cluster.write_kubeconfig(&dir);
+    let pods = json!({"namespace": "production"});
+
+    let holder = server(&kubeconfig, json!({"context": "client-cert"}));
+    let out = holder.call("get_pods", pods.clone()).await;
+    assert!(!out.is_error, "{}", out.text);
+    assert!(
+        out.text.starts_with("3 pods in production:"),
+        "{}",
+        out.text
+    );
+
+    let token_only = server(&kubeconfig, json!({}));
+    let out = token_only.call("get_pods", pods).await;
+    assert!(
+        out.is_error,
+        "without a certificate the handshake fails: {}",
+        out.text
+    );
+    assert_eq!(cluster.requests().len(), 1, "{:?}", cluster.requests());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn tasks_choose_kubeconfigs_only_under_the_allowed_roots() {
     let factory = KubernetesFactory::new(&KubernetesConfig {
