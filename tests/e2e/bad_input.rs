@@ -242,3 +242,55 @@ async fn out_of_range_numbers_are_422_problems_not_panics() {
         "nothing written: {body}"
     );
 }
+
+/// Found by schemathesis' `unsupported_method`, `negative_data_rejection` and
+/// `positive_data_acceptance` checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_keeps_to_its_document_on_methods_bodies_and_ids() {
+    let app = spawn_sqlite(temp_data_dir()).await;
+    let base = app.url("");
+    let alice = Api::sign_up(&base, "alice@example.com").await;
+
+    // A known path with a method it does not serve: 405 naming the ones it does.
+    for (method, path, allow) in [
+        ("TRACE", "/api/v1/tasks", "GET, POST"),
+        (
+            "PUT",
+            "/api/v1/tasks/0190b3a2-7f7e-7c3a-9d4e-000000000000",
+            "DELETE, GET, PATCH",
+        ),
+        ("DELETE", "/api/v1/auth/me", "GET"),
+        ("POST", "/health", "GET"),
+    ] {
+        let response = alice
+            .call(Method::from_bytes(method.as_bytes()).unwrap(), path, None)
+            .await;
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(
+            response.headers()["allow"].to_str().unwrap(),
+            allow,
+            "{method} {path}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/method-not-allowed", "{problem}");
+    }
+    let (status, _) = alice.json(Method::GET, "/api/v1/nothing-here", None).await;
+    assert_eq!(status, 404, "an unknown path stays 404");
+
+    // A body must be the object the document describes, not its fields in an array.
+    let (status, body) = alice
+        .json(Method::POST, "/api/v1/tasks", Some(json!(["t", null, "p"])))
+        .await;
+    is_problem(status, &body, 422, "validation");
+    assert_eq!(body["errors"][0]["field"], "body", "{body}");
+
+    // Path ids are documented as UUIDs.
+    let document: Value = reqwest::get(format!("{base}/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = &document["paths"]["/api/v1/tasks/{id}"]["get"]["parameters"][0];
+    assert_eq!(id["schema"]["format"], "uuid", "{id}");
+}

@@ -27,8 +27,17 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// For a quota or rate limit refusal: which limit.
     limit: Option<&'static str>,
-    /// For a rate limit refusal: whole seconds until a retry can succeed (`Retry-After`).
-    retry_after: Option<u64>,
+    /// A header the refusal carries.
+    hint: Option<Hint>,
+}
+
+/// What a client is told besides the problem.
+#[derive(Clone, Copy, Debug)]
+enum Hint {
+    /// A rate limit: whole seconds until a retry can succeed (`Retry-After`).
+    RetryAfter(u64),
+    /// A 405: the methods the path serves (`Allow`). A thin reference keeps `ApiError` small.
+    Allow(&'static String),
 }
 
 /// An RFC 9457 problem: what went wrong, and for validation which fields.
@@ -66,7 +75,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             limit: None,
-            retry_after: None,
+            hint: None,
         }
     }
 
@@ -82,7 +91,7 @@ impl ApiError {
             format!("{limit} reached; retry in {seconds} s"),
         );
         error.limit = Some(limit);
-        error.retry_after = Some(seconds);
+        error.hint = Some(Hint::RetryAfter(seconds));
         error
     }
 
@@ -128,6 +137,18 @@ impl ApiError {
             "Unauthorized",
             "a valid bearer token is required",
         )
+    }
+
+    /// 405: the path exists, for the methods in `allow` only.
+    pub fn method_not_allowed(allow: &'static String) -> Self {
+        let mut error = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("this path serves {allow}"),
+        );
+        error.hint = Some(Hint::Allow(allow));
+        error
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -186,8 +207,14 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if let Some(seconds) = self.retry_after {
-            response.insert_header((header::RETRY_AFTER, seconds));
+        match self.hint {
+            Some(Hint::RetryAfter(seconds)) => {
+                response.insert_header((header::RETRY_AFTER, seconds));
+            }
+            Some(Hint::Allow(methods)) => {
+                response.insert_header((header::ALLOW, methods.as_str()));
+            }
+            None => {}
         }
         response.json(problem)
     }

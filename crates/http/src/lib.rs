@@ -1,8 +1,10 @@
 //! The HTTP adapter (actix-web): the REST API under `/api/v1`, the live stream, health.
 //! Handlers call services; errors become problem+json in one place ([`error`]).
 
+mod body;
 mod caller;
 pub mod error;
+mod fallback;
 mod health;
 pub mod metrics;
 pub mod openapi;
@@ -70,9 +72,8 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(routes::mcp_servers::configure)
                 .configure(routes::quotas::configure)
                 .configure(routes::webhooks::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(error::ApiError::not_found("resource"))
-                })),
+                .default_service(web::to(fallback::unrouted)),
         );
+        cfg.default_service(web::to(fallback::unrouted));
     }
 }

@@ -122,6 +122,11 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
+/// The API document.
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
 /// The document as pretty JSON (what `docs/openapi.json` holds).
 #[must_use]
 pub fn document_json() -> String {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::HttpState;
+use crate::body::JsonObject;
 use crate::caller::{Caller, origin};
 use crate::error::ApiError;
 use crate::views::{TokenView, UserView};
@@ -43,7 +44,7 @@ fn anonymous(req: &HttpRequest) -> overseer_services::RequestContext {
 pub(crate) async fn register(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<Credentials>,
+    body: JsonObject<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     state.throttles.register.admit(&req)?;
     let ctx = anonymous(&req);
@@ -59,7 +60,7 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<Credentials>,
+    body: JsonObject<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     state.throttles.login.admit(&req)?;
     let pair = state
@@ -73,7 +74,7 @@ pub(crate) async fn login(
 #[post("/auth/refresh")]
 pub(crate) async fn refresh(
     state: web::Data<HttpState>,
-    body: web::Json<RefreshRequest>,
+    body: JsonObject<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
     Ok(HttpResponse::Ok().json(tokens(pair)))

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::id;
 use crate::HttpState;
+use crate::body::JsonObject;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::pagination::{ListView, PageQuery};
@@ -93,7 +94,7 @@ fn view(server: McpServer, admin: bool) -> ServerView {
 pub(crate) async fn create(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
-    body: web::Json<CreateServer>,
+    body: JsonObject<CreateServer>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let server = state
@@ -127,7 +128,7 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(ListView::from_page(servers, page, |s| view(s, admin))))
 }
 
-#[utoipa::path(get, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 200, description = "The server", body = ServerView), crate::openapi::Errors), params(("id" = String, Path, description = "MCP server id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 200, description = "The server", body = ServerView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[get("/mcp-servers/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -142,13 +143,13 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", request_body = UpdateServer, responses((status = 200, description = "The updated server", body = ServerView), crate::openapi::Errors), params(("id" = String, Path, description = "MCP server id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", request_body = UpdateServer, responses((status = 200, description = "The updated server", body = ServerView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[patch("/mcp-servers/{id}")]
 pub(crate) async fn update(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
     path: web::Path<String>,
-    body: web::Json<UpdateServer>,
+    body: JsonObject<UpdateServer>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let patch = McpServerPatch {
@@ -164,7 +165,7 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 204, description = "Removed"), crate::openapi::Errors), params(("id" = String, Path, description = "MCP server id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 204, description = "Removed"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[delete("/mcp-servers/{id}")]
 pub(crate) async fn remove(
     Caller(ctx): Caller,

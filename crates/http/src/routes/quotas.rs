@@ -7,6 +7,7 @@ use overseer_services::quotas::QuotaStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::HttpState;
+use crate::body::JsonObject;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::routes::id;
@@ -56,7 +57,7 @@ fn view(user: UserId, status: QuotaStatus) -> QuotaView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}/quota", tag = "quotas", responses((status = 200, description = "The user's limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = String, Path, description = "user id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/users/{id}/quota", tag = "quotas", responses((status = 200, description = "The user's limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
 #[get("/users/{id}/quota")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -68,13 +69,13 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(view(user, status)))
 }
 
-#[utoipa::path(put, path = "/api/v1/users/{id}/quota", tag = "quotas", request_body = QuotaLimits, responses((status = 200, description = "The new limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = String, Path, description = "user id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/users/{id}/quota", tag = "quotas", request_body = QuotaLimits, responses((status = 200, description = "The new limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
 #[put("/users/{id}/quota")]
 pub(crate) async fn set(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
     path: web::Path<String>,
-    body: web::Json<QuotaLimits>,
+    body: JsonObject<QuotaLimits>,
 ) -> Result<HttpResponse, ApiError> {
     let user: UserId = id(&path, "user")?;
     let limits = body.into_inner();

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::id;
 use crate::HttpState;
+use crate::body::JsonObject;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::pagination::{ListView, PageQuery};
@@ -74,7 +75,7 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
 pub(crate) async fn create(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
-    body: web::Json<CreateSession>,
+    body: JsonObject<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let options = body
@@ -108,7 +109,7 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(ListView::from_page(sessions, page, SessionView::from)))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", responses((status = 200, description = "The session", body = SessionView), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", responses((status = 200, description = "The session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[get("/sessions/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -124,13 +125,13 @@ pub(crate) async fn get_one(
 }
 
 /// 202: the turn runs in the background; follow it on the stream or the messages list.
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "sessions", request_body = SendMessage, responses((status = 202, description = "The turn runs; follow the stream or the messages"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "sessions", request_body = SendMessage, responses((status = 202, description = "The turn runs; follow the stream or the messages"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/messages")]
 pub(crate) async fn send(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
     path: web::Path<String>,
-    body: web::Json<SendMessage>,
+    body: JsonObject<SendMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path)?;
     let content = body.into_inner().content;
@@ -155,7 +156,7 @@ pub(crate) async fn send(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)"), ("after" = Option<u64>, Query, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
 #[get("/sessions/{id}/messages")]
 pub(crate) async fn messages(
     Caller(ctx): Caller,
@@ -181,7 +182,7 @@ pub(crate) async fn messages(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/sessions/{id}/tool-calls")]
 pub(crate) async fn tool_calls(
     Caller(ctx): Caller,
@@ -198,7 +199,7 @@ pub(crate) async fn tool_calls(
     Ok(HttpResponse::Ok().json(ListView::from_page(calls, page, ToolCallView::from)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/interrupt", tag = "sessions", responses((status = 202, description = "The current turn is being stopped"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/interrupt", tag = "sessions", responses((status = 202, description = "The current turn is being stopped"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/interrupt")]
 pub(crate) async fn interrupt(
     Caller(ctx): Caller,
@@ -213,7 +214,7 @@ pub(crate) async fn interrupt(
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/terminate", tag = "sessions", responses((status = 200, description = "The ended session", body = SessionView), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/terminate", tag = "sessions", responses((status = 200, description = "The ended session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/terminate")]
 pub(crate) async fn terminate(
     Caller(ctx): Caller,
@@ -228,7 +229,7 @@ pub(crate) async fn terminate(
     Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/archive", tag = "sessions", responses((status = 200, description = "The archived session", body = SessionView), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/archive", tag = "sessions", responses((status = 200, description = "The archived session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/archive")]
 pub(crate) async fn archive(
     Caller(ctx): Caller,
@@ -243,13 +244,13 @@ pub(crate) async fn archive(
     Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/approvals/{approval_id}", tag = "sessions", request_body = ApprovalAnswer, responses((status = 200, description = "The answered approval: {id, status}"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)"), ("approval_id" = String, Path, description = "approval id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/approvals/{approval_id}", tag = "sessions", request_body = ApprovalAnswer, responses((status = 200, description = "The answered approval: {id, status}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("approval_id" = uuid::Uuid, Path, description = "approval id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/approvals/{approval_id}")]
 pub(crate) async fn answer_approval(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
     path: web::Path<(String, String)>,
-    body: web::Json<ApprovalAnswer>,
+    body: JsonObject<ApprovalAnswer>,
 ) -> Result<HttpResponse, ApiError> {
     let (session, approval) = path.into_inner();
     let session = session_id(&session)?;
@@ -267,13 +268,13 @@ pub(crate) async fn answer_approval(
     Ok(HttpResponse::Ok().json(json!({"id": answered.id, "status": answered.status()})))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/reports", tag = "reports", request_body = CreateReport, responses((status = 201, description = "The report", body = ReportView), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/reports", tag = "reports", request_body = CreateReport, responses((status = 201, description = "The report", body = ReportView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/reports")]
 pub(crate) async fn create_report(
     Caller(ctx): Caller,
     state: web::Data<HttpState>,
     path: web::Path<String>,
-    body: web::Json<CreateReport>,
+    body: JsonObject<CreateReport>,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path)?;
     let format: ReportFormat = body.into_inner().format.parse()?;
@@ -289,7 +290,7 @@ pub(crate) async fn create_report(
 }
 
 /// A one-minute token for opening the stream where headers cannot be set (browsers).
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/stream-token", tag = "sessions", responses((status = 200, description = "A one-minute token for ?token= on the stream: {token, expires_in}"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/stream-token", tag = "sessions", responses((status = 200, description = "A one-minute token for ?token= on the stream: {token, expires_in}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/stream-token")]
 pub(crate) async fn stream_token(
     Caller(ctx): Caller,
@@ -303,7 +304,7 @@ pub(crate) async fn stream_token(
 /// The largest transcript answered (its end, the latest turns).
 const MAX_TRANSCRIPT_BYTES: usize = 16 * 1024 * 1024;
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/transcript", tag = "sessions", responses((status = 200, description = "The CLI's own log of the conversation, JSON lines (application/x-ndjson)"), crate::openapi::Errors), params(("id" = String, Path, description = "session id (UUID)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/transcript", tag = "sessions", responses((status = 200, description = "The CLI's own log of the conversation, JSON lines (application/x-ndjson)"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[get("/sessions/{id}/transcript")]
 pub(crate) async fn transcript(
     Caller(ctx): Caller,
