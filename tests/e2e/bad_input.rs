@@ -283,6 +283,17 @@ async fn the_api_keeps_to_its_document_on_methods_bodies_and_ids() {
         .await;
     is_problem(status, &body, 422, "validation");
     assert_eq!(body["errors"][0]["field"], "body", "{body}");
+    let (status, body) = alice
+        .json(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"name": "s", "sdk_options": [null, null]})),
+        )
+        .await;
+    is_problem(status, &body, 422, "validation");
+    assert_eq!(body["errors"][0]["field"], "sdk_options", "{body}");
+    let (_, sessions) = alice.json(Method::GET, "/api/v1/sessions", None).await;
+    assert_eq!(sessions["total"], 0, "{sessions}");
 
     // Path ids are documented as UUIDs.
     let document: Value = reqwest::get(format!("{base}/api/openapi.json"))

@@ -72,6 +72,10 @@ impl AgentOptions {
     /// A [`ValidationError`] whose field is `sdk_options` and whose reason names the offending
     /// key (serde's message).
     pub fn from_json(value: Value) -> Result<Self, ValidationError> {
+        // serde would also read the struct from an array of its fields in order.
+        if !value.is_object() {
+            return Err(ValidationError::new("sdk_options", "must be a JSON object"));
+        }
         serde_json::from_value(value).map_err(|e| ValidationError::new("sdk_options", e))
     }
 
@@ -617,6 +621,8 @@ mod tests {
             json!({"mcp_servers": {"s": {"type": "http", "url": "not a url"}}}),
             json!({"settings": "not an object"}),
             json!({"builtin_servers": ["database"]}),
+            json!([null, null]),
+            json!("sonnet"),
             json!({"builtin_servers": {"database": true}}),
             json!({"builtin_servers": {"bad name": {}}}),
             json!({"allowed_tool": ["Read"]}),
