@@ -124,9 +124,13 @@ impl MessageRepository for SqlMessages {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Message>, RepoError> {
+        // Sequences are stored as i64: a cursor past that has nothing after it.
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
         let select = Entity::find()
             .filter(Column::SessionId.eq(session.as_uuid()))
-            .filter(Column::SequenceNumber.gt(to_db(ENTITY, after)?))
+            .filter(Column::SequenceNumber.gt(after))
             .order_by_asc(Column::SequenceNumber)
             .limit(u64::from(limit));
         fetch_all(&self.0, select, to_domain).await

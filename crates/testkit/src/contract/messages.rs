@@ -89,6 +89,14 @@ pub async fn message_list_after_returns_in_order(repos: &Repositories) {
             .unwrap()
             .is_empty()
     );
+    // A cursor past anything a store can hold has nothing after it (was a storage error).
+    for cursor in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let page = repos.messages.list_after(session.id, cursor, 4).await;
+        assert!(
+            matches!(&page, Ok(found) if found.is_empty()),
+            "after {cursor}: {page:?}"
+        );
+    }
     assert_eq!(repos.messages.get(written[5].id).await.unwrap(), written[5]);
 
     // Another session's messages are separate, numbered from 1.
