@@ -156,7 +156,7 @@ pub(crate) async fn send(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
 #[get("/sessions/{id}/messages")]
 pub(crate) async fn messages(
     Caller(ctx): Caller,
@@ -168,6 +168,13 @@ pub(crate) async fn messages(
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::invalid("limit", "must be 1 to 1000"));
+    }
+    // The document's bound: sequences are 64-bit signed wherever they are stored.
+    if i64::try_from(query.after).is_err() {
+        return Err(ApiError::invalid(
+            "after",
+            format!("must be at most {}", i64::MAX),
+        ));
     }
     let found = state
         .services
