@@ -21,7 +21,8 @@ use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
 use overseer_services::{
-    Adapters, BuiltinToolServers, Deps, PoolConfig, Services, ServicesConfig, WarmPoolConfig,
+    Adapters, BuiltinToolServers, Deps, OptionRules, PoolConfig, Services, ServicesConfig,
+    WarmPoolConfig,
 };
 use overseer_store::{PgClusterBus, Store, StoreError};
 
@@ -287,8 +288,10 @@ pub fn wire(
         default_execution_timeout: settings.execution_timeout,
         default_quota: settings.default_quota,
         max_open_sessions: settings.max_open_sessions_per_user,
-        dir_roots: DirRoots::new(settings.agent_dir_roots.iter().cloned()),
-        tool_servers: tool_servers(settings)?,
+        option_rules: OptionRules {
+            dir_roots: DirRoots::new(settings.agent_dir_roots.iter().cloned()),
+            tool_servers: tool_servers(settings)?,
+        },
         warm: WarmPoolConfig {
             max_agents: settings.warm_agents,
             max_age: settings.warm_agent_max_age,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overseer_domain::{DirRoots, McpServerConfig, McpServerName, Quota};
+use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
 use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
@@ -19,7 +19,7 @@ use crate::execution_watch::ExecutionWatch;
 use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
 use crate::mcp_config::McpConfigBuilder;
 use crate::mcp_servers::McpServerService;
-use crate::option_rules::{BuiltinToolServers, OptionRules};
+use crate::option_rules::OptionRules;
 use crate::queue_worker::{QueueConfig, QueueWorker};
 use crate::quotas::QuotaService;
 use crate::reports::ReportService;
@@ -66,11 +66,9 @@ pub struct ServicesConfig {
     pub warm: WarmPoolConfig,
     /// Interactive sessions a user may have open at once.
     pub max_open_sessions: u32,
-    /// Where tasks' and sessions' extra directories (`add_dirs`) may lie; none by default.
-    pub dir_roots: DirRoots,
-    /// The tool servers tasks and sessions may enable by name (`builtin_servers`); none by
-    /// default.
-    pub tool_servers: BuiltinToolServers,
+    /// What tasks' and sessions' options may ask for: extra directories (`add_dirs`) and
+    /// built-in tool servers (`builtin_servers`); none of either by default.
+    pub option_rules: OptionRules,
 }
 
 impl Default for ServicesConfig {
@@ -86,8 +84,7 @@ impl Default for ServicesConfig {
             scheduler: SchedulerConfig::default(),
             warm: WarmPoolConfig::default(),
             max_open_sessions: 20,
-            dir_roots: DirRoots::default(),
-            tool_servers: BuiltinToolServers::default(),
+            option_rules: OptionRules::default(),
         }
     }
 }
@@ -158,10 +155,7 @@ impl Services {
             drop(warm.spawn_expiry(every));
         }
         let pool = AgentPool::new(adapters.runner, config.pool);
-        let option_rules = OptionRules {
-            dir_roots: config.dir_roots,
-            tool_servers: config.tool_servers,
-        };
+        let option_rules = config.option_rules;
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
             deps: deps.clone(),

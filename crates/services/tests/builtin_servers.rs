@@ -13,7 +13,7 @@ use overseer_ports::agent::{MockAgentRunner, MockMcpToolServer, MockToolServerFa
 use overseer_ports::{MockWorkspaces, RandomIds, Scope, SystemClock};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::{
-    Adapters, BuiltinToolServers, Deps, RequestContext, Services, ServicesConfig,
+    Adapters, BuiltinToolServers, Deps, OptionRules, RequestContext, Services, ServicesConfig,
 };
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;
@@ -66,7 +66,11 @@ async fn enabled_built_in_servers_reach_the_agent_and_the_stored_options() {
     let services = Services::build(
         adapters,
         ServicesConfig {
-            tool_servers: BuiltinToolServers::default().with(name("database"), Arc::new(factory)),
+            option_rules: OptionRules {
+                tool_servers: BuiltinToolServers::default()
+                    .with(name("database"), Arc::new(factory)),
+                ..OptionRules::default()
+            },
             ..ServicesConfig::default()
         },
     );

@@ -91,6 +91,26 @@ impl Drop for PostgresGuard {
     }
 }
 
+/// Where Postgres tests connect: `TEST_DATABASE_URL`, or [`DEFAULT_TEST_DATABASE_URL`].
+#[must_use]
+pub fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
+}
+
+/// What a Postgres test does when `url` cannot be reached: fail under CI (`CI=true`), say it
+/// is skipped elsewhere.
+///
+/// # Panics
+/// Under CI.
+pub fn postgres_unreachable(url: &str, err: &dyn std::fmt::Display) {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !in_ci,
+        "Postgres at TEST_DATABASE_URL is unreachable under CI: {err}"
+    );
+    eprintln!("skipping Postgres test: {url} is unreachable ({err}); CI=true makes this fail");
+}
+
 /// A migrated Postgres store in a database of its own, or `None` when Postgres is unreachable
 /// outside CI.
 ///
@@ -98,19 +118,11 @@ impl Drop for PostgresGuard {
 /// Under CI when Postgres is unreachable; anywhere when a reachable Postgres refuses to create
 /// or migrate the database.
 pub async fn postgres() -> Option<(Store, PostgresGuard)> {
-    let admin_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+    let admin_url = postgres_url();
     let admin = match connect_admin(&admin_url).await {
         Ok(admin) => admin,
         Err(err) => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(
-                !in_ci,
-                "Postgres at TEST_DATABASE_URL is unreachable under CI: {err}"
-            );
-            eprintln!(
-                "skipping Postgres test: {admin_url} is unreachable ({err}); CI=true makes this fail"
-            );
+            postgres_unreachable(&admin_url, &err);
             return None;
         }
     };

@@ -191,8 +191,7 @@ async fn monitoring_and_database_answer_and_refuse_as_tool_errors() {
         ],
     ));
     let base = free_base_url();
-    let postgres = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let postgres = overseer_store::testing::postgres_url();
     let tools = format!(
         "[tools.monitoring]\ntargets = {{ self = \"{base}/health\", self_metrics = \"{base}/metrics\" }}\n\
          [tools.database]\nstatement_timeout_seconds = 2\nconnections = {{ ci = {postgres:?} }}\n"

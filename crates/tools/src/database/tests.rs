@@ -4,11 +4,10 @@
 
 use std::time::Instant;
 
+use overseer_store::testing;
 use serde_json::json;
 
 use super::*;
-
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A table of three rows, dropped with the guard.
 struct Probe {
@@ -19,16 +18,11 @@ struct Probe {
 impl Probe {
     /// `None` outside CI when Postgres is unreachable; under CI that fails the test.
     async fn create() -> Option<Self> {
-        let url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let url = testing::postgres_url();
         let mut admin = match PgConnection::connect(&url).await {
             Ok(admin) => admin,
             Err(err) => {
-                let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-                assert!(
-                    !in_ci,
-                    "Postgres at TEST_DATABASE_URL is unreachable under CI: {err}"
-                );
-                eprintln!("skipping: {url} is unreachable ({err})");
+                testing::postgres_unreachable(&url, &err);
                 return None;
             }
         };

@@ -31,6 +31,13 @@ fn server(kubeconfig: &Path, settings: Value) -> Arc<dyn McpToolServer> {
     factory.open(settings.as_object().unwrap())
 }
 
+/// `get_pods` of `production`, through a server opened with `settings`.
+async fn production_pods(kubeconfig: &Path, settings: Value) -> McpToolOutput {
+    server(kubeconfig, settings)
+        .call("get_pods", json!({"namespace": "production"}))
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tools_show_the_fixture_compactly() {
     let cluster = FakeKubernetes::start().await;
@@ -165,34 +172,29 @@ async fn contexts_choose_cluster_and_credentials_and_failures_read_well() {
     let cluster = FakeKubernetes::start().await;
     let dir = temp_dir();
     let kubeconfig = cluster.write_kubeconfig(&dir);
-    let pods = json!({"namespace": "production"});
 
-    let stranger = server(&kubeconfig, json!({"context": "wrong-token"}));
-    let refused = stranger.call("get_pods", pods.clone()).await;
+    let refused = production_pods(&kubeconfig, json!({"context": "wrong-token"})).await;
     assert!(
         refused.is_error && refused.text.contains("401"),
         "{}",
         refused.text
     );
 
-    let nowhere = server(&kubeconfig, json!({"context": "nowhere"}));
-    let unreachable = nowhere.call("get_pods", pods.clone()).await;
+    let unreachable = production_pods(&kubeconfig, json!({"context": "nowhere"})).await;
     assert!(
         unreachable.is_error && unreachable.text.contains("cannot be reached"),
         "{}",
         unreachable.text
     );
 
-    let unknown = server(&kubeconfig, json!({"context": "no-such-context"}));
-    let out = unknown.call("get_pods", pods.clone()).await;
+    let out = production_pods(&kubeconfig, json!({"context": "no-such-context"})).await;
     assert!(
         out.is_error && out.text.contains("cannot use the kubeconfig"),
         "{}",
         out.text
     );
 
-    let missing = server(&dir.join("missing.yaml"), json!({}));
-    let out = missing.call("get_pods", pods.clone()).await;
+    let out = production_pods(&dir.join("missing.yaml"), json!({})).await;
     assert!(
         out.is_error && out.text.contains("cannot read the kubeconfig"),
         "{}",
@@ -230,10 +232,8 @@ async fn over_tls_the_kubeconfigs_ca_data_decides_trust() {
     assert!(cluster.url().starts_with("https://127.0.0.1:"));
     let dir = temp_dir();
     let kubeconfig = cluster.write_kubeconfig(&dir);
-    let pods = json!({"namespace": "production"});
 
-    let trusted = server(&kubeconfig, json!({}));
-    let out = trusted.call("get_pods", pods.clone()).await;
+    let out = production_pods(&kubeconfig, json!({})).await;
     assert!(!out.is_error, "{}", out.text);
     assert!(
         out.text.starts_with("3 pods in production:"),
@@ -241,8 +241,7 @@ async fn over_tls_the_kubeconfigs_ca_data_decides_trust() {
         out.text
     );
 
-    let untrusted = server(&kubeconfig, json!({"context": "untrusted"}));
-    let out = untrusted.call("get_pods", pods).await;
+    let out = production_pods(&kubeconfig, json!({"context": "untrusted"})).await;
     assert!(
         out.is_error && out.text.contains("certificate"),
         "a server the CA data does not vouch for is refused, saying why: {}",
@@ -262,10 +261,8 @@ async fn a_client_certificate_from_the_kubeconfig_is_presented() {
     let cluster = FakeKubernetes::start_mtls().await;
     let dir = temp_dir();
     let kubeconfig = cluster.write_kubeconfig(&dir);
-    let pods = json!({"namespace": "production"});
 
-    let holder = server(&kubeconfig, json!({"context": "client-cert"}));
-    let out = holder.call("get_pods", pods.clone()).await;
+    let out = production_pods(&kubeconfig, json!({"context": "client-cert"})).await;
     assert!(!out.is_error, "{}", out.text);
     assert!(
         out.text.starts_with("3 pods in production:"),
@@ -273,8 +270,7 @@ async fn a_client_certificate_from_the_kubeconfig_is_presented() {
         out.text
     );
 
-    let token_only = server(&kubeconfig, json!({}));
-    let out = token_only.call("get_pods", pods).await;
+    let out = production_pods(&kubeconfig, json!({})).await;
     assert!(
         out.is_error,
         "without a certificate the handshake fails: {}",
