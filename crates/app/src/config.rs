@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use overseer_domain::Quota;
 use overseer_ports::agent::Secret;
+use overseer_services::PoolConfig;
 use overseer_tools::ToolsConfig;
 
 /// Where the service keeps its state, how it is reached, and how it runs agents.
@@ -25,8 +26,13 @@ pub struct Settings {
     pub claude_binary: PathBuf,
     /// Passed to the agent's environment only (never logged): API key, base URL.
     pub agent_env: Vec<(String, Secret)>,
-    /// Live agent processes at most (one is about 310 MB).
+    /// Live agent processes at most (one is about 310 MB), warm agents included.
     pub max_live_agents: usize,
+    /// An agent with no turn in progress for this long hibernates (closed; resumed on the
+    /// session's next message).
+    pub agent_idle_timeout: std::time::Duration,
+    /// How long a start may wait for an agent slot while every live agent is mid-turn.
+    pub agent_start_timeout: std::time::Duration,
     /// Executions this node runs at once.
     pub max_concurrent_executions: usize,
     /// Executions running at once over every node.
@@ -122,7 +128,9 @@ impl Default for Settings {
             registration_open: true,
             claude_binary: PathBuf::from("claude"),
             agent_env: Vec::new(),
-            max_live_agents: 4,
+            max_live_agents: PoolConfig::DEFAULT_MAX_LIVE,
+            agent_idle_timeout: PoolConfig::DEFAULT_IDLE_TIMEOUT,
+            agent_start_timeout: PoolConfig::DEFAULT_START_TIMEOUT,
             max_concurrent_executions: 4,
             max_running_total: 8,
             max_running_per_user: 4,
@@ -259,6 +267,8 @@ pub struct FileSettings {
     pub registration_open: Option<bool>,
     pub claude_binary: Option<PathBuf>,
     pub max_live_agents: Option<usize>,
+    pub agent_idle_timeout_seconds: Option<u64>,
+    pub agent_start_timeout_seconds: Option<u64>,
     pub max_concurrent_executions: Option<usize>,
     pub max_running_total: Option<u32>,
     pub max_running_per_user: Option<u32>,

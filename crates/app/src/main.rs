@@ -12,6 +12,7 @@ use overseer_app::{
 };
 use overseer_domain::{Quota, Role, UsdBudget};
 use overseer_ports::agent::Secret;
+use overseer_services::PoolConfig;
 use overseer_services::broadcast::InProcessBroadcaster;
 use tracing_subscriber::EnvFilter;
 
@@ -59,14 +60,35 @@ struct Cli {
         global = true
     )]
     claude_binary: PathBuf,
-    /// Live agent processes at most (each takes about 310 MB).
+    /// Live agent processes at most (each takes about 310 MB), warm agents included. A session
+    /// needing one when all are taken closes the least recently used idle one.
     #[arg(
         long,
         env = "OVERSEER_MAX_LIVE_AGENTS",
-        default_value_t = 4,
+        default_value_t = PoolConfig::DEFAULT_MAX_LIVE,
         global = true
     )]
     max_live_agents: usize,
+    /// Seconds an agent may sit with no turn in progress before it hibernates (its process
+    /// ends; the session's next message resumes the conversation).
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_IDLE_TIMEOUT_SECONDS",
+        default_value_t = PoolConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    agent_idle_timeout_seconds: u64,
+    /// Seconds a start may wait for an agent slot while every live agent is mid-turn; then
+    /// the turn fails naming this limit (a 503 `agent-capacity` problem where one is answered).
+    #[arg(
+        long,
+        env = "OVERSEER_AGENT_START_TIMEOUT_SECONDS",
+        default_value_t = PoolConfig::DEFAULT_START_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    agent_start_timeout_seconds: u64,
     /// Executions running at once.
     #[arg(
         long,
@@ -260,6 +282,16 @@ impl Cli {
                 self.max_live_agents,
                 file.max_live_agents,
             ),
+            agent_idle_timeout: std::time::Duration::from_secs(layered(
+                explicit("agent_idle_timeout_seconds"),
+                self.agent_idle_timeout_seconds,
+                file.agent_idle_timeout_seconds,
+            )),
+            agent_start_timeout: std::time::Duration::from_secs(layered(
+                explicit("agent_start_timeout_seconds"),
+                self.agent_start_timeout_seconds,
+                file.agent_start_timeout_seconds,
+            )),
             max_concurrent_executions: layered(
                 explicit("max_concurrent_executions"),
                 self.max_concurrent_executions,

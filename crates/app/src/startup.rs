@@ -273,7 +273,8 @@ pub fn wire(
     let config = ServicesConfig {
         pool: PoolConfig {
             max_live: settings.max_live_agents,
-            idle_timeout: Duration::from_secs(300),
+            idle_timeout: settings.agent_idle_timeout,
+            start_timeout: settings.agent_start_timeout,
         },
         queue: QueueConfig {
             node_slots: settings.max_concurrent_executions,
@@ -375,6 +376,8 @@ impl Application {
     }
 }
 
+/// Every second: idle agents past the idle timeout hibernate, and an idle agent whose slot a
+/// start waits for (one that was answering its host when the turn ended) gives it up.
 fn spawn_evictor(pool: &Arc<overseer_services::AgentPool>) {
-    drop(pool.spawn_evictor(Duration::from_secs(30)));
+    drop(pool.spawn_evictor(Duration::from_secs(1)));
 }

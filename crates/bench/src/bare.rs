@@ -40,15 +40,33 @@ pub struct Sample {
 
 /// One scripted turn of the bare CLI in `dir`, the prompt being `prompt`.
 pub async fn run(cli: &Cli, dir: &Path, prompt: &str) -> Sample {
+    run_turns(cli, dir, &[], None, &[prompt.to_owned()]).await.0
+}
+
+/// One process of the bare CLI in `dir` (with `env` on top of the shared environment,
+/// resuming `resume` if given) playing `prompts` one turn after another. Returns spawn →
+/// initialize reply and spawn → the last turn's result, and the CLI's session id.
+pub async fn run_turns(
+    cli: &Cli,
+    dir: &Path,
+    env: &[(&str, String)],
+    resume: Option<&str>,
+    prompts: &[String],
+) -> (Sample, String) {
     let started = Instant::now();
+    let extras = LaunchExtras {
+        resume,
+        ..LaunchExtras::default()
+    };
     let mut child = Command::new(&cli.binary)
-        .args(build_args(&cli.options, &LaunchExtras::default()))
+        .args(build_args(&cli.options, &extras))
         .current_dir(dir)
         .envs(
             cli.env
                 .iter()
                 .map(|(k, v)| (k.clone(), v.expose().to_owned())),
         )
+        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
         .env("DISABLE_TELEMETRY", "1")
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .stdin(Stdio::piped())
@@ -65,22 +83,31 @@ pub async fn run(cli: &Cli, dir: &Path, prompt: &str) -> Sample {
         .await
         .unwrap();
     let mut init = None;
+    let mut pending = prompts.iter();
+    let mut session_id = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         let frame: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if frame["type"] == "control_response" && init.is_none() {
+        let next = if frame["type"] == "control_response" && init.is_none() {
             init = Some(started.elapsed());
+            true
+        } else if frame["type"] == "result" {
+            session_id = frame["session_id"].as_str().unwrap_or_default().to_owned();
+            true
+        } else {
+            false
+        };
+        if next {
+            let Some(prompt) = pending.next() else { break };
             let message = json!({"type":"user","message":{"role":"user","content":prompt},"parent_tool_use_id":null,"session_id":""});
             stdin.write_all(send(message).as_bytes()).await.unwrap();
-        }
-        if frame["type"] == "result" {
-            break;
         }
     }
     let turn = started.elapsed();
     drop(stdin);
     let _ = child.wait().await;
-    Sample {
+    let sample = Sample {
         init: init.expect("an initialize reply"),
         turn,
-    }
+    };
+    (sample, session_id)
 }

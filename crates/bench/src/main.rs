@@ -22,6 +22,7 @@ mod phases;
 mod report;
 mod runner;
 mod server;
+mod sessions;
 mod soak;
 mod stats;
 
@@ -89,7 +90,7 @@ impl Backend {
     }
 }
 
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "runner",
     "warm",
     "warm-service",
@@ -100,6 +101,7 @@ const SCENARIOS: [&str; 10] = [
     "memory",
     "http",
     "soak",
+    "sessions",
 ];
 
 #[tokio::main]
@@ -169,6 +171,7 @@ async fn main() {
             "memory" => memory::run(&cli).await,
             "http" => http_load::run(&cli).await,
             "soak" => soak::run(&cli).await,
+            "sessions" => sessions::run(&cli).await,
             _ => unreachable!("checked above"),
         };
         println!("{table}");

@@ -312,6 +312,19 @@ impl From<ServiceError> for ApiError {
                     "the agent could not complete the request",
                 )
             }
+            E::AgentCapacity { seconds } => {
+                let mut api = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "agent-capacity",
+                    "No agent slot free",
+                    format!(
+                        "every live agent stayed in a turn for {seconds} s; try again when one ends"
+                    ),
+                );
+                api.limit = Some("agent_start_timeout_seconds");
+                api.hint = Some(Hint::RetryAfter(1));
+                api
+            }
             E::Queue(err) => {
                 tracing::error!(error = %err, "execution queue unavailable");
                 Self::new(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use overseer_domain::template::VariableSpec;
 use overseer_domain::{AuditLog, Message, Report, Session, Task, TaskExecution, ToolCall, User};
+use overseer_services::AgentState;
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -192,8 +193,29 @@ pub struct SessionView {
     pub output_tokens: u64,
     pub total_cost_usd: f64,
     pub error_message: Option<String>,
+    /// Where the session's agent stands on the node that hosts it: `live`, `starting`,
+    /// `waiting` (for a slot: every live agent is mid-turn) or `hibernated` (no process now;
+    /// the next message resumes the conversation). Absent before the first start, after the
+    /// session ended, and when another node hosts the session.
+    #[schema(value_type = Option<String>, example = "hibernated")]
+    pub agent_state: Option<&'static str>,
+    /// While `agent_state` is `waiting`: the place in the queue, 1 being next.
+    pub agent_queue_position: Option<usize>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl SessionView {
+    /// The view with where the session's agent stands.
+    #[must_use]
+    pub fn with_agent(mut self, state: Option<AgentState>) -> Self {
+        self.agent_state = state.map(AgentState::as_str);
+        self.agent_queue_position = match state {
+            Some(AgentState::Waiting { position }) => Some(position),
+            _ => None,
+        };
+        self
+    }
 }
 
 impl From<Session> for SessionView {
@@ -210,6 +232,8 @@ impl From<Session> for SessionView {
             output_tokens: s.usage.output_tokens,
             total_cost_usd: s.usage.total_cost_usd,
             error_message: s.error_message.clone(),
+            agent_state: None,
+            agent_queue_position: None,
             created_at: at(s.created_at),
             updated_at: at(s.updated_at),
             description: s.description,

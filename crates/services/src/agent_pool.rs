@@ -1,43 +1,111 @@
 //! A bounded pool of live agents keyed by session.
 //!
-//! One CLI process costs about 310 MB, so the pool caps how many run at once. A start beyond
-//! the cap waits, first come first served (tokio's semaphore is fair), until a slot frees. An
-//! agent idle past the idle timeout is closed and remembered; the next message to its session
-//! restarts it with `resume`, so the conversation goes on.
+//! One CLI process costs about 310 MB, so the node runs at most `max_live` of them (warm agents
+//! included: they hold slots of the same [`AgentSlots`]). When a session needs an agent and
+//! every slot is held, the pool makes room at once, in this order:
+//! 1. a warm agent nobody has taken yet is spent (closed);
+//! 2. the least recently used *idle* agent is closed: one with no turn in progress and nothing
+//!    open with its host (no permission request or approval, hook, in-process tool call or
+//!    control request). Its session is remembered and resumes with `--resume` on its next
+//!    message ("hibernated").
+//!
+//! Only when every live agent is mid-turn does a start wait: in a first-come first-served queue,
+//! served as soon as a turn ends, for at most `start_timeout` ([`PoolError::StartTimeout`]).
+//! An agent idle past `idle_timeout` is closed the same way even when nobody needs its slot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use overseer_domain::SessionId;
 use overseer_ports::agent::{AgentCallbacks, AgentError, AgentRunner, AgentSession, AgentSpec};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use crate::agent_activity::Activity;
+use crate::agent_slots::{AgentSlots, Slot};
+use crate::warm_pool::WarmPool;
 
 /// Bounds of the pool.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolConfig {
-    /// Live agent processes at most.
+    /// Live agent processes at most, warm agents included.
     pub max_live: usize,
     /// An agent with no turn in progress for this long is closed (and resumed on demand).
     pub idle_timeout: Duration,
+    /// How long a start may wait for a slot while every live agent is mid-turn.
+    pub start_timeout: Duration,
+}
+
+impl PoolConfig {
+    /// The default bound on live agents.
+    pub const DEFAULT_MAX_LIVE: usize = 4;
+    /// The default idle timeout.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+    /// The default start timeout.
+    pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
-            max_live: 4,
-            idle_timeout: Duration::from_secs(300),
+            max_live: Self::DEFAULT_MAX_LIVE,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            start_timeout: Self::DEFAULT_START_TIMEOUT,
+        }
+    }
+}
+
+/// Why the pool could not give a session an agent.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// Every live agent stayed mid-turn for the whole start timeout.
+    #[error(
+        "no agent slot came free within {seconds} s (agent_start_timeout_seconds): every live agent is in a turn"
+    )]
+    StartTimeout { seconds: u64 },
+}
+
+/// Where a session's agent stands on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentState {
+    /// Running, with or without a turn in progress.
+    Live,
+    /// Being started (its slot is granted).
+    Starting,
+    /// Queued for a slot; `position` 1 is next.
+    Waiting { position: usize },
+    /// No process now; the next message resumes the conversation.
+    Hibernated,
+}
+
+impl AgentState {
+    /// The state's wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Starting => "starting",
+            Self::Waiting { .. } => "waiting",
+            Self::Hibernated => "hibernated",
         }
     }
 }
 
 struct Live {
     agent: Arc<dyn AgentSession>,
-    /// Released when the entry goes, freeing a slot for the next waiter.
-    _slot: OwnedSemaphorePermit,
+    /// Freed when the entry goes, after its agent is closed.
+    slot: Slot,
     last_active: Instant,
     busy: bool,
+    activity: Activity,
+}
+
+impl Live {
+    fn evictable(&self) -> bool {
+        !self.busy && self.activity.is_quiet()
+    }
 }
 
 /// What it takes to bring a session's agent back.
@@ -45,20 +113,34 @@ struct Live {
 struct Recipe {
     spec: AgentSpec,
     callbacks: AgentCallbacks,
+    activity: Activity,
 }
 
 #[derive(Default)]
 struct Entries {
     live: HashMap<SessionId, Live>,
-    /// Every session the pool knows, live or evicted.
+    /// Sessions whose agent is being started.
+    starting: HashSet<SessionId>,
+    /// Every session the pool knows, live or hibernated.
     recipes: HashMap<SessionId, Recipe>,
 }
 
-/// Live agents by session, bounded, with idle eviction and transparent resume.
+/// How the pool made room for a start.
+enum Room {
+    Free(Slot),
+    Warm(crate::warm_pool::Spent),
+    Evicted(SessionId, Live),
+    Queued(crate::agent_slots::Ticket, usize),
+}
+
+/// Live agents by session, bounded, with eviction on demand and transparent resume.
 pub struct AgentPool {
     runner: Arc<dyn AgentRunner>,
-    slots: Arc<Semaphore>,
+    slots: Arc<AgentSlots>,
+    warm: Option<Arc<WarmPool>>,
     entries: Mutex<Entries>,
+    /// One start at a time per session.
+    start_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     config: PoolConfig,
 }
 
@@ -72,18 +154,46 @@ impl std::fmt::Debug for AgentPool {
 }
 
 impl AgentPool {
+    /// A pool with slots of its own and no warm agents.
     #[must_use]
     pub fn new(runner: Arc<dyn AgentRunner>, config: PoolConfig) -> Arc<Self> {
+        Self::build(runner, config, AgentSlots::new(config.max_live), None)
+    }
+
+    /// A pool sharing `warm`'s slots, which spends warm agents first when it needs room.
+    #[must_use]
+    pub fn with_warm(
+        runner: Arc<dyn AgentRunner>,
+        config: PoolConfig,
+        warm: Arc<WarmPool>,
+    ) -> Arc<Self> {
+        Self::build(runner, config, warm.slots(), Some(warm))
+    }
+
+    fn build(
+        runner: Arc<dyn AgentRunner>,
+        config: PoolConfig,
+        slots: Arc<AgentSlots>,
+        warm: Option<Arc<WarmPool>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             runner,
-            slots: Arc::new(Semaphore::new(config.max_live.max(1))),
+            slots,
+            warm,
             entries: Mutex::new(Entries::default()),
+            start_locks: Mutex::new(HashMap::new()),
             config,
         })
     }
 
     fn entries(&self) -> MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool's bounds.
+    #[must_use]
+    pub fn config(&self) -> PoolConfig {
+        self.config
     }
 
     /// The agent's own transcript of a conversation (see [`AgentRunner::transcript`]).
@@ -101,10 +211,16 @@ impl AgentPool {
             .await
     }
 
-    /// How many agents run now.
+    /// How many sessions' agents run now (warm agents not included).
     #[must_use]
     pub fn live_count(&self) -> usize {
         self.entries().live.len()
+    }
+
+    /// How many starts wait for a slot now.
+    #[must_use]
+    pub fn waiting_count(&self) -> usize {
+        self.slots.waiting()
     }
 
     /// The live agent of `session`, if any.
@@ -122,129 +238,28 @@ impl AgentPool {
         self.entries().live.contains_key(&session)
     }
 
-    /// Starts an agent for `session`, waiting for a free slot if the pool is full.
-    ///
-    /// # Errors
-    /// What the runner's `start` fails with; the slot is freed again.
-    #[tracing::instrument(skip(self, spec, callbacks), fields(session = %session))]
-    pub async fn start(
-        &self,
-        session: SessionId,
-        spec: AgentSpec,
-        callbacks: AgentCallbacks,
-    ) -> Result<Arc<dyn AgentSession>, AgentError> {
-        self.entries().recipes.insert(
-            session,
-            Recipe {
-                spec: spec.clone(),
-                callbacks: callbacks.clone(),
-            },
-        );
-        self.launch(session, spec, callbacks).await
-    }
-
-    async fn launch(
-        &self,
-        session: SessionId,
-        spec: AgentSpec,
-        callbacks: AgentCallbacks,
-    ) -> Result<Arc<dyn AgentSession>, AgentError> {
-        let slot = self.slot().await?;
-        let agent = self.runner.start(spec, callbacks).await?;
-        self.insert_live(session, agent.clone(), slot).await?;
-        Ok(agent)
-    }
-
-    /// Makes `agent`, started elsewhere with `spec` and `callbacks` (a warm agent), the live
-    /// agent of `session`, as if [`AgentPool::start`] had started it. Waits for a free slot.
-    ///
-    /// # Errors
-    /// [`AgentError::Closed`] if the pool is shutting down.
-    pub async fn adopt(
-        &self,
-        session: SessionId,
-        spec: AgentSpec,
-        callbacks: AgentCallbacks,
-        agent: Arc<dyn AgentSession>,
-    ) -> Result<(), AgentError> {
-        self.entries()
-            .recipes
-            .insert(session, Recipe { spec, callbacks });
-        let slot = self.slot().await?;
-        self.insert_live(session, agent, slot).await
-    }
-
-    async fn slot(&self) -> Result<OwnedSemaphorePermit, AgentError> {
-        Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_| AgentError::Closed)
-    }
-
-    async fn insert_live(
-        &self,
-        session: SessionId,
-        agent: Arc<dyn AgentSession>,
-        slot: OwnedSemaphorePermit,
-    ) -> Result<(), AgentError> {
-        let replaced = self.entries().live.insert(
-            session,
-            Live {
-                agent,
-                _slot: slot,
-                last_active: Instant::now(),
-                busy: false,
-            },
-        );
-        if let Some(old) = replaced {
-            old.agent.close().await?;
-        }
-        Ok(())
-    }
-
-    /// Sends a message to `session`'s agent, restarting it with `resume` if it was evicted, and
-    /// returns the agent to read the answer from. The session counts as busy until
-    /// [`AgentPool::turn_finished`].
-    ///
-    /// # Errors
-    /// [`AgentError::InvalidRequest`] for a session the pool never started; what starting or
-    /// sending fails with.
-    pub async fn send_message(
-        &self,
-        session: SessionId,
-        text: &str,
-    ) -> Result<Arc<dyn AgentSession>, AgentError> {
-        let agent = match self.mark_busy(session) {
-            Some(agent) => agent,
-            None => {
-                let recipe = self.entries().recipes.get(&session).cloned();
-                let Some(Recipe {
-                    mut spec,
-                    callbacks,
-                }) = recipe
-                else {
-                    return Err(AgentError::InvalidRequest(format!(
-                        "no agent for session {session}"
-                    )));
-                };
-                spec.resume = spec.resume.or_else(|| self.remembered_resume_id(session));
-                let agent = self.launch(session, spec, callbacks).await?;
-                self.mark_busy(session);
-                agent
+    /// Where `session`'s agent stands, if the pool has it live, starting or queued; `None`
+    /// otherwise (hibernated or never started: the caller knows which).
+    #[must_use]
+    pub fn state(&self, session: SessionId) -> Option<AgentState> {
+        {
+            let entries = self.entries();
+            if entries.live.contains_key(&session) {
+                return Some(AgentState::Live);
             }
-        };
-        agent.send_message(text).await?;
-        Ok(agent)
+            if entries.starting.contains(&session) {
+                return Some(AgentState::Starting);
+            }
+        }
+        self.slots
+            .position(session)
+            .map(|position| AgentState::Waiting { position })
     }
 
-    fn remembered_resume_id(&self, session: SessionId) -> Option<String> {
-        self.entries()
-            .recipes
-            .get(&session)
-            .and_then(|r| r.spec.resume.clone())
-    }
-
-    fn mark_busy(&self, session: SessionId) -> Option<Arc<dyn AgentSession>> {
+    /// Marks `session`'s live agent as in a turn (never evicted until
+    /// [`AgentPool::turn_finished`]) and returns it; `None` if it has no live agent.
+    #[must_use]
+    pub fn checkout(&self, session: SessionId) -> Option<Arc<dyn AgentSession>> {
         let mut entries = self.entries();
         let live = entries.live.get_mut(&session)?;
         live.busy = true;
@@ -252,37 +267,316 @@ impl AgentPool {
         Some(live.agent.clone())
     }
 
-    /// Records that `session`'s turn ended: from now on its idle time counts.
-    pub fn turn_finished(&self, session: SessionId) {
-        if let Some(live) = self.entries().live.get_mut(&session) {
-            live.busy = false;
-            live.last_active = Instant::now();
+    /// A slot for `session`'s agent: a free one, else a warm agent's, else the least recently
+    /// used idle agent's (closed first, so the bound always holds); else a place in the queue,
+    /// announced through `queued(position)`, until a turn ends.
+    ///
+    /// # Errors
+    /// [`PoolError::StartTimeout`] after waiting the start timeout; [`AgentError::Closed`]
+    /// when the pool shuts down meanwhile.
+    pub async fn reserve(
+        &self,
+        session: SessionId,
+        queued: impl FnOnce(usize),
+    ) -> Result<Slot, PoolError> {
+        let room = self.make_room(session);
+        match room {
+            Room::Free(slot) => Ok(slot),
+            Room::Warm(spent) => match &self.warm {
+                Some(warm) => Ok(warm.spend(spent).await),
+                None => Err(AgentError::Closed.into()),
+            },
+            Room::Evicted(victim, live) => {
+                tracing::info!(session = %victim, "closing the least recently used idle agent for another session");
+                Ok(Self::close_entry(live).await)
+            }
+            Room::Queued(mut ticket, position) => {
+                tracing::info!(session = %session, position, "every agent is in a turn: waiting for a slot");
+                queued(position);
+                let limit = self.config.start_timeout;
+                match tokio::time::timeout(limit, &mut ticket.slot).await {
+                    Ok(Ok(slot)) => Ok(slot),
+                    Ok(Err(_)) => Err(AgentError::Closed.into()),
+                    Err(_) => {
+                        self.slots.cancel(&ticket);
+                        // Handed over just as the time ran out: take it after all.
+                        ticket.slot.try_recv().map_err(|_| PoolError::StartTimeout {
+                            seconds: u64::try_from(limit.as_millis().div_ceil(1000))
+                                .unwrap_or(u64::MAX),
+                        })
+                    }
+                }
+            }
         }
     }
 
-    /// Closes agents idle past the idle timeout, keeping what is needed to resume them.
-    /// Returns how many were closed.
+    /// Decides, under the lock, where the slot comes from; so a turn that ends meanwhile sees
+    /// the queue and serves it.
+    fn make_room(&self, session: SessionId) -> Room {
+        let mut entries = self.entries();
+        if let Some(slot) = self.slots.try_take() {
+            return Room::Free(slot);
+        }
+        if !self.slots.has_waiters() {
+            if let Some(spent) = self.warm.as_ref().and_then(|warm| warm.take_any()) {
+                return Room::Warm(spent);
+            }
+            if let Some((victim, live)) = Self::evict_lru(&mut entries) {
+                return Room::Evicted(victim, live);
+            }
+        }
+        let ticket = self.slots.enqueue(session);
+        let position = self.slots.position(session).unwrap_or(1);
+        Room::Queued(ticket, position)
+    }
+
+    /// Takes the least recently used evictable agent out, remembering how to resume it.
+    fn evict_lru(entries: &mut Entries) -> Option<(SessionId, Live)> {
+        let victim = entries
+            .live
+            .iter()
+            .filter(|(_, live)| live.evictable())
+            .min_by_key(|(_, live)| live.last_active)
+            .map(|(id, _)| *id)?;
+        Self::hibernate(entries, victim).map(|live| (victim, live))
+    }
+
+    fn hibernate(entries: &mut Entries, session: SessionId) -> Option<Live> {
+        let live = entries.live.remove(&session)?;
+        if let (Some(recipe), Some(agent_id)) = (
+            entries.recipes.get_mut(&session),
+            live.agent.agent_session_id(),
+        ) {
+            recipe.spec.resume = Some(agent_id);
+        }
+        Some(live)
+    }
+
+    /// Closes an entry's agent, then gives its slot on.
+    async fn close_entry(live: Live) -> Slot {
+        let _ = live.agent.close().await;
+        live.slot
+    }
+
+    /// Starts `session`'s agent in `slot` and returns it in a turn (see
+    /// [`AgentPool::checkout`]). `activity` must be the one `callbacks` were watched with
+    /// ([`Activity::watch`]).
+    ///
+    /// # Errors
+    /// What the runner's `start` fails with; the slot is freed again.
+    #[tracing::instrument(skip_all, fields(session = %session))]
+    pub async fn launch(
+        &self,
+        session: SessionId,
+        slot: Slot,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+        activity: Activity,
+    ) -> Result<Arc<dyn AgentSession>, AgentError> {
+        self.entries().starting.insert(session);
+        let started = self.runner.start(spec.clone(), callbacks.clone()).await;
+        self.entries().starting.remove(&session);
+        let agent = started?;
+        self.remember(session, spec, callbacks, activity.clone());
+        self.insert_live(session, agent.clone(), slot, activity)
+            .await;
+        Ok(agent)
+    }
+
+    /// Makes `agent`, started elsewhere with `spec` and `callbacks` (a warm agent, holding
+    /// `slot`), the live agent of `session`, in a turn, as if [`AgentPool::launch`] had
+    /// started it.
+    pub async fn adopt(
+        &self,
+        session: SessionId,
+        slot: Slot,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+        activity: Activity,
+        agent: Arc<dyn AgentSession>,
+    ) {
+        self.remember(session, spec, callbacks, activity.clone());
+        self.insert_live(session, agent, slot, activity).await;
+    }
+
+    fn remember(
+        &self,
+        session: SessionId,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+        activity: Activity,
+    ) {
+        self.entries().recipes.insert(
+            session,
+            Recipe {
+                spec,
+                callbacks,
+                activity,
+            },
+        );
+    }
+
+    async fn insert_live(
+        &self,
+        session: SessionId,
+        agent: Arc<dyn AgentSession>,
+        slot: Slot,
+        activity: Activity,
+    ) {
+        let replaced = self.entries().live.insert(
+            session,
+            Live {
+                agent,
+                slot,
+                last_active: Instant::now(),
+                busy: true,
+                activity,
+            },
+        );
+        if let Some(old) = replaced {
+            drop(Self::close_entry(old).await);
+        }
+    }
+
+    /// Starts an agent for `session` and leaves it idle: [`AgentPool::reserve`], then
+    /// [`AgentPool::launch`], then [`AgentPool::turn_finished`].
+    ///
+    /// # Errors
+    /// As [`AgentPool::reserve`] and [`AgentPool::launch`].
+    pub async fn start(
+        &self,
+        session: SessionId,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+    ) -> Result<Arc<dyn AgentSession>, PoolError> {
+        let activity = Activity::default();
+        let callbacks = activity.watch(callbacks);
+        let slot = self.reserve(session, |_| {}).await?;
+        let agent = self
+            .launch(session, slot, spec, callbacks, activity)
+            .await?;
+        self.turn_finished(session).await;
+        Ok(agent)
+    }
+
+    /// Sends a message to `session`'s agent, restarting it with `resume` if it hibernated,
+    /// and returns the agent to read the answer from. The session counts as in a turn until
+    /// [`AgentPool::turn_finished`]. Two messages racing to a hibernated session start one
+    /// agent.
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidRequest`] for a session the pool never started; what reserving,
+    /// starting or sending fails with.
+    pub async fn send_message(
+        &self,
+        session: SessionId,
+        text: &str,
+    ) -> Result<Arc<dyn AgentSession>, PoolError> {
+        let agent = match self.checkout(session) {
+            Some(agent) => agent,
+            None => self.resume(session).await?,
+        };
+        agent.send_message(text).await?;
+        Ok(agent)
+    }
+
+    async fn resume(&self, session: SessionId) -> Result<Arc<dyn AgentSession>, PoolError> {
+        let lock = self.start_lock(session);
+        let _one_start = lock.lock().await;
+        // Somebody else may have started it while this one waited.
+        if let Some(agent) = self.checkout(session) {
+            return Ok(agent);
+        }
+        let recipe = self.entries().recipes.get(&session).cloned();
+        let Some(Recipe {
+            spec,
+            callbacks,
+            activity,
+        }) = recipe
+        else {
+            return Err(
+                AgentError::InvalidRequest(format!("no agent for session {session}")).into(),
+            );
+        };
+        let slot = self.reserve(session, |_| {}).await?;
+        Ok(self
+            .launch(session, slot, spec, callbacks, activity)
+            .await?)
+    }
+
+    fn start_lock(&self, session: SessionId) -> Arc<tokio::sync::Mutex<()>> {
+        self.start_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(session)
+            .or_default()
+            .clone()
+    }
+
+    /// Records that `session`'s turn ended: from now on its idle time counts. If another
+    /// session waits for a slot, this agent hibernates at once and its slot goes to it.
+    pub async fn turn_finished(&self, session: SessionId) {
+        let freed = {
+            let mut entries = self.entries();
+            let Some(live) = entries.live.get_mut(&session) else {
+                return;
+            };
+            live.busy = false;
+            live.last_active = Instant::now();
+            if self.slots.has_waiters() && live.evictable() {
+                Self::hibernate(&mut entries, session)
+            } else {
+                None
+            }
+        };
+        if let Some(live) = freed {
+            tracing::info!(session = %session, "hibernating an agent for a waiting session");
+            drop(Self::close_entry(live).await);
+        }
+    }
+
+    /// Interrupts `session`'s turn, if it has a live agent; the agent counts as busy meanwhile.
+    /// Returns whether there was one.
+    ///
+    /// # Errors
+    /// What the agent's interrupt fails with.
+    pub async fn interrupt(&self, session: SessionId) -> Result<bool, AgentError> {
+        let found = {
+            let entries = self.entries();
+            entries
+                .live
+                .get(&session)
+                .map(|live| (live.agent.clone(), live.activity.begin()))
+        };
+        let Some((agent, _busy)) = found else {
+            return Ok(false);
+        };
+        agent.interrupt().await?;
+        Ok(true)
+    }
+
+    /// Closes agents idle past the idle timeout, and idle ones whose slot somebody waits for,
+    /// keeping what is needed to resume them. Returns how many were closed.
     pub async fn evict_idle(&self) -> usize {
         let now = Instant::now();
         let evicted: Vec<(SessionId, Live)> = {
             let mut entries = self.entries();
-            let idle: Vec<SessionId> = entries
+            let mut wanted = self.slots.waiting();
+            let mut idle: Vec<(SessionId, Instant)> = entries
                 .live
                 .iter()
-                .filter(|(_, live)| {
-                    !live.busy && now.duration_since(live.last_active) >= self.config.idle_timeout
-                })
-                .map(|(id, _)| *id)
+                .filter(|(_, live)| live.evictable())
+                .map(|(id, live)| (*id, live.last_active))
                 .collect();
+            idle.sort_by_key(|(_, last)| *last);
             let mut evicted = Vec::new();
-            for id in idle {
-                if let Some(live) = entries.live.remove(&id) {
-                    // Resume from the agent's own session id next time.
-                    if let (Some(recipe), Some(agent_id)) =
-                        (entries.recipes.get_mut(&id), live.agent.agent_session_id())
-                    {
-                        recipe.spec.resume = Some(agent_id);
-                    }
+            for (id, last) in idle {
+                let expired = now.duration_since(last) >= self.config.idle_timeout;
+                if !expired && wanted == 0 {
+                    continue;
+                }
+                wanted = wanted.saturating_sub(1);
+                if let Some(live) = Self::hibernate(&mut entries, id) {
                     evicted.push((id, live));
                 }
             }
@@ -290,8 +584,8 @@ impl AgentPool {
         };
         let count = evicted.len();
         for (session, live) in evicted {
-            tracing::debug!(session = %session, "evicting idle agent");
-            let _ = live.agent.close().await;
+            tracing::debug!(session = %session, "hibernating an idle agent");
+            drop(Self::close_entry(live).await);
         }
         count
     }
@@ -303,8 +597,12 @@ impl AgentPool {
             entries.recipes.remove(&session);
             entries.live.remove(&session)
         };
+        self.start_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&session);
         if let Some(live) = live {
-            let _ = live.agent.close().await;
+            drop(Self::close_entry(live).await);
         }
     }
 
@@ -316,14 +614,14 @@ impl AgentPool {
             closing.spawn(async move {
                 // A hung agent does not answer an interrupt: close kills it after its grace.
                 let _ = tokio::time::timeout(Duration::from_secs(2), entry.agent.interrupt()).await;
-                let _ = entry.agent.close().await;
-                drop(entry);
+                drop(Self::close_entry(entry).await);
             });
         }
         while closing.join_next().await.is_some() {}
     }
 
-    /// Runs [`AgentPool::evict_idle`] every `every` while the pool exists.
+    /// Runs [`AgentPool::evict_idle`] every `every` while the pool exists. The caller owns
+    /// the returned task.
     pub fn spawn_evictor(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let pool: Weak<Self> = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -338,163 +636,5 @@ impl AgentPool {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use overseer_domain::AgentOptions;
-    use overseer_ports::agent::{MockAgentRunner, MockAgentSession};
-    use uuid::Uuid;
-
-    use super::*;
-
-    fn spec() -> AgentSpec {
-        AgentSpec {
-            working_directory: "/tmp".into(),
-            options: AgentOptions::default(),
-            env: BTreeMap::new(),
-            resume: None,
-        }
-    }
-
-    fn session_id(n: u128) -> SessionId {
-        SessionId::from_uuid(Uuid::from_u128(n))
-    }
-
-    /// An agent that accepts messages, reports `cli-<n>` as its id, and counts closes.
-    fn agent(n: usize, closes: Arc<AtomicUsize>) -> Arc<dyn AgentSession> {
-        let mut agent = MockAgentSession::new();
-        agent.expect_send_message().returning(|_| Ok(()));
-        agent
-            .expect_agent_session_id()
-            .returning(move || Some(format!("cli-{n}")));
-        agent.expect_close().returning(move || {
-            closes.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        });
-        Arc::new(agent)
-    }
-
-    fn runner(
-        starts: Arc<Mutex<Vec<AgentSpec>>>,
-        closes: Arc<AtomicUsize>,
-    ) -> Arc<dyn AgentRunner> {
-        let mut runner = MockAgentRunner::new();
-        runner.expect_start().returning(move |spec, _| {
-            let mut starts = starts.lock().unwrap();
-            starts.push(spec);
-            Ok(agent(starts.len(), closes.clone()))
-        });
-        Arc::new(runner)
-    }
-
-    #[tokio::test]
-    async fn a_start_beyond_the_bound_waits_for_a_free_slot() {
-        let starts = Arc::new(Mutex::new(Vec::new()));
-        let closes = Arc::new(AtomicUsize::new(0));
-        let config = PoolConfig {
-            max_live: 2,
-            idle_timeout: Duration::from_secs(60),
-        };
-        let pool = AgentPool::new(runner(starts.clone(), closes.clone()), config);
-        pool.start(session_id(1), spec(), AgentCallbacks::default())
-            .await
-            .unwrap();
-        pool.start(session_id(2), spec(), AgentCallbacks::default())
-            .await
-            .unwrap();
-
-        let waiting = {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                pool.start(session_id(3), spec(), AgentCallbacks::default())
-                    .await
-                    .map(drop)
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!waiting.is_finished(), "the third start must wait");
-        assert_eq!(pool.live_count(), 2);
-
-        pool.release(session_id(1)).await;
-        tokio::time::timeout(Duration::from_secs(1), waiting)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert_eq!(pool.live_count(), 2);
-        assert!(pool.is_live(session_id(3)));
-        assert_eq!(closes.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn an_evicted_session_resumes_on_its_next_message() {
-        let starts = Arc::new(Mutex::new(Vec::new()));
-        let closes = Arc::new(AtomicUsize::new(0));
-        let config = PoolConfig {
-            max_live: 2,
-            idle_timeout: Duration::ZERO,
-        };
-        let pool = AgentPool::new(runner(starts.clone(), closes.clone()), config);
-        let id = session_id(1);
-        pool.start(id, spec(), AgentCallbacks::default())
-            .await
-            .unwrap();
-        pool.send_message(id, "first").await.unwrap();
-
-        assert_eq!(
-            pool.evict_idle().await,
-            0,
-            "a session mid-turn is never evicted"
-        );
-        pool.turn_finished(id);
-        assert_eq!(pool.evict_idle().await, 1);
-        assert!(!pool.is_live(id));
-        assert_eq!(closes.load(Ordering::SeqCst), 1);
-
-        pool.send_message(id, "second").await.unwrap();
-        assert!(pool.is_live(id));
-        let starts = starts.lock().unwrap();
-        assert_eq!(starts.len(), 2);
-        assert_eq!(starts[0].resume, None);
-        assert_eq!(
-            starts[1].resume.as_deref(),
-            Some("cli-1"),
-            "restarted with the agent's own id"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_message_to_an_unknown_session_is_refused() {
-        let pool = AgentPool::new(
-            runner(Arc::default(), Arc::default()),
-            PoolConfig::default(),
-        );
-        let err = pool.send_message(session_id(9), "hi").await.err().unwrap();
-        assert!(matches!(err, AgentError::InvalidRequest(_)), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_failed_start_frees_its_slot() {
-        let mut failing = MockAgentRunner::new();
-        failing
-            .expect_start()
-            .returning(|_, _| Err(AgentError::Spawn("no binary".into())));
-        let pool = AgentPool::new(
-            Arc::new(failing),
-            PoolConfig {
-                max_live: 1,
-                idle_timeout: Duration::ZERO,
-            },
-        );
-        for _ in 0..3 {
-            let started = tokio::time::timeout(
-                Duration::from_secs(1),
-                pool.start(session_id(1), spec(), AgentCallbacks::default()),
-            )
-            .await
-            .expect("a failed start must not hold the only slot");
-            assert!(started.is_err());
-        }
-    }
-}
+#[path = "agent_pool_tests.rs"]
+mod tests;

@@ -27,6 +27,12 @@ pub enum ServiceError {
     InvalidTransition(#[from] InvalidTransition),
     #[error("the agent failed: {0}")]
     Agent(#[from] AgentError),
+    /// Every agent slot of the node stayed taken by turns in progress for the whole start
+    /// timeout; nothing about the session changed.
+    #[error(
+        "no agent slot came free within {seconds} s (agent_start_timeout_seconds): every live agent is in a turn"
+    )]
+    AgentCapacity { seconds: u64 },
     #[error(transparent)]
     Files(#[from] FileError),
     #[error(transparent)]
@@ -44,6 +50,17 @@ pub enum ServiceError {
     /// Hashing or signing failed inside the service.
     #[error("credential processing failed")]
     Credentials,
+}
+
+impl From<crate::agent_pool::PoolError> for ServiceError {
+    fn from(err: crate::agent_pool::PoolError) -> Self {
+        match err {
+            crate::agent_pool::PoolError::Agent(err) => Self::Agent(err),
+            crate::agent_pool::PoolError::StartTimeout { seconds } => {
+                Self::AgentCapacity { seconds }
+            }
+        }
+    }
 }
 
 impl From<RepoError> for ServiceError {

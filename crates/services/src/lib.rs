@@ -1,7 +1,9 @@
 //! Overseer's use cases, written against the ports only so every adapter can be swapped or
 //! mocked.
 
+pub mod agent_activity;
 pub mod agent_pool;
+pub mod agent_slots;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -32,7 +34,9 @@ pub mod warm_pool;
 pub mod webhooks;
 pub mod wiring;
 
-pub use agent_pool::{AgentPool, PoolConfig};
+pub use agent_activity::Activity;
+pub use agent_pool::{AgentPool, AgentState, PoolConfig, PoolError};
+pub use agent_slots::{AgentSlots, Slot};
 pub use context::{Deps, RequestContext};
 pub use error::ServiceError;
 pub use option_rules::{BuiltinToolServers, OptionRules};

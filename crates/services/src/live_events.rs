@@ -49,3 +49,32 @@ pub fn status_event(
         payload: json!({"from": from, "to": to, "error_message": error_message}),
     }
 }
+
+/// A session's start waits for an agent slot: every live agent is mid-turn. `position` 1 is
+/// next in the queue.
+#[must_use]
+pub fn agent_waiting_event(session: SessionId, sequence: u64, position: usize) -> LiveEvent {
+    LiveEvent {
+        session_id: session,
+        sequence,
+        kind: "agent".to_owned(),
+        payload: json!({"agent_state": "waiting", "queue_position": position}),
+    }
+}
+
+/// A turn that could not run (nothing was stored for it); `limit` names the setting that
+/// bounded it, if one did.
+#[must_use]
+pub fn turn_failed_event(
+    session: SessionId,
+    sequence: u64,
+    reason: &str,
+    limit: Option<&str>,
+) -> LiveEvent {
+    LiveEvent {
+        session_id: session,
+        sequence,
+        kind: "turn_failed".to_owned(),
+        payload: json!({"reason": reason, "limit": limit}),
+    }
+}

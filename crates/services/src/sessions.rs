@@ -14,14 +14,16 @@ use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
 use serde_json::json;
 
-use crate::agent_pool::AgentPool;
+use crate::agent_activity::Activity;
+use crate::agent_pool::{AgentPool, AgentState};
+use crate::agent_slots::Slot;
 use crate::approvals::ApprovalGate;
 use crate::audit::{AuditRecord, AuditService, actions};
 use crate::cluster_commands::{ClusterLink, NODE_LOST, Route};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::hooks::SessionHooks;
-use crate::live_events::status_event;
+use crate::live_events::{agent_waiting_event, status_event, turn_failed_event};
 use crate::mcp_config::McpConfigBuilder;
 use crate::option_rules::OptionRules;
 use crate::permissions::SessionPermissions;
@@ -374,21 +376,25 @@ impl SessionService {
         }
     }
 
-    /// Makes sure the session has a live agent: from `created` (first start, with the merged
-    /// MCP configuration stored in its options), `connecting` (a start that did not finish) or
-    /// `active` (evicted, or the service restarted: resumed with the agent's own session id).
+    /// Gives the session a live agent, in a turn: its own if it is live; otherwise a slot
+    /// (waiting for one visibly while every agent is mid-turn) and a start from `created`
+    /// (first start, with the merged MCP configuration stored in its options), `connecting`
+    /// (a start that did not finish) or `active` (hibernated, or the service restarted:
+    /// resumed with the agent's own session id).
     async fn ensure_agent(
         &self,
         session: &mut Session,
         budget_left: Option<f64>,
-    ) -> Result<(), ServiceError> {
-        if self.pool.is_live(session.id) {
-            return Ok(());
+    ) -> Result<Arc<dyn AgentSession>, ServiceError> {
+        if let Some(agent) = self.pool.checkout(session.id) {
+            return Ok(agent);
         }
         // Only a first start may take a warm agent: a later one keeps the session's directory.
         let first_start = session.status() == SessionStatus::Created;
+        let workdir = working_directory(session)?;
+        let mut options = session.options.clone();
         if first_start {
-            session.options.mcp_servers = self
+            options.mcp_servers = self
                 .mcp
                 .build(
                     self.deps.repos.mcp_servers.as_ref(),
@@ -397,12 +403,7 @@ impl SessionService {
                 )
                 .await?;
         }
-        if session.status() != SessionStatus::Connecting {
-            self.move_to(session, SessionStatus::Connecting, None)
-                .await?;
-        }
-        let workdir = working_directory(session)?;
-        let mut options = session.options.clone();
+        let merged_mcp = options.mcp_servers.clone();
         // The CLI stops itself at --max-budget-usd: no more than what the user has left today.
         if let Some(left) = budget_left {
             let cap = options
@@ -416,29 +417,79 @@ impl SessionService {
             env: BTreeMap::new(),
             resume: session.agent_session_id.clone(),
         };
-        let callbacks = self.callbacks(session);
+        let activity = Activity::default();
+        let callbacks = activity.watch(self.callbacks(session));
         let warm = if first_start {
             self.warm.take(&spec, &callbacks)
         } else {
             None
         };
-        match warm {
-            Some(warm) => {
+        let (slot, warm) = match warm {
+            Some(warm) => (warm.slot, Some((warm.agent, warm.working_directory))),
+            None => (self.wait_for_slot(session).await?, None),
+        };
+        session.options.mcp_servers = merged_mcp;
+        if session.status() != SessionStatus::Connecting {
+            self.move_to(session, SessionStatus::Connecting, None)
+                .await?;
+        }
+        let agent = match warm {
+            Some((agent, warm_directory)) => {
                 // The warm agent runs in a directory of its own: the session moves there.
-                let own = std::mem::replace(&mut spec.working_directory, warm.working_directory);
+                let own = std::mem::replace(&mut spec.working_directory, warm_directory);
                 session.working_directory_path = Some(spec.working_directory.display().to_string());
                 self.pool
-                    .adopt(session.id, spec, callbacks, warm.agent)
-                    .await?;
+                    .adopt(session.id, slot, spec, callbacks, activity, agent.clone())
+                    .await;
                 if let Err(err) = self.workspaces.discard(&own).await {
                     tracing::warn!(session = %session.id, error = %err, "cannot remove an unused working directory");
                 }
+                agent
             }
             None => {
-                self.pool.start(session.id, spec, callbacks).await?;
+                self.pool
+                    .launch(session.id, slot, spec, callbacks, activity)
+                    .await?
             }
+        };
+        self.move_to(session, SessionStatus::Active, None).await?;
+        Ok(agent)
+    }
+
+    /// A slot for the session's agent; while it waits, subscribers hear its place in the queue.
+    async fn wait_for_slot(&self, session: &Session) -> Result<Slot, ServiceError> {
+        let sequence = session.usage.message_count;
+        let broadcaster = &self.broadcaster;
+        let slot = self
+            .pool
+            .reserve(session.id, |position| {
+                broadcaster.publish(agent_waiting_event(session.id, sequence, position));
+            })
+            .await?;
+        Ok(slot)
+    }
+
+    /// Where the session's agent stands: live, starting, waiting (with its place in the queue)
+    /// or hibernated; `None` for a session whose agent never started or has ended, and for one
+    /// another node hosts (only that node knows).
+    #[must_use]
+    pub fn agent_state(&self, session: &Session) -> Option<AgentState> {
+        if session
+            .host_node
+            .as_deref()
+            .is_some_and(|host| host != self.node)
+        {
+            return None;
         }
-        self.move_to(session, SessionStatus::Active, None).await
+        if !session.status().is_live() {
+            return None;
+        }
+        self.pool.state(session.id).or_else(|| {
+            session
+                .agent_session_id
+                .is_some()
+                .then_some(AgentState::Hibernated)
+        })
     }
 
     /// Sends `text` and processes the answer until the turn ends. The session must be in
@@ -620,11 +671,22 @@ impl SessionService {
         }
         // Over quota: refused, and the session stays as it is.
         let budget_left = self.quotas.remaining_budget(session.user_id).await?;
+        let sequence = session.usage.message_count;
         match self
             .turn(session, text, user_message, &mut cost, budget_left)
             .await
         {
             Ok(outcome) => Ok(outcome),
+            // No agent could start: the session is as it was, ready for the next message.
+            Err(err @ ServiceError::AgentCapacity { .. }) => {
+                self.broadcaster.publish(turn_failed_event(
+                    id,
+                    sequence,
+                    &err.to_string(),
+                    Some("agent_start_timeout_seconds"),
+                ));
+                Err(err)
+            }
             Err(err) => {
                 self.fail(id, &format!("{err}")).await;
                 Err(err)
@@ -640,15 +702,15 @@ impl SessionService {
         cost: &mut CostCursor,
         budget_left: Option<f64>,
     ) -> Result<TurnOutcome, ServiceError> {
-        self.ensure_agent(&mut session, budget_left).await?;
+        let agent = self.ensure_agent(&mut session, budget_left).await?;
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
         if user_message == UserMessage::ToStore {
             self.processor.user_message(session.id, text).await?;
         }
-        let agent = self.pool.send_message(session.id, text).await?;
+        agent.send_message(text).await?;
         let outcome = self.follow(&session, agent.as_ref(), cost).await?;
-        self.pool.turn_finished(session.id);
+        self.pool.turn_finished(session.id).await;
         self.move_to(&mut session, SessionStatus::Active, None)
             .await?;
         Ok(outcome)
@@ -751,9 +813,7 @@ impl SessionService {
     /// # Errors
     /// [`ServiceError::Agent`] if the agent does not answer.
     pub async fn interrupt_agent(&self, id: SessionId) -> Result<(), ServiceError> {
-        if let Some(agent) = self.pool.live(id) {
-            agent.interrupt().await?;
-        }
+        self.pool.interrupt(id).await?;
         Ok(())
     }
 

@@ -9,6 +9,11 @@
 //! nobody asks for within `max_age` goes cold again, so the memory (≈ 200 MiB per CLI) is held
 //! only while it is used.
 //!
+//! Warm agents hold slots of the node's bound on live agents ([`AgentSlots`]): one is started
+//! only into a free slot (never by evicting anything, never by waiting), and when a session
+//! needs a slot and none is free, a warm agent is spent first ([`WarmPool::take_any`]), before
+//! any session's idle agent.
+//!
 //! Two things are bound late. The working directory is created with the warm agent, under a
 //! fresh id, and the session that takes the agent adopts it. The callbacks (permission policy,
 //! audit and tool-tracking hooks) are bound when a session takes the agent: before that no
@@ -26,6 +31,8 @@ use overseer_ports::agent::{
 };
 use overseer_ports::{IdSource, Workspaces};
 use tokio::time::Instant;
+
+use crate::agent_slots::{AgentSlots, Slot};
 
 /// How many agents the pool keeps warm, and for how long.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +57,8 @@ impl Default for WarmPoolConfig {
 pub struct Taken {
     pub agent: Arc<dyn AgentSession>,
     pub working_directory: PathBuf,
+    /// The agent's slot, now the session's.
+    pub slot: Slot,
 }
 
 impl std::fmt::Debug for Taken {
@@ -80,6 +89,16 @@ struct Ready {
     agent: Arc<dyn AgentSession>,
     working_directory: PathBuf,
     binding: Arc<Binding>,
+    slot: Slot,
+}
+
+/// A warm agent taken out to free its slot; [`WarmPool::spend`] closes it.
+pub struct Spent(Ready);
+
+impl std::fmt::Debug for Spent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spent").finish_non_exhaustive()
+    }
 }
 
 #[derive(Default)]
@@ -94,6 +113,7 @@ struct State {
 /// Agents started ahead of demand for the option sets asked for most recently.
 pub struct WarmPool {
     runner: Arc<dyn AgentRunner>,
+    slots: Arc<AgentSlots>,
     workspaces: Arc<dyn Workspaces>,
     ids: Arc<dyn IdSource>,
     config: WarmPoolConfig,
@@ -116,9 +136,11 @@ impl WarmPool {
         workspaces: Arc<dyn Workspaces>,
         ids: Arc<dyn IdSource>,
         config: WarmPoolConfig,
+        slots: Arc<AgentSlots>,
     ) -> Arc<Self> {
         Arc::new(Self {
             runner,
+            slots,
             workspaces,
             ids,
             config,
@@ -128,6 +150,37 @@ impl WarmPool {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The slots warm agents take theirs from, shared with the sessions' agents.
+    #[must_use]
+    pub fn slots(&self) -> Arc<AgentSlots> {
+        Arc::clone(&self.slots)
+    }
+
+    /// Takes out the warm agent whose option set was asked for least recently, to free its
+    /// slot for a session; `None` when none is ready.
+    #[must_use]
+    pub fn take_any(&self) -> Option<Spent> {
+        let mut state = self.state();
+        let last_asked = |key: &str| {
+            state
+                .wanted
+                .iter()
+                .find(|w| w.key == key)
+                .map(|w| w.last_asked)
+        };
+        let at = (0..state.ready.len()).min_by_key(|&at| last_asked(&state.ready[at].key))?;
+        Some(Spent(state.ready.swap_remove(at)))
+    }
+
+    /// Closes a spent warm agent and removes its directory; returns its slot.
+    pub async fn spend(&self, spent: Spent) -> Slot {
+        let ready = spent.0;
+        tracing::debug!("spending a warm agent's slot on a session");
+        let _ = ready.agent.close().await;
+        self.discard(&ready.working_directory).await;
+        ready.slot
     }
 
     /// How many warm agents wait now.
@@ -165,12 +218,13 @@ impl WarmPool {
         Some(Taken {
             agent: taken.agent,
             working_directory: taken.working_directory,
+            slot: taken.slot,
         })
     }
 
     /// Starts an agent for every wanted option set that has none ready or starting.
     fn refill(self: &Arc<Self>) {
-        let to_start: Vec<(String, AgentSpec, Shape)> = {
+        let to_start: Vec<(String, AgentSpec, Shape, Slot)> = {
             let mut guard = self.state();
             // Split the borrows: wanted sets are read while `starting` grows.
             let State {
@@ -184,23 +238,27 @@ impl WarmPool {
                 let covered = ready.iter().any(|r| r.key == w.key) || starting.contains(&w.key);
                 let room = ready.len() + starting.len() < self.config.max_agents;
                 if !covered && room {
+                    // Only into a free slot: a warm agent never waits or evicts anybody.
+                    let Some(slot) = self.slots.try_take() else {
+                        break;
+                    };
                     starting.push(w.key.clone());
-                    to_start.push((w.key.clone(), w.template.clone(), w.shape));
+                    to_start.push((w.key.clone(), w.template.clone(), w.shape, slot));
                 }
             }
             to_start
         };
-        for (key, template, shape) in to_start {
+        for (key, template, shape, slot) in to_start {
             let pool = Arc::downgrade(self);
             tokio::spawn(async move {
                 if let Some(pool) = pool.upgrade() {
-                    pool.start_one(key, template, shape).await;
+                    pool.start_one(key, template, shape, slot).await;
                 }
             });
         }
     }
 
-    async fn start_one(&self, key: String, mut spec: AgentSpec, shape: Shape) {
+    async fn start_one(&self, key: String, mut spec: AgentSpec, shape: Shape, slot: Slot) {
         let directory_id = SessionId::from_uuid(self.ids.new_id());
         let started = match self.workspaces.create(directory_id).await {
             Ok(dir) => {
@@ -231,22 +289,25 @@ impl WarmPool {
                         agent,
                         working_directory: spec.working_directory.clone(),
                         binding,
+                        slot,
                     });
                     None
                 }
-                Ok((agent, _)) => Some(Some(agent)),
+                Ok((agent, _)) => Some((Some(agent), slot)),
                 Err(err) => {
                     // Not again until someone asks: a set that cannot start must not spin.
                     tracing::warn!(error = %err, "cannot start a warm agent");
                     state.wanted.retain(|w| w.key != key);
-                    Some(None)
+                    Some((None, slot))
                 }
             }
         };
-        if let Some(agent) = refused {
+        // The slot is given back only once the process is gone.
+        if let Some((agent, slot)) = refused {
             if let Some(agent) = agent {
                 let _ = agent.close().await;
             }
+            drop(slot);
             self.discard(&spec.working_directory).await;
         }
     }
@@ -432,223 +493,5 @@ impl HookHandler for Binding {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use overseer_domain::{AgentOptions, ModelName};
-    use overseer_ports::agent::{
-        MockAgentRunner, MockAgentSession, MockHookHandler, MockPermissionHandler,
-    };
-    use overseer_ports::{MockWorkspaces, RandomIds};
-    use serde_json::json;
-
-    use super::*;
-
-    /// What the fakes saw.
-    #[derive(Default)]
-    struct Seen {
-        starts: Mutex<Vec<(AgentSpec, AgentCallbacks)>>,
-        closes: AtomicUsize,
-        discarded: Mutex<Vec<PathBuf>>,
-    }
-
-    fn pool(max_agents: usize, max_age: Duration) -> (Arc<WarmPool>, Arc<Seen>) {
-        let seen = Arc::new(Seen::default());
-        let mut runner = MockAgentRunner::new();
-        let on_start = seen.clone();
-        runner.expect_start().returning(move |spec, callbacks| {
-            on_start.starts.lock().unwrap().push((spec, callbacks));
-            let mut agent = MockAgentSession::new();
-            agent.expect_has_exited().return_const(false);
-            let on_close = on_start.clone();
-            agent.expect_close().returning(move || {
-                on_close.closes.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            });
-            Ok(Arc::new(agent) as Arc<dyn AgentSession>)
-        });
-        let mut workspaces = MockWorkspaces::new();
-        workspaces
-            .expect_create()
-            .returning(|id| Ok(PathBuf::from(format!("/work/active/{id}"))));
-        let on_discard = seen.clone();
-        workspaces.expect_discard().returning(move |dir| {
-            on_discard.discarded.lock().unwrap().push(dir.to_path_buf());
-            Ok(())
-        });
-        let pool = WarmPool::new(
-            Arc::new(runner),
-            Arc::new(workspaces),
-            Arc::new(RandomIds),
-            WarmPoolConfig {
-                max_agents,
-                max_age,
-            },
-        );
-        (pool, seen)
-    }
-
-    fn spec(model: &str) -> AgentSpec {
-        AgentSpec {
-            working_directory: "/work/active/the-sessions-own".into(),
-            options: AgentOptions {
-                model: Some(ModelName::new(model).unwrap()),
-                ..AgentOptions::default()
-            },
-            env: BTreeMap::new(),
-            resume: None,
-        }
-    }
-
-    fn callbacks(verdict: PermissionVerdict) -> AgentCallbacks {
-        let mut permissions = MockPermissionHandler::new();
-        permissions.expect_decide().return_const(verdict);
-        let mut hooks = MockHookHandler::new();
-        hooks
-            .expect_kinds()
-            .return_const(&[HookKind::PreToolUse][..]);
-        hooks.expect_on_hook().return_const(HookVerdict::Continue);
-        AgentCallbacks {
-            permissions: Some(Arc::new(permissions)),
-            hooks: Some(Arc::new(hooks)),
-            mcp_servers: BTreeMap::new(),
-        }
-    }
-
-    fn allow() -> AgentCallbacks {
-        callbacks(PermissionVerdict::Allow {
-            updated_input: None,
-        })
-    }
-
-    async fn until(what: impl Fn() -> bool) {
-        for _ in 0..1000 {
-            if what() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        panic!("timed out");
-    }
-
-    fn request() -> PermissionRequest {
-        PermissionRequest {
-            tool_name: "Bash".to_owned(),
-            input: json!({"command": "ls"}),
-            tool_use_id: None,
-            blocked_path: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn the_next_run_with_the_same_options_takes_an_agent_started_in_its_own_directory() {
-        let (pool, seen) = pool(2, Duration::from_secs(600));
-        assert!(
-            pool.take(&spec("opus"), &allow()).is_none(),
-            "nothing is warm yet"
-        );
-        until(|| pool.ready_count() == 1).await;
-        let (started, _) = seen.starts.lock().unwrap()[0].clone();
-        assert_eq!(started.options, spec("opus").options);
-        assert_ne!(started.working_directory, spec("opus").working_directory);
-
-        let taken = pool.take(&spec("opus"), &allow()).expect("a warm agent");
-        assert_eq!(taken.working_directory, started.working_directory);
-        // The taken agent is replaced for the run after.
-        until(|| pool.ready_count() == 1).await;
-        assert_eq!(seen.starts.lock().unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn other_options_a_resume_or_other_callbacks_get_no_warm_agent() {
-        let (pool, _) = pool(4, Duration::from_secs(600));
-        pool.take(&spec("opus"), &allow());
-        until(|| pool.ready_count() == 1).await;
-        assert!(pool.take(&spec("sonnet"), &allow()).is_none());
-        let mut resumed = spec("opus");
-        resumed.resume = Some("cli-session".to_owned());
-        assert!(pool.take(&resumed, &allow()).is_none());
-        let no_hooks = AgentCallbacks {
-            hooks: None,
-            ..allow()
-        };
-        assert!(pool.take(&spec("opus"), &no_hooks).is_none());
-        assert!(pool.take(&spec("opus"), &allow()).is_some());
-    }
-
-    #[tokio::test]
-    async fn the_agents_callbacks_answer_for_the_session_that_took_it_and_refuse_before() {
-        let (pool, seen) = pool(1, Duration::from_secs(600));
-        pool.take(&spec("opus"), &allow());
-        until(|| pool.ready_count() == 1).await;
-        let (_, registered) = seen.starts.lock().unwrap()[0].clone();
-        let permissions = registered
-            .permissions
-            .expect("permission prompts registered");
-        let hooks = registered.hooks.expect("hooks registered");
-        assert_eq!(hooks.kinds(), &[HookKind::PreToolUse]);
-        assert!(matches!(
-            permissions.decide(request()).await,
-            PermissionVerdict::Deny { .. }
-        ));
-
-        pool.take(&spec("opus"), &allow()).expect("a warm agent");
-        assert_eq!(
-            permissions.decide(request()).await,
-            PermissionVerdict::Allow {
-                updated_input: None
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn the_pool_keeps_the_most_recent_option_sets_within_its_bound() {
-        let (pool, seen) = pool(1, Duration::from_secs(600));
-        pool.take(&spec("opus"), &allow());
-        until(|| pool.ready_count() == 1).await;
-        let (opus, _) = seen.starts.lock().unwrap()[0].clone();
-
-        pool.take(&spec("sonnet"), &allow());
-        until(|| seen.closes.load(Ordering::SeqCst) == 1 && pool.ready_count() == 1).await;
-        assert_eq!(
-            seen.discarded.lock().unwrap().clone(),
-            [opus.working_directory]
-        );
-        assert!(pool.take(&spec("opus"), &allow()).is_none());
-    }
-
-    #[tokio::test]
-    async fn an_option_set_nobody_asks_for_goes_cold() {
-        let (pool, seen) = pool(2, Duration::from_secs(2));
-        pool.take(&spec("opus"), &allow());
-        until(|| pool.ready_count() == 1).await;
-        assert_eq!(pool.expire().await, 0, "asked for just now");
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert_eq!(pool.expire().await, 1);
-        assert_eq!(pool.ready_count(), 0);
-        assert_eq!(seen.closes.load(Ordering::SeqCst), 1);
-        assert_eq!(seen.discarded.lock().unwrap().len(), 1);
-        assert!(pool.take(&spec("opus"), &allow()).is_none(), "cold again");
-    }
-
-    #[tokio::test]
-    async fn a_pool_of_size_zero_starts_nothing() {
-        let (pool, seen) = pool(0, Duration::from_secs(600));
-        assert!(pool.take(&spec("opus"), &allow()).is_none());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(seen.starts.lock().unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn after_shutdown_nothing_is_kept_or_started() {
-        let (pool, seen) = pool(2, Duration::from_secs(600));
-        pool.take(&spec("opus"), &allow());
-        until(|| pool.ready_count() == 1).await;
-        pool.close_all().await;
-        assert_eq!(seen.closes.load(Ordering::SeqCst), 1);
-        assert!(pool.take(&spec("opus"), &allow()).is_none());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(seen.starts.lock().unwrap().len(), 1);
-    }
-}
+#[path = "warm_pool_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@ use overseer_ports::agent::AgentRunner;
 use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
 use crate::agent_pool::{AgentPool, PoolConfig};
+use crate::agent_slots::AgentSlots;
 use crate::approvals::ApprovalGate;
 use crate::audit::AuditService;
 use crate::cluster_commands::{ClusterLink, SessionCommands};
@@ -148,13 +149,14 @@ impl Services {
             adapters.workspaces.clone(),
             deps.ids.clone(),
             config.warm,
+            AgentSlots::new(config.pool.max_live),
         );
         if config.warm.max_agents > 0 {
             let every =
                 (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
             drop(warm.spawn_expiry(every));
         }
-        let pool = AgentPool::new(adapters.runner, config.pool);
+        let pool = AgentPool::with_warm(adapters.runner, config.pool, warm.clone());
         let option_rules = config.option_rules;
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {

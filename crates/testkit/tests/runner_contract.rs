@@ -1,7 +1,7 @@
 //! The agent runner contract suite against the Claude CLI adapter, with (a) the fake `claude`
 //! binary and (b) the real CLI from `node_modules` talking to the fake Anthropic API.
 // Shared case bodies outside #[test] fns panic on failure like the tests themselves.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,8 +32,9 @@ fn factory() -> RunnerFactory {
     )
 }
 
-/// Case 8: with the bound at 2, a third start waits until one closes; an evicted session resumes
-/// on its next message, with the earlier conversation.
+/// Case 8: with the bound at 2 and both agents idle, a third start closes the least recently
+/// used one (its process goes away) instead of waiting; that session resumes on its next
+/// message, with the earlier conversation.
 async fn pool_bounds_live_agents_and_resumes_evicted_ones(h: &AgentHarness) {
     h.script(Script::new(
         "case-pool",
@@ -43,20 +44,28 @@ async fn pool_bounds_live_agents_and_resumes_evicted_ones(h: &AgentHarness) {
         h.runner.clone(),
         PoolConfig {
             max_live: 2,
-            idle_timeout: Duration::ZERO,
+            idle_timeout: Duration::from_secs(600),
+            start_timeout: Duration::from_secs(30),
         },
     );
     let ids: Vec<SessionId> = (0..3)
         .map(|_| SessionId::from_uuid(overseer_testkit::fixtures::id()))
         .collect();
-    let a = pool
-        .start(
-            ids[0],
-            h.spec("pool-a", AgentOptions::default()),
-            AgentCallbacks::default(),
-        )
+    pool.start(
+        ids[0],
+        h.spec("pool-a", AgentOptions::default()),
+        AgentCallbacks::default(),
+    )
+    .await
+    .unwrap();
+    // A turn on A, so A holds a conversation to resume.
+    let agent = pool
+        .send_message(ids[0], "case-pool: the password is swordfish")
         .await
         .unwrap();
+    let first_pid = agent.process_id().unwrap();
+    collect_turn(agent.as_ref()).await;
+    pool.turn_finished(ids[0]).await;
     pool.start(
         ids[1],
         h.spec("pool-b", AgentOptions::default()),
@@ -64,45 +73,28 @@ async fn pool_bounds_live_agents_and_resumes_evicted_ones(h: &AgentHarness) {
     )
     .await
     .unwrap();
-    let third = {
-        let (pool, spec) = (pool.clone(), h.spec("pool-c", AgentOptions::default()));
-        let id = ids[2];
-        tokio::spawn(async move {
-            pool.start(id, spec, AgentCallbacks::default())
-                .await
-                .map(drop)
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !third.is_finished(),
-        "the third start waits while two agents live"
-    );
-    pool.release(ids[1]).await;
-    tokio::time::timeout(Duration::from_secs(30), third)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+
+    // Both idle, A used least recently: C's start closes A and does not wait.
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        pool.start(
+            ids[2],
+            h.spec("pool-c", AgentOptions::default()),
+            AgentCallbacks::default(),
+        ),
+    )
+    .await
+    .expect("a start must not wait while an agent is idle")
+    .unwrap();
     assert_eq!(pool.live_count(), 2);
+    assert!(!pool.is_live(ids[0]) && pool.is_live(ids[1]) && pool.is_live(ids[2]));
+    assert!(
+        processes_in_group(first_pid).is_empty(),
+        "the evicted agent's process ended before the new one started"
+    );
 
-    // A turn on A, then A is evicted: its process goes away.
-    let first_pid = a.process_id().unwrap();
-    let agent = pool
-        .send_message(ids[0], "case-pool: the password is swordfish")
-        .await
-        .unwrap();
-    collect_turn(agent.as_ref()).await;
-    pool.turn_finished(ids[0]);
-    pool.turn_finished(ids[2]);
-    assert_eq!(pool.evict_idle().await, 2);
-    assert!(!pool.is_live(ids[0]));
-    AgentHarness::eventually(Duration::from_secs(5), "the evicted agent to exit", || {
-        processes_in_group(first_pid).is_empty()
-    })
-    .await;
-
-    // The next message restarts it with resume: the model sees the earlier conversation.
+    // The next message restarts A with resume (closing B, now the least recently used): the
+    // model sees the earlier conversation.
     let agent = pool
         .send_message(ids[0], "what is the password?")
         .await
@@ -112,6 +104,7 @@ async fn pool_bounds_live_agents_and_resumes_evicted_ones(h: &AgentHarness) {
         matches!(events.last(), Some(AgentEvent::TurnEnded(r)) if r.result.as_deref() == Some("Second.")),
         "{events:#?}"
     );
+    assert!(!pool.is_live(ids[1]));
     let last_call = serde_json::Value::Array(h.model_calls("case-pool").pop().unwrap()).to_string();
     assert!(
         last_call.contains("swordfish") && last_call.contains("what is the password?"),

@@ -66,6 +66,12 @@ struct CreateReport {
     format: String,
 }
 
+/// A session as the API shows it, with where its agent stands.
+fn session_view(state: &HttpState, session: overseer_domain::Session) -> SessionView {
+    let agent = state.services.sessions.agent_state(&session);
+    SessionView::from(session).with_agent(agent)
+}
+
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     id(raw, "session")
 }
@@ -94,7 +100,7 @@ pub(crate) async fn create(
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sessions/{}", session.id)))
-        .json(SessionView::from(session)))
+        .json(session_view(&state, session)))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", responses((status = 200, description = "The caller's sessions", body = ListView<SessionView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
@@ -106,7 +112,11 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().to_request()?;
     let sessions = state.services.sessions.list(&ctx, page).await?;
-    Ok(HttpResponse::Ok().json(ListView::from_page(sessions, page, SessionView::from)))
+    Ok(
+        HttpResponse::Ok().json(ListView::from_page(sessions, page, |session| {
+            session_view(&state, session)
+        })),
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", responses((status = 200, description = "The session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
@@ -121,7 +131,7 @@ pub(crate) async fn get_one(
         .sessions
         .get(&ctx, session_id(&path)?)
         .await?;
-    Ok(HttpResponse::Ok().json(SessionView::from(session)))
+    Ok(HttpResponse::Ok().json(session_view(&state, session)))
 }
 
 /// 202: the turn runs in the background; follow it on the stream or the messages list.
@@ -233,7 +243,7 @@ pub(crate) async fn terminate(
         .sessions
         .terminate(&ctx, session_id(&path)?)
         .await?;
-    Ok(HttpResponse::Ok().json(SessionView::from(session)))
+    Ok(HttpResponse::Ok().json(session_view(&state, session)))
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/archive", tag = "sessions", responses((status = 200, description = "The archived session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
@@ -248,7 +258,7 @@ pub(crate) async fn archive(
         .sessions
         .archive(&ctx, session_id(&path)?)
         .await?;
-    Ok(HttpResponse::Ok().json(SessionView::from(session)))
+    Ok(HttpResponse::Ok().json(session_view(&state, session)))
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/approvals/{approval_id}", tag = "sessions", request_body = ApprovalAnswer, responses((status = 200, description = "The answered approval: {id, status}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("approval_id" = uuid::Uuid, Path, description = "approval id")), security(("bearer" = [])))]

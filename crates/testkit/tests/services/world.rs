@@ -282,6 +282,7 @@ impl World {
             pool: PoolConfig {
                 max_live: 4,
                 idle_timeout: Duration::from_secs(60),
+                ..PoolConfig::default()
             },
             approval_timeout,
             queue: QueueConfig {

@@ -1,0 +1,223 @@
+//! Interactive sessions beyond `--max-live-agents`: a session that needs an agent while every
+//! slot is held by an idle one closes the least recently used agent at once, so eight sessions
+//! on two slots are all answered about as fast as four waves of turns, never after an idle
+//! timeout; and a hibernated session resumes its conversation on its next message.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use overseer_testkit::fake_api::FakeAnthropic;
+use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::script::{Reply, Script};
+use serde_json::{Value, json};
+
+use crate::node::{Node, poll, processes_under, temp_dir};
+
+/// The agents running under `dir` (the node's data directory): CLI processes, one per
+/// process group (each agent leads its own; a CLI's short-lived forks share it), as
+/// (group, command line).
+fn live_clis(dir: &Path) -> Vec<(u32, String)> {
+    let mut groups: Vec<(u32, String)> = processes_under(dir)
+        .into_iter()
+        .filter(|(_, cmdline)| cmdline.contains("stream-json") && !cmdline.starts_with("bwrap"))
+        .filter_map(|(pid, cmdline)| Some((process_group(pid)?, cmdline)))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup_by_key(|(group, _)| *group);
+    groups
+}
+
+/// The process group of `pid` (field 5 of `/proc/<pid>/stat`).
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+async fn create_session(api: &Api, name: &str) -> String {
+    let (status, session) = api
+        .json(
+            Method::POST,
+            "/api/v1/sessions",
+            Some(json!({"name": name, "sdk_options": {"max_turns": 2}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    session["id"].as_str().unwrap().to_owned()
+}
+
+async fn send(api: &Api, session: &str, text: &str) {
+    let (status, body) = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/sessions/{session}/messages"),
+            Some(json!({"content": text})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+}
+
+/// Waits until the session has stored `results` turn results; the last one's text.
+async fn answered(api: &Api, session: &str, results: usize, within: Duration) -> String {
+    let done = poll(
+        api,
+        &format!("/api/v1/sessions/{session}/messages?limit=1000"),
+        within,
+        |page| result_texts(page).len() >= results,
+    )
+    .await;
+    result_texts(&done).pop().unwrap_or_default()
+}
+
+fn result_texts(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|m| m["message_type"] == "result")
+                .map(|m| {
+                    m["content"]["result"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Samples the live CLIs under `dir` until stopped; the most seen at once, and which.
+fn sample_live_clis(
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(usize, Vec<(u32, String)>)> {
+    tokio::task::spawn_blocking(move || {
+        let most = AtomicUsize::new(0);
+        let mut seen = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            let now = live_clis(&dir);
+            if now.len() > most.fetch_max(now.len(), Ordering::SeqCst) {
+                seen = now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (most.load(Ordering::SeqCst), seen)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idle_timeout() {
+    let Some(cli) = overseer_testkit::cli::real_cli() else {
+        return;
+    };
+    let api = FakeAnthropic::start().await;
+    api.script(Script::new("calibrate", vec![Reply::text("Calibrated.")]));
+    for n in 0..8 {
+        api.script(Script::new(
+            &format!("conversation-{n}:"),
+            vec![
+                Reply::text(&format!("Noted, {n}.")),
+                Reply::text("You told me the colour."),
+            ],
+        ));
+    }
+    let data_dir = temp_dir("many-sessions");
+    let node = Node::start(
+        &data_dir,
+        None,
+        &cli,
+        &api,
+        // The default idle timeout (300 s): today's code waits for it.
+        &["--max-live-agents", "2", "--agent-sandbox", "off"],
+    )
+    .await;
+    let alice = Api::sign_up(&node.base, "alice@example.com").await;
+
+    // One turn alone, agent start included: the unit the bound is made of.
+    let calibration = create_session(&alice, "calibration").await;
+    let started = Instant::now();
+    send(&alice, &calibration, "calibrate").await;
+    answered(&alice, &calibration, 1, Duration::from_secs(60)).await;
+    let one_turn = started.elapsed().max(Duration::from_secs(1));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_live_clis(data_dir.clone(), stop.clone());
+    let mut sessions = Vec::new();
+    for n in 0..8 {
+        sessions.push(create_session(&alice, &format!("conversation {n}")).await);
+    }
+    let started = Instant::now();
+    for (n, session) in sessions.iter().enumerate() {
+        send(
+            &alice,
+            session,
+            &format!("conversation-{n}: my favourite colour is colour-{n}"),
+        )
+        .await;
+    }
+    // Two slots, eight sessions: four waves of one turn each, with room for a loaded machine.
+    let bound = one_turn * 4 * 3 + Duration::from_secs(20);
+    for (n, session) in sessions.iter().enumerate() {
+        let text = answered(&alice, session, 1, bound.saturating_sub(started.elapsed())).await;
+        assert_eq!(text, format!("Noted, {n}."));
+    }
+    let all_answered = started.elapsed();
+    assert!(
+        all_answered < bound,
+        "8 sessions took {all_answered:?}, beyond {bound:?} (one turn: {one_turn:?})"
+    );
+
+    // The first session's agent hibernated long ago; its next message resumes it.
+    let (_, first) = alice
+        .json(
+            Method::GET,
+            &format!("/api/v1/sessions/{}", sessions[0]),
+            None,
+        )
+        .await;
+    assert_eq!(first["agent_state"], "hibernated", "{first}");
+    send(&alice, &sessions[0], "which colour did I name?").await;
+    let text = answered(&alice, &sessions[0], 2, Duration::from_secs(60)).await;
+    assert_eq!(text, "You told me the colour.");
+    let last_call = api
+        .requests_for("conversation-0:")
+        .pop()
+        .unwrap()
+        .to_string();
+    assert!(
+        last_call.contains("colour-0") && last_call.contains("which colour did I name?"),
+        "the resumed agent sent the earlier turn: {last_call}"
+    );
+
+    stop.store(true, Ordering::SeqCst);
+    let (most, seen) = sampler.await.unwrap();
+    assert!(
+        most <= 2,
+        "{most} CLIs were alive at once with --max-live-agents 2: {seen:#?}"
+    );
+    assert_eq!(most, 2, "two agents worked at once");
+
+    let mut states = Vec::new();
+    for session in &sessions {
+        let (_, view) = alice
+            .json(Method::GET, &format!("/api/v1/sessions/{session}"), None)
+            .await;
+        states.push(view["agent_state"].as_str().unwrap_or_default().to_owned());
+    }
+    let live = states.iter().filter(|s| *s == "live").count();
+    assert!(live <= 2, "{states:?}");
+    assert_eq!(
+        states.iter().filter(|s| *s == "hibernated").count(),
+        8 - live,
+        "{states:?}"
+    );
+    println!(
+        "one turn {one_turn:?}; 8 sessions on 2 slots answered in {all_answered:?}; at most {most} CLIs"
+    );
+}
