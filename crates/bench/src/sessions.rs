@@ -151,11 +151,18 @@ fn picks(count: usize, range: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Samples on a thread of its own until finished or dropped.
 struct Sampler {
     stop: Arc<AtomicBool>,
     rss_kib: Arc<AtomicU64>,
     live: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Sampler {
@@ -163,9 +170,9 @@ impl Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let rss_kib = Arc::new(AtomicU64::new(0));
         let live = Arc::new(AtomicU64::new(0));
-        let task = {
+        let thread = {
             let (stop, rss_kib, live) = (stop.clone(), rss_kib.clone(), live.clone());
-            tokio::task::spawn_blocking(move || {
+            std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     rss_kib.fetch_max((rss_mib(pid) * 1024.0) as u64, Ordering::SeqCst);
                     live.fetch_max(live_clis(&data_dir), Ordering::SeqCst);
@@ -177,13 +184,13 @@ impl Sampler {
             stop,
             rss_kib,
             live,
-            task,
+            thread: Some(thread),
         }
     }
 
-    async fn finish(self) -> (f64, u64) {
+    fn finish(mut self) -> (f64, u64) {
         self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap();
+        self.thread.take().unwrap().join().unwrap();
         (
             self.rss_kib.load(Ordering::SeqCst) as f64 / 1024.0,
             self.live.load(Ordering::SeqCst),
@@ -262,7 +269,7 @@ pub async fn run(cli: &Cli) -> String {
             other => panic!("unexpected agent_state {other:?} before a message"),
         }
     }
-    let (most_rss, most_live) = sampler.finish().await;
+    let (most_rss, most_live) = sampler.finish();
 
     // The bare CLI's --resume turn of the same conversations, in their own directories and
     // configuration (agent-config/<session id>), while the service holds no agent for them.

@@ -92,23 +92,46 @@ fn result_texts(page: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Samples the live CLIs under `dir` until stopped; the most seen at once, and which.
-fn sample_live_clis(
-    dir: PathBuf,
+/// Samples the live CLIs under a directory on a thread of its own until finished (or
+/// dropped, so a failing test does not hang on it).
+struct Sampler {
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(usize, Vec<(u32, String)>)> {
-    tokio::task::spawn_blocking(move || {
-        let most = AtomicUsize::new(0);
-        let mut seen = Vec::new();
-        while !stop.load(Ordering::SeqCst) {
-            let now = live_clis(&dir);
-            if now.len() > most.fetch_max(now.len(), Ordering::SeqCst) {
-                seen = now;
+    thread: Option<std::thread::JoinHandle<(usize, Vec<(u32, String)>)>>,
+}
+
+impl Sampler {
+    fn start(dir: PathBuf) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let most = AtomicUsize::new(0);
+            let mut seen = Vec::new();
+            while !stopped.load(Ordering::SeqCst) {
+                let now = live_clis(&dir);
+                if now.len() > most.fetch_max(now.len(), Ordering::SeqCst) {
+                    seen = now;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            (most.load(Ordering::SeqCst), seen)
+        });
+        Self {
+            stop,
+            thread: Some(thread),
         }
-        (most.load(Ordering::SeqCst), seen)
-    })
+    }
+
+    /// The most agents seen at once, and which.
+    fn finish(mut self) -> (usize, Vec<(u32, String)>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,8 +169,7 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
     answered(&alice, &calibration, 1, Duration::from_secs(60)).await;
     let one_turn = started.elapsed().max(Duration::from_secs(1));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_live_clis(data_dir.clone(), stop.clone());
+    let sampler = Sampler::start(data_dir.clone());
     let mut sessions = Vec::new();
     for n in 0..8 {
         sessions.push(create_session(&alice, &format!("conversation {n}")).await);
@@ -195,8 +217,7 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
         "the resumed agent sent the earlier turn: {last_call}"
     );
 
-    stop.store(true, Ordering::SeqCst);
-    let (most, seen) = sampler.await.unwrap();
+    let (most, seen) = sampler.finish();
     assert!(
         most <= 2,
         "{most} CLIs were alive at once with --max-live-agents 2: {seen:#?}"

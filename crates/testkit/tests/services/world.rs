@@ -151,6 +151,14 @@ pub struct World {
     api: Option<FakeAnthropic>,
 }
 
+fn default_pool() -> PoolConfig {
+    PoolConfig {
+        max_live: 4,
+        idle_timeout: Duration::from_secs(60),
+        ..PoolConfig::default()
+    }
+}
+
 impl World {
     /// `None` when the real CLI is wanted but missing outside CI.
     pub async fn new(
@@ -159,7 +167,30 @@ impl World {
         scripts: Vec<Script>,
         approval_timeout: Duration,
     ) -> Option<Self> {
-        Self::build(repos, backend, scripts, approval_timeout, None).await
+        Self::build(
+            repos,
+            backend,
+            scripts,
+            approval_timeout,
+            None,
+            default_pool(),
+        )
+        .await
+    }
+
+    /// On the fake CLI, with the agent pool bounded by `pool`.
+    #[allow(dead_code)] // not every test binary that includes this module bounds its pool
+    pub async fn with_pool(repos: Repositories, scripts: Vec<Script>, pool: PoolConfig) -> Self {
+        Self::build(
+            repos,
+            Backend::FakeCli,
+            scripts,
+            Duration::from_secs(5),
+            None,
+            pool,
+        )
+        .await
+        .unwrap()
     }
 
     /// Node `node` of a cluster: its own data directory and agents, the store of `repos`
@@ -184,6 +215,7 @@ impl World {
             // Long: an answer that travelled must not be mistaken for one read at expiry.
             Duration::from_secs(60),
             Some(membership),
+            default_pool(),
         )
         .await
         .unwrap()
@@ -195,6 +227,7 @@ impl World {
         scripts: Vec<Script>,
         approval_timeout: Duration,
         membership: Option<Membership>,
+        pool: PoolConfig,
     ) -> Option<Self> {
         let data_dir =
             std::env::temp_dir().join(format!("overseer-world-{}", fixtures::id().simple()));
@@ -279,11 +312,7 @@ impl World {
             cluster: membership.as_ref().map(|m| m.bus.clone()),
         };
         let config = ServicesConfig {
-            pool: PoolConfig {
-                max_live: 4,
-                idle_timeout: Duration::from_secs(60),
-                ..PoolConfig::default()
-            },
+            pool,
             approval_timeout,
             queue: QueueConfig {
                 node_slots: 2,
