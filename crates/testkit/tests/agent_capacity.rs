@@ -3,6 +3,8 @@
 //! without touching the session, and an idle agent's slot is taken at once.
 #![allow(clippy::unwrap_used)]
 
+// The world serves many test binaries; this one uses a part of it.
+#[allow(dead_code)]
 #[path = "services/world.rs"]
 mod world;
 

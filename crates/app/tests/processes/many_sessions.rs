@@ -92,11 +92,14 @@ fn result_texts(page: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The most agents seen at once, and which (group, command line).
+type Peak = (usize, Vec<(u32, String)>);
+
 /// Samples the live CLIs under a directory on a thread of its own until finished (or
 /// dropped, so a failing test does not hang on it).
 struct Sampler {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(usize, Vec<(u32, String)>)>>,
+    thread: Option<std::thread::JoinHandle<Peak>>,
 }
 
 impl Sampler {
@@ -122,7 +125,7 @@ impl Sampler {
     }
 
     /// The most agents seen at once, and which.
-    fn finish(mut self) -> (usize, Vec<(u32, String)>) {
+    fn finish(mut self) -> Peak {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.take().unwrap().join().unwrap()
     }
