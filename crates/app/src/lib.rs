@@ -2,6 +2,7 @@
 //! the application through the same [`Application::build`].
 
 mod config;
+pub mod logging;
 mod startup;
 
 pub use config::{ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered};

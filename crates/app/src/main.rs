@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use overseer_app::logging::LogFormat;
 use overseer_app::{
     Application, ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered,
     open_store, wire,
@@ -14,7 +15,6 @@ use overseer_domain::{Quota, Role, UsdBudget};
 use overseer_ports::agent::Secret;
 use overseer_services::PoolConfig;
 use overseer_services::broadcast::InProcessBroadcaster;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,9 +113,15 @@ struct Cli {
         global = true
     )]
     max_running_per_user: u32,
-    /// Log lines as `text` (default) or `json`.
-    #[arg(long, env = "OVERSEER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
-    log_format: String,
+    /// Log lines as `auto` (text, coloured only when stdout is a terminal), `text` or `json`.
+    #[arg(
+        long,
+        env = "OVERSEER_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Auto,
+        global = true
+    )]
+    log_format: LogFormat,
     /// On shutdown, seconds running executions may take to finish before agents stop.
     #[arg(
         long,
@@ -388,16 +394,7 @@ impl Cli {
 async fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if cli.log_format == "json" {
-        logs.json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .init();
-    } else {
-        logs.init();
-    }
+    overseer_app::logging::init(cli.log_format);
     let settings = match cli.settings(&matches) {
         Ok(settings) => settings,
         Err(err) => {

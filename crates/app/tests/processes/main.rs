@@ -8,6 +8,7 @@ mod faults;
 mod fuzz;
 mod isolation;
 mod kill;
+mod logs;
 mod many_sessions;
 mod node;
 mod secrets;

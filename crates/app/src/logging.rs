@@ -1,0 +1,62 @@
+//! The service's log lines: text for people, JSON for collectors; colour only for a terminal.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Text, coloured when stdout is a terminal and plain otherwise (a file, a pipe, journald).
+    #[default]
+    Auto,
+    /// Text without colour.
+    Text,
+    /// One JSON object per line, with the current span and its parents.
+    Json,
+}
+
+impl LogFormat {
+    /// Whether lines carry ANSI colour escapes when written to stdout now.
+    #[must_use]
+    pub fn colours(self) -> bool {
+        self == Self::Auto && std::io::stdout().is_terminal()
+    }
+}
+
+/// Installs the global subscriber: `RUST_LOG` (default `info`) filters, `format` writes.
+/// Does nothing if one is already installed (tests).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let installed = match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true),
+            )
+            .try_init(),
+        LogFormat::Auto | LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(format.colours()))
+            .try_init(),
+    };
+    drop(installed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogFormat;
+
+    #[test]
+    fn only_auto_on_a_terminal_colours() {
+        assert!(!LogFormat::Text.colours());
+        assert!(!LogFormat::Json.colours());
+        // The test harness captures stdout: not a terminal.
+        assert!(!LogFormat::Auto.colours());
+    }
+}
