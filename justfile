@@ -2,7 +2,7 @@
 
 # Run the server (SQLite in ./data, 127.0.0.1:8080 unless configured).
 run:
-    cargo run --release -- serve
+    npm ci && cargo run --release -- serve
 
 # The whole test suite (Postgres from TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
 test:

@@ -6,4 +6,4 @@ pub mod logging;
 mod startup;
 
 pub use config::{ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered};
-pub use startup::{AppError, Application, open_store, wire};
+pub use startup::{AgentSetup, AppError, Application, check_agent_runtime, open_store, wire};

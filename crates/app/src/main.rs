@@ -8,8 +8,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use overseer_app::logging::LogFormat;
 use overseer_app::{
-    Application, ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered,
-    open_store, wire,
+    AgentSetup, Application, ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings,
+    layered, open_store, wire,
 };
 use overseer_domain::{Quota, Role, UsdBudget};
 use overseer_ports::agent::Secret;
@@ -445,6 +445,7 @@ async fn create_user(
         &store,
         std::sync::Arc::new(InProcessBroadcaster::default()),
         std::sync::Arc::new(overseer_ports::NoTelemetry),
+        AgentSetup::unchecked(settings),
     )?;
     let role = if user.admin { Role::Admin } else { Role::User };
     let created = auth

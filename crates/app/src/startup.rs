@@ -16,13 +16,15 @@ use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
 use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
-use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox, find_on_path};
+use overseer_runner_claude::{
+    ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox, check_cli, find_on_path,
+};
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
 use overseer_services::{
-    Adapters, BuiltinToolServers, Deps, OptionRules, PoolConfig, Services, ServicesConfig,
-    WarmPoolConfig,
+    Adapters, AgentRuntime, BuiltinToolServers, Deps, OptionRules, PoolConfig, Services,
+    ServicesConfig, WarmPoolConfig,
 };
 use overseer_store::{PgClusterBus, Store, StoreError};
 
@@ -43,8 +45,6 @@ pub enum AppError {
         #[source]
         source: StoreError,
     },
-    #[error("--agent-sandbox on, but bubblewrap cannot run here: {0}")]
-    Sandbox(String),
     #[error("the [tools] configuration cannot be used")]
     Tools(#[from] overseer_tools::ToolsConfigError),
     #[error("cannot listen on {addr}")]
@@ -83,16 +83,21 @@ fn data_dir(settings: &Settings) -> Result<PathBuf, AppError> {
 }
 
 /// The agents' sandbox as configured: `auto` takes `bwrap` from `PATH` if it works there.
-fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>, AppError> {
+/// The sandbox agents run in, if any. `Err` (with how to fix it) when the sandbox is required
+/// (`on`) but does not work: the node then runs no agents at all.
+fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>, String> {
     if settings.agent_sandbox == SandboxMode::Off {
         return Ok(None);
     }
     let bwrap = find_on_path(Path::new("bwrap")).filter(|bwrap| Sandbox::works(bwrap));
     let Some(bwrap) = bwrap else {
         if settings.agent_sandbox == SandboxMode::On {
-            return Err(AppError::Sandbox(
-                "no working `bwrap` on PATH (Debian: apt-get install bubblewrap)".to_owned(),
-            ));
+            return Err(
+                "--agent-sandbox on, but there is no working `bwrap` on PATH: install bubblewrap \
+                 (Debian: apt-get install bubblewrap) where user namespaces are allowed, or set \
+                 --agent-sandbox auto|off"
+                    .to_owned(),
+            );
         }
         tracing::warn!(
             "agents run without a sandbox: no working `bwrap` on PATH (install bubblewrap, or \
@@ -216,6 +221,53 @@ pub async fn open_store(settings: &Settings) -> Result<Store, AppError> {
     Ok(store)
 }
 
+/// What start-up found of the agents' runtime: the CLI to run, and whether agents can run.
+#[derive(Clone, Debug)]
+pub struct AgentSetup {
+    /// The CLI as found (or as configured, when it was not).
+    pub binary: PathBuf,
+    pub runtime: AgentRuntime,
+}
+
+impl AgentSetup {
+    /// The configured CLI, taken as working without a check (for commands that run no agent).
+    #[must_use]
+    pub fn unchecked(settings: &Settings) -> Self {
+        Self {
+            binary: settings.claude_binary.clone(),
+            runtime: AgentRuntime::default(),
+        }
+    }
+}
+
+/// Finds the CLI (the configured binary; for a bare name, `PATH`, then the project's own
+/// `node_modules/.bin/claude` under the working directory) and asks its version. Logs what it
+/// found, or one error saying how to fix it; never fails: a node without a CLI still serves
+/// everything but agents, and says so on `/health`.
+pub async fn check_agent_runtime(settings: &Settings) -> AgentSetup {
+    let here = std::env::current_dir().unwrap_or_default();
+    match check_cli(&settings.claude_binary, &here).await {
+        Ok(found) => {
+            tracing::info!(path = %found.path.display(), version = %found.version, "Claude Code CLI found");
+            AgentSetup {
+                binary: found.path,
+                runtime: AgentRuntime::Ready {
+                    version: found.version,
+                },
+            }
+        }
+        Err(err) => {
+            tracing::error!("agents cannot run on this node: {err}");
+            AgentSetup {
+                binary: settings.claude_binary.clone(),
+                runtime: AgentRuntime::Unavailable {
+                    reason: err.to_string(),
+                },
+            }
+        }
+    }
+}
+
 /// The services and the auth service over `store`.
 ///
 /// # Errors
@@ -225,6 +277,7 @@ pub fn wire(
     store: &Store,
     live: Arc<InProcessBroadcaster>,
     telemetry: Arc<dyn Telemetry>,
+    agent: AgentSetup,
 ) -> Result<(Services, Arc<AuthService>), AppError> {
     let data_dir = data_dir(settings)?;
     let deps = Deps {
@@ -241,12 +294,23 @@ pub fn wire(
             ..AuthConfig::default()
         },
     ));
+    let AgentSetup {
+        binary,
+        mut runtime,
+    } = agent;
+    let sandbox = agent_sandbox(settings, &data_dir).unwrap_or_else(|reason| {
+        tracing::error!("agents cannot run on this node: {reason}");
+        if matches!(runtime, AgentRuntime::Ready { .. }) {
+            runtime = AgentRuntime::Unavailable { reason };
+        }
+        None
+    });
     let runner = ClaudeRunner::new(ClaudeConfig {
-        binary: settings.claude_binary.clone(),
+        binary,
         env: settings.agent_env.iter().cloned().collect(),
         process_records: Some(ProcessRecords::new(data_dir.join("agents"))),
         inherited_env: settings.agent_env_passthrough.clone(),
-        sandbox: agent_sandbox(settings, &data_dir)?,
+        sandbox,
         session_config_root: Some(data_dir.join("agent-config")),
         ..ClaudeConfig::default()
     });
@@ -297,6 +361,7 @@ pub fn wire(
             max_agents: settings.warm_agents,
             max_age: settings.warm_agent_max_age,
         },
+        agent_runtime: runtime,
         ..ServicesConfig::default()
     };
     Ok((Services::build(adapters, config), auth))
@@ -313,7 +378,14 @@ impl Application {
         let store = open_store(settings).await?;
         let live = Arc::new(InProcessBroadcaster::default());
         let telemetry = PrometheusTelemetry::new();
-        let (services, auth) = wire(settings, &store, live.clone(), Arc::new(telemetry.clone()))?;
+        let agent = check_agent_runtime(settings).await;
+        let (services, auth) = wire(
+            settings,
+            &store,
+            live.clone(),
+            Arc::new(telemetry.clone()),
+            agent,
+        )?;
         let bind_error = |source| AppError::Bind {
             addr: settings.bind,
             source,
@@ -324,7 +396,10 @@ impl Application {
             services: services.clone(),
             auth,
             live,
-            health_probes: vec![Arc::new(store.clone())],
+            health_probes: vec![
+                Arc::new(store.clone()),
+                Arc::new(services.agent_runtime.clone()),
+            ],
             telemetry,
             throttles: Arc::new(AuthThrottles::per_minute(settings.auth_attempts_per_minute)),
         };

@@ -312,6 +312,13 @@ impl From<ServiceError> for ApiError {
                     "the agent could not complete the request",
                 )
             }
+            E::AgentRuntimeUnavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "agent-runtime-unavailable",
+                "Agents cannot run on this node",
+                "the Claude Code CLI is missing or not working here (or a required sandbox is); \
+                 nothing was stored; the server's log and GET /health say more",
+            ),
             E::AgentCapacity { seconds } => {
                 let mut api = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

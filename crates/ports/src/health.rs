@@ -10,4 +10,10 @@ pub trait HealthProbe: Send + Sync {
     /// # Errors
     /// A short, secret-free reason when the component is not usable.
     async fn check(&self) -> Result<(), String>;
+
+    /// Whether nothing works without this component (the database): its failure makes the
+    /// service `unavailable`; a failing non-essential one makes it `degraded`. Either is a 503.
+    fn essential(&self) -> bool {
+        true
+    }
 }

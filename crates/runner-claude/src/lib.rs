@@ -8,6 +8,7 @@
 
 mod args;
 mod callbacks;
+mod cli_check;
 mod frames;
 mod lines;
 mod process;
@@ -18,6 +19,7 @@ mod session;
 pub mod transcript;
 
 pub use args::{LaunchExtras, build_args};
+pub use cli_check::{CliCheckError, CliFound, PROJECT_CLI, check_cli, cli_version, locate_cli};
 pub use records::ProcessRecords;
 pub use runner::{ClaudeConfig, ClaudeRunner, find_on_path};
 pub use sandbox::Sandbox;

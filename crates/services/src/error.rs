@@ -27,6 +27,10 @@ pub enum ServiceError {
     InvalidTransition(#[from] InvalidTransition),
     #[error("the agent failed: {0}")]
     Agent(#[from] AgentError),
+    /// This node cannot start agents (no working CLI, or a required sandbox that does not
+    /// work); the server's log says why.
+    #[error("this node cannot run agents")]
+    AgentRuntimeUnavailable,
     /// Every agent slot of the node stayed taken by turns in progress for the whole start
     /// timeout; nothing about the session changed.
     #[error(

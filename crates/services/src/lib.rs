@@ -3,6 +3,7 @@
 
 pub mod agent_activity;
 pub mod agent_pool;
+pub mod agent_runtime;
 pub mod agent_slots;
 pub mod approvals;
 pub mod audit;
@@ -36,6 +37,7 @@ pub mod wiring;
 
 pub use agent_activity::Activity;
 pub use agent_pool::{AgentPool, AgentState, PoolConfig, PoolError};
+pub use agent_runtime::AgentRuntime;
 pub use agent_slots::{AgentSlots, Slot};
 pub use context::{Deps, RequestContext};
 pub use error::ServiceError;

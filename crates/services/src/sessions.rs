@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::agent_activity::Activity;
 use crate::agent_pool::{AgentPool, AgentState};
+use crate::agent_runtime::AgentRuntime;
 use crate::agent_slots::Slot;
 use crate::approvals::ApprovalGate;
 use crate::audit::{AuditRecord, AuditService, actions};
@@ -77,6 +78,8 @@ pub struct SessionServiceParts {
     pub max_open_sessions: u32,
     /// What sessions' options must satisfy here; also serves their built-in tool servers.
     pub option_rules: OptionRules,
+    /// Whether this node can run agents; messages are refused when it cannot.
+    pub runtime: AgentRuntime,
 }
 
 pub struct SessionService {
@@ -96,6 +99,7 @@ pub struct SessionService {
     cluster: Option<ClusterLink>,
     max_open_sessions: u32,
     option_rules: OptionRules,
+    runtime: AgentRuntime,
     /// Held from counting a user's open sessions to inserting a new one, so that racing
     /// creations on this node cannot both pass the cap.
     creating: tokio::sync::Mutex<()>,
@@ -136,6 +140,7 @@ impl SessionService {
             cluster: parts.cluster,
             max_open_sessions: parts.max_open_sessions,
             option_rules: parts.option_rules,
+            runtime: parts.runtime,
             creating: tokio::sync::Mutex::new(()),
             turn_locks: Mutex::new(HashMap::new()),
         }
@@ -786,6 +791,14 @@ impl SessionService {
             return Err(ServiceError::SessionNotActive {
                 status: session.status(),
             });
+        }
+        // A session hosted elsewhere runs on that node's runtime.
+        if session
+            .host_node
+            .as_deref()
+            .is_none_or(|host| host == self.node)
+        {
+            self.runtime.admit()?;
         }
         self.quotas.remaining_budget(session.user_id).await?;
         Ok(session)

@@ -15,6 +15,7 @@ use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{ExecutionQueue, Page, PageRequest};
 use serde_json::{Value, json};
 
+use crate::agent_runtime::AgentRuntime;
 use crate::audit::{AuditRecord, AuditService, actions};
 use crate::calendar::Calendar;
 use crate::context::{Deps, RequestContext};
@@ -64,6 +65,8 @@ pub struct TaskService {
     cancel: Option<Canceller>,
     /// What the tasks' options must satisfy here (extra directories, built-in servers).
     option_rules: OptionRules,
+    /// Whether this node can run agents; runs are refused when it cannot.
+    runtime: AgentRuntime,
 }
 
 /// What cancelling a running execution needs.
@@ -99,6 +102,7 @@ impl TaskService {
             quotas,
             cancel: None,
             option_rules: OptionRules::default(),
+            runtime: AgentRuntime::default(),
         }
     }
 
@@ -114,6 +118,13 @@ impl TaskService {
     #[must_use]
     pub fn with_option_rules(mut self, rules: OptionRules) -> Self {
         self.option_rules = rules;
+        self
+    }
+
+    /// Refuses runs while `runtime` is unavailable (default: ready).
+    #[must_use]
+    pub fn with_agent_runtime(mut self, runtime: AgentRuntime) -> Self {
+        self.runtime = runtime;
         self
     }
 
@@ -353,6 +364,7 @@ impl TaskService {
         if !task.is_active {
             return Err(ServiceError::TaskInactive);
         }
+        self.runtime.admit()?;
         task.template.render(&variables)?;
         self.quotas.admit_run(task.user_id).await?;
         let execution = TaskExecution::new(
@@ -380,6 +392,7 @@ impl TaskService {
         tick: time::OffsetDateTime,
     ) -> Result<Option<TaskExecution>, ServiceError> {
         let variables = BTreeMap::new();
+        self.runtime.admit()?;
         task.template.render(&variables)?;
         self.quotas.admit_run(task.user_id).await?;
         let mut execution = TaskExecution::new(

@@ -10,6 +10,7 @@ use overseer_ports::agent::AgentRunner;
 use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
 use crate::agent_pool::{AgentPool, PoolConfig};
+use crate::agent_runtime::AgentRuntime;
 use crate::agent_slots::AgentSlots;
 use crate::approvals::ApprovalGate;
 use crate::audit::AuditService;
@@ -70,6 +71,8 @@ pub struct ServicesConfig {
     /// What tasks' and sessions' options may ask for: extra directories (`add_dirs`) and
     /// built-in tool servers (`builtin_servers`); none of either by default.
     pub option_rules: OptionRules,
+    /// Whether this node can run agents (found at start-up); ready by default.
+    pub agent_runtime: AgentRuntime,
 }
 
 impl Default for ServicesConfig {
@@ -86,6 +89,7 @@ impl Default for ServicesConfig {
             warm: WarmPoolConfig::default(),
             max_open_sessions: 20,
             option_rules: OptionRules::default(),
+            agent_runtime: AgentRuntime::default(),
         }
     }
 }
@@ -109,6 +113,8 @@ pub struct Services {
     pub worker: Arc<QueueWorker>,
     /// Executions of this node as they end (for `Prefer: wait`).
     pub execution_watch: ExecutionWatch,
+    /// Whether this node can run agents (for `/health`).
+    pub agent_runtime: AgentRuntime,
     shutdown: Arc<Shutdown>,
 }
 
@@ -173,6 +179,7 @@ impl Services {
             cluster: cluster.clone(),
             max_open_sessions: config.max_open_sessions,
             option_rules: option_rules.clone(),
+            runtime: config.agent_runtime.clone(),
         }));
         if let Some(link) = &cluster {
             relay_from_other_nodes(
@@ -214,7 +221,8 @@ impl Services {
         let tasks = Arc::new(
             TaskService::new(deps.clone(), queue, quotas.clone())
                 .with_cancellation(sessions.clone(), stops, config.cancel_grace)
-                .with_option_rules(option_rules),
+                .with_option_rules(option_rules)
+                .with_agent_runtime(config.agent_runtime.clone()),
         );
         let scheduler = Scheduler::new(
             deps.clone(),
@@ -237,6 +245,7 @@ impl Services {
             mcp_servers,
             worker,
             execution_watch,
+            agent_runtime: config.agent_runtime,
             shutdown,
         }
     }

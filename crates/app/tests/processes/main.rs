@@ -13,5 +13,6 @@ mod many_sessions;
 mod node;
 mod secrets;
 mod soak;
+mod startup_checks;
 mod two_nodes;
 mod warm;

@@ -38,7 +38,8 @@ pub fn free_base_url() -> String {
 
 impl Node {
     /// Starts `overseer serve` on `data_dir` (SQLite there unless `database_url`), with the
-    /// real CLI pointed at `api`, plus `flags`; returns once `/health` answers.
+    /// real CLI pointed at `api` (an empty `cli`: none configured), plus `flags`; returns once
+    /// `/health` answers.
     pub async fn start(
         data_dir: &Path,
         database_url: Option<&str>,
@@ -84,9 +85,14 @@ impl Node {
         command
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--bind", base.trim_start_matches("http://")])
-            .arg("--claude-binary")
-            .arg(cli)
+            .args(["--bind", base.trim_start_matches("http://")]);
+        if cli.as_os_str().is_empty() {
+            // No CLI configured: the node looks on PATH and under its working directory.
+            command.current_dir(data_dir);
+        } else {
+            command.arg("--claude-binary").arg(cli);
+        }
+        command
             .args(flags)
             .arg("serve")
             .env_remove("DATABASE_URL")
@@ -119,8 +125,10 @@ impl Node {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("overseer exited with {status}: {}", self.log());
             }
+            // Up: healthy, or serving without agents (degraded).
             if let Ok(response) = client.get(format!("{}/health", self.base)).send().await
-                && response.status().is_success()
+                && let Ok(body) = response.json::<Value>().await
+                && (body["status"] == "ok" || body["status"] == "degraded")
             {
                 return;
             }

@@ -516,6 +516,10 @@ async fn flood(out: &Out, session_id: &str, events: usize, interval_us: u64) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        println!("0.0.0 (fake Claude Code)");
+        return;
+    }
     let args = Arc::new(parse_args());
     let scripts: Arc<Vec<Script>> = Arc::new(
         std::env::var("FAKE_CLAUDE_SCRIPTS")
