@@ -17,7 +17,7 @@ use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
 use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
 use overseer_runner_claude::{
-    ClaudeConfig, ClaudeRunner, ProcessRecords, Sandbox, check_cli, find_on_path,
+    ClaudeConfig, ClaudeRunner, Containment, ProcessRecords, Sandbox, check_cli, find_on_path,
 };
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
@@ -118,6 +118,26 @@ fn agent_sandbox(settings: &Settings, data_dir: &Path) -> Result<Option<Sandbox>
     );
     tracing::info!(bwrap = %bwrap.display(), "agents run sandboxed");
     Ok(Some(Sandbox { bwrap, hidden }))
+}
+
+/// Without the sandbox, a PID namespace per agent so that its tools die with the service (the
+/// sandbox does that itself). Where namespaces are not allowed, the start-up reaping of the
+/// next run is the only line, and the log says so.
+fn agent_containment(sandboxed: bool) -> Option<Containment> {
+    if sandboxed {
+        return None;
+    }
+    let containment = Containment::detect();
+    match &containment {
+        Some(_) => tracing::info!(
+            "agents run in PID namespaces of their own: their processes end with the service"
+        ),
+        None => tracing::warn!(
+            "agents' tools may outlive a killed service until its next start: neither bwrap \
+             nor `unshare --pid` (util-linux) works here"
+        ),
+    }
+    containment
 }
 
 /// The built-in tool servers, configured from `[tools]`.
@@ -305,8 +325,10 @@ pub fn wire(
         }
         None
     });
+    let containment = agent_containment(sandbox.is_some());
     let runner = ClaudeRunner::new(ClaudeConfig {
         binary,
+        containment,
         env: settings.agent_env.iter().cloned().collect(),
         process_records: Some(ProcessRecords::new(data_dir.join("agents"))),
         inherited_env: settings.agent_env_passthrough.clone(),

@@ -9,6 +9,7 @@
 mod args;
 mod callbacks;
 mod cli_check;
+mod containment;
 mod frames;
 mod lines;
 mod process;
@@ -20,6 +21,7 @@ pub mod transcript;
 
 pub use args::{LaunchExtras, build_args};
 pub use cli_check::{CliCheckError, CliFound, PROJECT_CLI, check_cli, cli_version, locate_cli};
+pub use containment::Containment;
 pub use records::ProcessRecords;
 pub use runner::{ClaudeConfig, ClaudeRunner, find_on_path};
 pub use sandbox::Sandbox;

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::args::{LaunchExtras, build_args};
 use crate::callbacks::hook_registration;
+use crate::containment::Containment;
 use crate::process::{isolate, kill_group};
 use crate::records::{MARK_VAR, ProcessRecords, kill_marked, new_mark};
 use crate::sandbox::{Reach, Sandbox};
@@ -48,6 +49,9 @@ pub struct ClaudeConfig {
     pub inherited_env: Vec<String>,
     /// Runs each agent inside bubblewrap namespaces; `None` runs it directly.
     pub sandbox: Option<Sandbox>,
+    /// Without a sandbox: runs each agent in a PID namespace of its own, so its tools die with
+    /// the service ([`Containment`]); `None` relies on death signals and start-up reaping.
+    pub containment: Option<Containment>,
     /// Gives each agent its own CLI configuration directory (`CLAUDE_CONFIG_DIR`, also its
     /// `HOME`) under this root, named after its working directory, so that no agent reads
     /// another's transcripts or settings. `None` leaves the configured one.
@@ -124,6 +128,7 @@ impl Default for ClaudeConfig {
             max_line_bytes: 16 * 1024 * 1024,
             inherited_env: Vec::new(),
             sandbox: None,
+            containment: None,
             session_config_root: None,
             stderr_tail_bytes: 8 * 1024,
             process_records: None,
@@ -195,7 +200,16 @@ impl ClaudeRunner {
                 command.arg(binary);
                 command
             }
-            None => Command::new(&self.config.binary),
+            None => match &self.config.containment {
+                Some(containment) => {
+                    let mut command = Command::new(containment.program());
+                    command
+                        .args(containment.args())
+                        .arg(on_path(&self.config.binary));
+                    command
+                }
+                None => Command::new(&self.config.binary),
+            },
         };
         // The agent's tools run with its environment: start from nothing, not the service's.
         command.env_clear();

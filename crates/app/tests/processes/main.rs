@@ -11,6 +11,7 @@ mod kill;
 mod logs;
 mod many_sessions;
 mod node;
+mod outlive;
 mod secrets;
 mod soak;
 mod startup_checks;
