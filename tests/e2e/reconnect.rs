@@ -304,4 +304,68 @@ async fn an_approval_appears_live_and_is_answered_over_http() {
         .await;
     assert_eq!(calls["items"][0]["status"], json!("completed"), "{calls}");
     assert_eq!(calls["items"][0]["permission_decision"], json!("allowed"));
+
+    // And a task run: then every histogram of /metrics has seen something.
+    let (_, task) = alice
+        .json(
+            Method::POST,
+            "/api/v1/tasks",
+            Some(
+                json!({"name": "metered", "prompt_template": "approve-run: again",
+                        "sdk_options": {"allowed_tools": ["Bash"]}}),
+            ),
+        )
+        .await;
+    let response = alice
+        .client
+        .post(app.url(&format!(
+            "/api/v1/tasks/{}/execute",
+            task["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .header("prefer", "wait=60")
+        .json(&json!({"variables": {}}))
+        .send()
+        .await
+        .unwrap();
+    let run: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(run["status"], json!("completed"), "{run}");
+    let metrics = alice
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for histogram in [
+        "overseer_execution_duration_seconds",
+        "overseer_queue_wait_seconds",
+        "overseer_agent_start_seconds",
+        "overseer_turn_duration_seconds",
+        "overseer_tool_call_duration_seconds",
+        "overseer_permission_wait_seconds",
+        "overseer_approval_wait_seconds",
+        "overseer_http_request_duration_seconds",
+    ] {
+        let seen: u64 = metrics
+            .lines()
+            .filter(|line| line.starts_with(&format!("{histogram}_count")))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert!(seen > 0, "{histogram} saw nothing:\n{metrics}");
+    }
+    for needle in [
+        "overseer_approvals_total{result=\"approved\"} 1",
+        "overseer_tool_calls_total{tool=\"Bash\",status=\"completed\"} 2",
+        "overseer_tokens_total{",
+        "overseer_sessions{status=\"active\"}",
+        "overseer_agents{state=\"idle\"}",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
 }

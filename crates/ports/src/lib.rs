@@ -27,7 +27,7 @@ pub use health::HealthProbe;
 pub use id_source::{IdSource, RandomIds};
 pub use page::{Page, PageRequest, Scope};
 pub use repositories::Repositories;
-pub use telemetry::{NoTelemetry, Telemetry};
+pub use telemetry::{ApprovalResult, Hibernation, NoTelemetry, Telemetry};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use overseer_domain::SessionId;
 use overseer_ports::agent::{AgentCallbacks, AgentError, AgentRunner, AgentSession, AgentSpec};
+use overseer_ports::{Hibernation, NoTelemetry, Telemetry};
 use tokio::time::Instant;
 
 use crate::agent_activity::Activity;
@@ -142,6 +143,7 @@ pub struct AgentPool {
     /// One start at a time per session.
     start_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     config: PoolConfig,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl std::fmt::Debug for AgentPool {
@@ -157,17 +159,25 @@ impl AgentPool {
     /// A pool with slots of its own and no warm agents.
     #[must_use]
     pub fn new(runner: Arc<dyn AgentRunner>, config: PoolConfig) -> Arc<Self> {
-        Self::build(runner, config, AgentSlots::new(config.max_live), None)
+        Self::build(
+            runner,
+            config,
+            AgentSlots::new(config.max_live),
+            None,
+            Arc::new(NoTelemetry),
+        )
     }
 
-    /// A pool sharing `warm`'s slots, which spends warm agents first when it needs room.
+    /// A pool sharing `warm`'s slots, which spends warm agents first when it needs room, and
+    /// reports starts and hibernations to `telemetry`.
     #[must_use]
     pub fn with_warm(
         runner: Arc<dyn AgentRunner>,
         config: PoolConfig,
         warm: Arc<WarmPool>,
+        telemetry: Arc<dyn Telemetry>,
     ) -> Arc<Self> {
-        Self::build(runner, config, warm.slots(), Some(warm))
+        Self::build(runner, config, warm.slots(), Some(warm), telemetry)
     }
 
     fn build(
@@ -175,6 +185,7 @@ impl AgentPool {
         config: PoolConfig,
         slots: Arc<AgentSlots>,
         warm: Option<Arc<WarmPool>>,
+        telemetry: Arc<dyn Telemetry>,
     ) -> Arc<Self> {
         Arc::new(Self {
             runner,
@@ -183,7 +194,23 @@ impl AgentPool {
             entries: Mutex::new(Entries::default()),
             start_locks: Mutex::new(HashMap::new()),
             config,
+            telemetry,
         })
+    }
+
+    /// Agents now: (in a turn, idle) of sessions, and starts waiting for a slot.
+    #[must_use]
+    pub fn agent_counts(&self) -> (usize, usize, usize) {
+        let (busy, idle) = {
+            let entries = self.entries();
+            let busy = entries
+                .live
+                .values()
+                .filter(|live| !live.evictable())
+                .count();
+            (busy, entries.live.len() - busy)
+        };
+        (busy, idle, self.slots.waiting())
     }
 
     fn entries(&self) -> MutexGuard<'_, Entries> {
@@ -288,6 +315,8 @@ impl AgentPool {
             },
             Room::Evicted(victim, live) => {
                 tracing::info!(session = %victim, "closing the least recently used idle agent for another session");
+                self.telemetry
+                    .agent_hibernated(Hibernation::ForAnotherSession);
                 Ok(Self::close_entry(live).await)
             }
             Room::Queued(mut ticket, position) => {
@@ -374,9 +403,12 @@ impl AgentPool {
         activity: Activity,
     ) -> Result<Arc<dyn AgentSession>, AgentError> {
         self.entries().starting.insert(session);
+        let began = Instant::now();
         let started = self.runner.start(spec.clone(), callbacks.clone()).await;
         self.entries().starting.remove(&session);
         let agent = started?;
+        self.telemetry
+            .agent_started(began.elapsed(), spec.resume.is_some());
         self.remember(session, spec, callbacks, activity.clone());
         self.insert_live(session, agent.clone(), slot, activity)
             .await;
@@ -531,6 +563,8 @@ impl AgentPool {
         };
         if let Some(live) = freed {
             tracing::info!(session = %session, "hibernating an agent for a waiting session");
+            self.telemetry
+                .agent_hibernated(Hibernation::ForAnotherSession);
             drop(Self::close_entry(live).await);
         }
     }
@@ -577,6 +611,11 @@ impl AgentPool {
                 }
                 wanted = wanted.saturating_sub(1);
                 if let Some(live) = Self::hibernate(&mut entries, id) {
+                    self.telemetry.agent_hibernated(if expired {
+                        Hibernation::IdleTimeout
+                    } else {
+                        Hibernation::ForAnotherSession
+                    });
                     evicted.push((id, live));
                 }
             }

@@ -425,7 +425,12 @@ async fn warm_agents_hold_slots_of_the_bound_and_are_spent_before_an_idle_sessio
         },
         AgentSlots::new(config.max_live),
     );
-    let pool = AgentPool::with_warm(runner(log.clone()), config, warm.clone());
+    let pool = AgentPool::with_warm(
+        runner(log.clone()),
+        config,
+        warm.clone(),
+        Arc::new(overseer_ports::NoTelemetry),
+    );
     pool.start(session_id(1), spec(), AgentCallbacks::default())
         .await
         .unwrap();

@@ -139,6 +139,12 @@ impl ExecutionRunner {
     async fn try_run(&self, claimed: TaskExecution) -> Result<(), ServiceError> {
         let id = claimed.id;
         let mut execution = claimed;
+        let queued = execution
+            .started_at
+            .unwrap_or_else(|| self.deps.clock.now())
+            - execution.created_at;
+        self.telemetry
+            .execution_started(queued.try_into().unwrap_or_default());
         let ctx = RequestContext::internal(execution.user_id);
         let task = self
             .deps
@@ -277,7 +283,11 @@ impl ExecutionRunner {
         execution: &TaskExecution,
         report_error: Option<String>,
     ) -> Result<(), ServiceError> {
-        self.telemetry.execution_finished(execution.status());
+        let ran = execution
+            .started_at
+            .zip(execution.completed_at)
+            .and_then(|(started, ended)| (ended - started).try_into().ok());
+        self.telemetry.execution_finished(execution.status(), ran);
         let record = AuditRecord {
             actor: Some(execution.user_id),
             action: actions::TASK_EXECUTED,

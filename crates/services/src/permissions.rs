@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use overseer_domain::{AgentOptions, PermissionDecision, SessionId, ToolPattern, UserId};
 use overseer_ports::agent::{PermissionHandler, PermissionRequest, PermissionVerdict};
-use overseer_ports::{NoTelemetry, Telemetry};
+use overseer_ports::{ApprovalResult, NoTelemetry, Telemetry};
 use serde_json::{Value, json};
 
 use crate::approvals::{ApprovalGate, ApprovalOutcome};
@@ -272,7 +272,16 @@ impl SessionPermissions {
                         )
                         .await;
                 };
-                match gate.ask(self.session, self.owner, &request, &reason).await {
+                let asked = std::time::Instant::now();
+                let outcome = gate.ask(self.session, self.owner, &request, &reason).await;
+                let result = match &outcome {
+                    ApprovalOutcome::Allowed { .. } => ApprovalResult::Approved,
+                    ApprovalOutcome::Denied { .. } => ApprovalResult::Denied,
+                    ApprovalOutcome::Expired => ApprovalResult::Expired,
+                    ApprovalOutcome::Failed(_) => ApprovalResult::Failed,
+                };
+                self.telemetry.approval_decided(result, asked.elapsed());
+                match outcome {
                     ApprovalOutcome::Allowed { by } => {
                         self.conclude(&request, true, "approved", &format!("user:{by}"))
                             .await

@@ -219,6 +219,29 @@ impl SessionService {
             .await?)
     }
 
+    /// How many sessions (everybody's) are in each status, for metrics.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn count_by_status(&self) -> Result<Vec<(SessionStatus, usize)>, ServiceError> {
+        let mut counts = Vec::with_capacity(SessionStatus::ALL.len());
+        for &status in SessionStatus::ALL {
+            let filter = SessionFilter {
+                status: Some(status),
+                ..SessionFilter::default()
+            };
+            let total = self
+                .deps
+                .repos
+                .sessions
+                .list(Scope::Admin, filter, PageRequest::first(1))
+                .await?
+                .total;
+            counts.push((status, usize::try_from(total).unwrap_or(usize::MAX)));
+        }
+        Ok(counts)
+    }
+
     /// Messages after sequence `after`, in order.
     ///
     /// # Errors
@@ -707,6 +730,7 @@ impl SessionService {
         cost: &mut CostCursor,
         budget_left: Option<f64>,
     ) -> Result<TurnOutcome, ServiceError> {
+        let began = std::time::Instant::now();
         let agent = self.ensure_agent(&mut session, budget_left).await?;
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
@@ -715,6 +739,8 @@ impl SessionService {
         }
         agent.send_message(text).await?;
         let outcome = self.follow(&session, agent.as_ref(), cost).await?;
+        self.telemetry
+            .turn_finished(began.elapsed(), outcome.is_error);
         self.pool.turn_finished(session.id).await;
         self.move_to(&mut session, SessionStatus::Active, None)
             .await?;
@@ -748,6 +774,12 @@ impl SessionService {
                         self.quotas
                             .record_cost(session.user_id, cost.last_turn_usd)
                             .await?;
+                        self.telemetry.tokens_used(
+                            &answering_model(&result, session),
+                            result.usage.input_tokens,
+                            result.usage.output_tokens,
+                            cost.last_turn_usd,
+                        );
                         let text = if result.is_error {
                             result
                                 .result
@@ -964,6 +996,23 @@ impl SessionService {
             .await?
             .user_id)
     }
+}
+
+/// The model that answered a turn, as the CLI reports it (`modelUsage`), else the session's.
+fn answering_model(result: &overseer_ports::agent::TurnResult, session: &Session) -> String {
+    result
+        .raw
+        .get("modelUsage")
+        .and_then(serde_json::Value::as_object)
+        .and_then(|models| models.keys().next().cloned())
+        .or_else(|| {
+            session
+                .options
+                .model
+                .as_ref()
+                .map(|m| m.as_str().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn working_directory(session: &Session) -> Result<std::path::PathBuf, ServiceError> {

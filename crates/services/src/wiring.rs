@@ -162,7 +162,12 @@ impl Services {
                 (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
             drop(warm.spawn_expiry(every));
         }
-        let pool = AgentPool::with_warm(adapters.runner, config.pool, warm.clone());
+        let pool = AgentPool::with_warm(
+            adapters.runner,
+            config.pool,
+            warm.clone(),
+            adapters.telemetry.clone(),
+        );
         let option_rules = config.option_rules;
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
