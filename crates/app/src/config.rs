@@ -26,6 +26,8 @@ pub struct Settings {
     pub claude_binary: PathBuf,
     /// Passed to the agent's environment only (never logged): API key, base URL.
     pub agent_env: Vec<(String, Secret)>,
+    /// Where traces are exported (OTLP/HTTP); when set, agents also get `TRACEPARENT`.
+    pub otlp_endpoint: Option<String>,
     /// Live agent processes at most (one is about 310 MB), warm agents included.
     pub max_live_agents: usize,
     /// An agent with no turn in progress for this long hibernates (closed; resumed on the
@@ -128,6 +130,7 @@ impl Default for Settings {
             registration_open: true,
             claude_binary: PathBuf::from("claude"),
             agent_env: Vec::new(),
+            otlp_endpoint: None,
             max_live_agents: PoolConfig::DEFAULT_MAX_LIVE,
             agent_idle_timeout: PoolConfig::DEFAULT_IDLE_TIMEOUT,
             agent_start_timeout: PoolConfig::DEFAULT_START_TIMEOUT,

@@ -4,6 +4,7 @@
 mod config;
 pub mod logging;
 mod startup;
+pub mod traces;
 
 pub use config::{ConfigError, DatabaseUrl, FileSettings, SandboxMode, Settings, layered};
 pub use startup::{AgentSetup, AppError, Application, check_agent_runtime, open_store, wire};

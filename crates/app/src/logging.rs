@@ -2,9 +2,11 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -27,24 +29,31 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber: `RUST_LOG` (default `info`) filters, `format` writes.
-/// Does nothing if one is already installed (tests).
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber: `RUST_LOG` (default `info`) filters the log lines, written
+/// as `format`; with `traces`, the services' spans (at `info` and above, whatever `RUST_LOG`
+/// says) also go to that OpenTelemetry provider. Does nothing if a subscriber is already
+/// installed (tests).
+pub fn init(format: LogFormat, traces: Option<&SdkTracerProvider>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let installed = match format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(true),
-            )
-            .try_init(),
-        LogFormat::Auto | LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_ansi(format.colours()))
-            .try_init(),
+    let otel = traces.map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(crate::traces::tracer(provider))
+            .with_filter(LevelFilter::INFO)
+    });
+    let lines: Box<dyn Layer<_> + Send + Sync> = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .boxed(),
+        LogFormat::Auto | LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(format.colours())
+            .boxed(),
     };
+    let installed = tracing_subscriber::registry()
+        .with(otel)
+        .with(lines.with_filter(filter))
+        .try_init();
     drop(installed);
 }
 

@@ -122,6 +122,11 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+    /// Export traces (one per execution: request → queue → agent start → turns → tool calls →
+    /// approval waits, with OpenTelemetry GenAI attributes) to this OTLP/HTTP collector, e.g.
+    /// `http://127.0.0.1:4318`; agents then get `TRACEPARENT`. Off when unset.
+    #[arg(long, env = "OVERSEER_OTLP_ENDPOINT", global = true)]
+    otlp_endpoint: Option<String>,
     /// On shutdown, seconds running executions may take to finish before agents stop.
     #[arg(
         long,
@@ -283,6 +288,7 @@ impl Cli {
                 file.claude_binary,
             ),
             agent_env: Settings::agent_env_from_process(),
+            otlp_endpoint: self.otlp_endpoint.clone(),
             max_live_agents: layered(
                 explicit("max_live_agents"),
                 self.max_live_agents,
@@ -394,7 +400,20 @@ impl Cli {
 async fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    overseer_app::logging::init(cli.log_format);
+    let traces = match cli
+        .otlp_endpoint
+        .as_deref()
+        .map(overseer_app::traces::otlp_provider)
+    {
+        Some(Ok(provider)) => Some(provider),
+        Some(Err(err)) => {
+            overseer_app::logging::init(cli.log_format, None);
+            tracing::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+        None => None,
+    };
+    overseer_app::logging::init(cli.log_format, traces.as_ref());
     let settings = match cli.settings(&matches) {
         Ok(settings) => settings,
         Err(err) => {
@@ -413,6 +432,11 @@ async fn main() -> ExitCode {
                 .map_err(Into::into)
         }
     };
+    if let Some(provider) = traces
+        && let Err(err) = provider.shutdown()
+    {
+        tracing::warn!(error = %err, "traces not all exported at shutdown");
+    }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

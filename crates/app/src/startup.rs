@@ -22,6 +22,7 @@ use overseer_runner_claude::{
 use overseer_services::auth::{AuthConfig, AuthService};
 use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
+use overseer_services::traces::{TraceParent, TracePropagation};
 use overseer_services::{
     Adapters, AgentRuntime, BuiltinToolServers, Deps, OptionRules, PoolConfig, Services,
     ServicesConfig, WarmPoolConfig,
@@ -384,6 +385,12 @@ pub fn wire(
             max_age: settings.warm_agent_max_age,
         },
         agent_runtime: runtime,
+        trace_propagation: TracePropagation(
+            settings
+                .otlp_endpoint
+                .is_some()
+                .then(|| Arc::new(crate::traces::W3cTraceParent) as Arc<dyn TraceParent>),
+        ),
         ..ServicesConfig::default()
     };
     Ok((Services::build(adapters, config), auth))

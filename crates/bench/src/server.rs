@@ -63,7 +63,10 @@ impl Server {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.expose().to_owned())),
             )
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

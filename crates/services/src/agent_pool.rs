@@ -383,7 +383,9 @@ impl AgentPool {
 
     /// Closes an entry's agent, then gives its slot on.
     async fn close_entry(live: Live) -> Slot {
+        let began = Instant::now();
         let _ = live.agent.close().await;
+        tracing::debug!(took = ?began.elapsed(), "agent closed");
         live.slot
     }
 
@@ -393,7 +395,7 @@ impl AgentPool {
     ///
     /// # Errors
     /// What the runner's `start` fails with; the slot is freed again.
-    #[tracing::instrument(skip_all, fields(session = %session))]
+    #[tracing::instrument(name = "agent.start", skip_all, fields(session = %session, resumed = spec.resume.is_some()))]
     pub async fn launch(
         &self,
         session: SessionId,
@@ -407,6 +409,7 @@ impl AgentPool {
         let started = self.runner.start(spec.clone(), callbacks.clone()).await;
         self.entries().starting.remove(&session);
         let agent = started?;
+        tracing::debug!(took = ?began.elapsed(), resumed = spec.resume.is_some(), "agent started");
         self.telemetry
             .agent_started(began.elapsed(), spec.resume.is_some());
         self.remember(session, spec, callbacks, activity.clone());

@@ -10,12 +10,14 @@ use overseer_domain::{
 };
 use overseer_ports::{Scope, Telemetry};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::audit::{AuditRecord, AuditService, actions};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::reports::{ReportService, ReportSubject};
 use crate::sessions::SessionService;
+use crate::traces::TraceSpans;
 
 /// Set when the service shuts down: no new run starts, and a run cut short fails with the
 /// reason "shutdown".
@@ -73,6 +75,7 @@ pub struct ExecutionRunner {
     telemetry: Arc<dyn Telemetry>,
     shutdown: Arc<Shutdown>,
     limits: RunLimits,
+    traces: TraceSpans,
 }
 
 /// How long runs may take.
@@ -110,12 +113,25 @@ impl ExecutionRunner {
             telemetry,
             shutdown,
             limits,
+            traces: TraceSpans::default(),
         }
     }
 
+    /// Keeps executions' trace spans in `traces` (shared with the task service that queues).
+    #[must_use]
+    pub fn with_traces(mut self, traces: TraceSpans) -> Self {
+        self.traces = traces;
+        self
+    }
+
     /// Runs a claimed (`running`) execution; on any error it is failed with the reason.
-    #[tracing::instrument(skip(self, claimed), fields(execution = %claimed.id))]
     pub async fn run_claimed(&self, claimed: TaskExecution) {
+        let span = self.traces.claimed(claimed.id);
+        self.run(claimed).instrument(span).await;
+    }
+
+    #[tracing::instrument(skip(self, claimed), fields(execution = %claimed.id))]
+    async fn run(&self, claimed: TaskExecution) {
         let id = claimed.id;
         if self.shutdown.started() {
             // Its agent never started: hand it back to the queue for the next start or node.

@@ -31,6 +31,7 @@ pub mod scheduler;
 pub mod sessions;
 pub mod tasks;
 pub mod tool_tracking;
+pub mod traces;
 pub mod warm_pool;
 pub mod webhooks;
 pub mod wiring;

@@ -19,6 +19,9 @@ use async_trait::async_trait;
 use overseer_domain::{AgentOptions, PermissionDecision, SessionId, ToolPattern, UserId};
 use overseer_ports::agent::{PermissionHandler, PermissionRequest, PermissionVerdict};
 use overseer_ports::{ApprovalResult, NoTelemetry, Telemetry};
+use tracing::Instrument;
+
+use crate::traces::TraceSpans;
 use serde_json::{Value, json};
 
 use crate::approvals::{ApprovalGate, ApprovalOutcome};
@@ -126,6 +129,8 @@ pub struct SessionPermissions {
     /// Decisions already made, by tool use id.
     pub decided: Mutex<HashMap<String, PermissionVerdict>>,
     pub telemetry: Arc<dyn Telemetry>,
+    /// Where a tool call's span is found, for the approval wait under it.
+    pub traces: TraceSpans,
 }
 
 impl std::fmt::Debug for SessionPermissions {
@@ -216,7 +221,15 @@ impl SessionPermissions {
             approvals,
             decided: Mutex::new(HashMap::new()),
             telemetry: Arc::new(NoTelemetry),
+            traces: TraceSpans::default(),
         }
+    }
+
+    /// Finds tool call spans in `traces`, for the approval waits under them.
+    #[must_use]
+    pub fn with_traces(mut self, traces: TraceSpans) -> Self {
+        self.traces = traces;
+        self
     }
 
     /// Reports each decision and its wait to `telemetry`.
@@ -273,7 +286,16 @@ impl SessionPermissions {
                         .await;
                 };
                 let asked = std::time::Instant::now();
-                let outcome = gate.ask(self.session, self.owner, &request, &reason).await;
+                let tool = self.traces.tool(
+                    self.session,
+                    request.tool_use_id.as_deref().unwrap_or_default(),
+                    &request.tool_name,
+                );
+                let wait = tracing::info_span!(parent: &tool, "approval.wait", gen_ai.tool.name = %request.tool_name);
+                let outcome = gate
+                    .ask(self.session, self.owner, &request, &reason)
+                    .instrument(wait)
+                    .await;
                 let result = match &outcome {
                     ApprovalOutcome::Allowed { .. } => ApprovalResult::Approved,
                     ApprovalOutcome::Denied { .. } => ApprovalResult::Denied,

@@ -9,7 +9,9 @@ use overseer_domain::{
     SessionStatus, UserId,
 };
 use overseer_domain::{Message, QuotaLimit, ToolCall, UsdBudget};
-use overseer_ports::agent::{AgentCallbacks, AgentEvent, AgentSession, AgentSpec};
+use overseer_ports::agent::{
+    AgentCallbacks, AgentEvent, AgentSession, AgentSpec, ContentBlock, Secret,
+};
 use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces, commands};
 use serde_json::json;
@@ -31,7 +33,9 @@ use crate::permissions::SessionPermissions;
 use crate::processor::{CostCursor, MessageProcessor};
 use crate::quotas::QuotaService;
 use crate::tool_tracking::ToolTracker;
+use crate::traces::{TracePropagation, TraceSpans};
 use crate::warm_pool::WarmPool;
+use tracing::Instrument;
 
 /// The output of a tool call whose agent ended before the tool finished.
 const AGENT_GONE: &str = "the agent stopped before the tool finished";
@@ -80,6 +84,10 @@ pub struct SessionServiceParts {
     pub option_rules: OptionRules,
     /// Whether this node can run agents; messages are refused when it cannot.
     pub runtime: AgentRuntime,
+    /// Turn and tool call spans, shared with the permission callbacks.
+    pub traces: TraceSpans,
+    /// Hands each turn's trace context to its agent (`TRACEPARENT`), when on.
+    pub trace_propagation: TracePropagation,
 }
 
 pub struct SessionService {
@@ -100,6 +108,8 @@ pub struct SessionService {
     max_open_sessions: u32,
     option_rules: OptionRules,
     runtime: AgentRuntime,
+    traces: TraceSpans,
+    trace_propagation: TracePropagation,
     /// Held from counting a user's open sessions to inserting a new one, so that racing
     /// creations on this node cannot both pass the cap.
     creating: tokio::sync::Mutex<()>,
@@ -141,6 +151,8 @@ impl SessionService {
             max_open_sessions: parts.max_open_sessions,
             option_rules: parts.option_rules,
             runtime: parts.runtime,
+            traces: parts.traces,
+            trace_propagation: parts.trace_propagation,
             creating: tokio::sync::Mutex::new(()),
             turn_locks: Mutex::new(HashMap::new()),
         }
@@ -389,7 +401,8 @@ impl SessionService {
                 self.tracker.clone(),
                 Some(self.approvals.clone()),
             )
-            .with_telemetry(self.telemetry.clone()),
+            .with_telemetry(self.telemetry.clone())
+            .with_traces(self.traces.clone()),
         );
         AgentCallbacks {
             permissions: Some(permissions.clone()),
@@ -439,10 +452,17 @@ impl SessionService {
                 .map_or(left, |own| own.value().min(left));
             options.max_budget_usd = Some(UsdBudget::new(cap)?);
         }
+        let mut env = BTreeMap::new();
+        if let Some(traceparent) = self
+            .trace_propagation
+            .traceparent(&tracing::Span::current())
+        {
+            env.insert("TRACEPARENT".to_owned(), Secret::new(traceparent));
+        }
         let mut spec = AgentSpec {
             working_directory: workdir,
             options,
-            env: BTreeMap::new(),
+            env,
             resume: session.agent_session_id.clone(),
         };
         let activity = Activity::default();
@@ -722,7 +742,42 @@ impl SessionService {
         }
     }
 
+    /// One turn in a `gen_ai.turn` span (OpenTelemetry GenAI attributes), which the agent's
+    /// start, its tool calls and their approvals nest under.
     async fn turn(
+        &self,
+        session: Session,
+        text: &str,
+        user_message: UserMessage,
+        cost: &mut CostCursor,
+        budget_left: Option<f64>,
+    ) -> Result<TurnOutcome, ServiceError> {
+        let id = session.id;
+        let model = session
+            .options
+            .model
+            .as_ref()
+            .map(|m| m.as_str().to_owned());
+        let span = tracing::info_span!(
+            "gen_ai.turn",
+            gen_ai.operation.name = "invoke_agent",
+            gen_ai.system = "anthropic",
+            gen_ai.request.model = model.as_deref().unwrap_or("default"),
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            session.id = %id,
+        );
+        self.traces.turn_began(id, span.clone());
+        let outcome = self
+            .traced_turn(session, text, user_message, cost, budget_left)
+            .instrument(span)
+            .await;
+        self.traces.turn_ended(id);
+        outcome
+    }
+
+    async fn traced_turn(
         &self,
         mut session: Session,
         text: &str,
@@ -732,13 +787,16 @@ impl SessionService {
     ) -> Result<TurnOutcome, ServiceError> {
         let began = std::time::Instant::now();
         let agent = self.ensure_agent(&mut session, budget_left).await?;
+        let ready = began.elapsed();
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
         if user_message == UserMessage::ToStore {
             self.processor.user_message(session.id, text).await?;
         }
         agent.send_message(text).await?;
+        let sent = began.elapsed();
         let outcome = self.follow(&session, agent.as_ref(), cost).await?;
+        tracing::debug!(?ready, ?sent, answered = ?began.elapsed(), "turn timings");
         self.telemetry
             .turn_finished(began.elapsed(), outcome.is_error);
         self.pool.turn_finished(session.id).await;
@@ -769,13 +827,37 @@ impl SessionService {
                 .await?;
             // `next_events` stops at the event that ends the turn, so it can only be last.
             for (event, message) in events.into_iter().zip(messages) {
+                match &event {
+                    AgentEvent::Assistant(block) => {
+                        if let ContentBlock::ToolUse { id: tool, name, .. } = &block.block {
+                            drop(self.traces.tool(id, tool, name));
+                        }
+                    }
+                    AgentEvent::ToolResult(result) => {
+                        self.traces.tool_ended(id, &result.tool_use_id)
+                    }
+                    _ => {}
+                }
                 match event {
                     AgentEvent::TurnEnded(result) => {
                         self.quotas
                             .record_cost(session.user_id, cost.last_turn_usd)
                             .await?;
+                        let model = answering_model(&result, session);
+                        let span = tracing::Span::current();
+                        span.record("gen_ai.response.model", model.as_str());
+                        // As signed integers: exporters keep them as numbers, not text.
+                        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                        span.record(
+                            "gen_ai.usage.input_tokens",
+                            count(result.usage.input_tokens),
+                        );
+                        span.record(
+                            "gen_ai.usage.output_tokens",
+                            count(result.usage.output_tokens),
+                        );
                         self.telemetry.tokens_used(
-                            &answering_model(&result, session),
+                            &model,
                             result.usage.input_tokens,
                             result.usage.output_tokens,
                             cost.last_turn_usd,

@@ -24,6 +24,7 @@ use crate::executor::{StopReason, StopRequests};
 use crate::option_rules::OptionRules;
 use crate::quotas::QuotaService;
 use crate::sessions::SessionService;
+use crate::traces::TraceSpans;
 
 /// The changes of a task update; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -67,6 +68,8 @@ pub struct TaskService {
     option_rules: OptionRules,
     /// Whether this node can run agents; runs are refused when it cannot.
     runtime: AgentRuntime,
+    /// Where a queued execution's span waits for its worker.
+    traces: TraceSpans,
 }
 
 /// What cancelling a running execution needs.
@@ -103,6 +106,7 @@ impl TaskService {
             cancel: None,
             option_rules: OptionRules::default(),
             runtime: AgentRuntime::default(),
+            traces: TraceSpans::default(),
         }
     }
 
@@ -118,6 +122,13 @@ impl TaskService {
     #[must_use]
     pub fn with_option_rules(mut self, rules: OptionRules) -> Self {
         self.option_rules = rules;
+        self
+    }
+
+    /// Keeps queued executions' spans in `traces`, for the worker that claims them.
+    #[must_use]
+    pub fn with_traces(mut self, traces: TraceSpans) -> Self {
+        self.traces = traces;
         self
     }
 
@@ -377,6 +388,8 @@ impl TaskService {
             self.deps.clock.now(),
         );
         self.deps.repos.executions.insert(&execution).await?;
+        // Before the submit: a worker may claim it at once.
+        self.traces.queued(execution.id);
         self.queue.submit(execution.id).await?;
         Ok(execution)
     }

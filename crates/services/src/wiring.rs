@@ -28,6 +28,7 @@ use crate::reports::ReportService;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::sessions::{SessionService, SessionServiceParts};
 use crate::tasks::TaskService;
+use crate::traces::{TracePropagation, TraceSpans};
 use crate::warm_pool::{WarmPool, WarmPoolConfig};
 use crate::webhooks::WebhookService;
 
@@ -73,6 +74,8 @@ pub struct ServicesConfig {
     pub option_rules: OptionRules,
     /// Whether this node can run agents (found at start-up); ready by default.
     pub agent_runtime: AgentRuntime,
+    /// Passes each turn's trace context to the agent as `TRACEPARENT` (off by default).
+    pub trace_propagation: TracePropagation,
 }
 
 impl Default for ServicesConfig {
@@ -90,6 +93,7 @@ impl Default for ServicesConfig {
             max_open_sessions: 20,
             option_rules: OptionRules::default(),
             agent_runtime: AgentRuntime::default(),
+            trace_propagation: TracePropagation::default(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl Services {
             adapters.telemetry.clone(),
         );
         let option_rules = config.option_rules;
+        let traces = TraceSpans::default();
         let quotas = Arc::new(QuotaService::new(deps.clone(), config.default_quota));
         let sessions = Arc::new(SessionService::new(SessionServiceParts {
             deps: deps.clone(),
@@ -185,6 +190,8 @@ impl Services {
             max_open_sessions: config.max_open_sessions,
             option_rules: option_rules.clone(),
             runtime: config.agent_runtime.clone(),
+            traces: traces.clone(),
+            trace_propagation: config.trace_propagation.clone(),
         }));
         if let Some(link) = &cluster {
             relay_from_other_nodes(
@@ -201,18 +208,21 @@ impl Services {
         let reports = Arc::new(ReportService::new(deps.clone(), adapters.report_files));
         let stops = Arc::new(StopRequests::default());
         let shutdown = Arc::new(Shutdown::default());
-        let runner = Arc::new(ExecutionRunner::new(
-            deps.clone(),
-            sessions.clone(),
-            reports.clone(),
-            stops.clone(),
-            adapters.telemetry,
-            shutdown.clone(),
-            RunLimits {
-                default_timeout: config.default_execution_timeout,
-                stop_grace: config.cancel_grace,
-            },
-        ));
+        let runner = Arc::new(
+            ExecutionRunner::new(
+                deps.clone(),
+                sessions.clone(),
+                reports.clone(),
+                stops.clone(),
+                adapters.telemetry,
+                shutdown.clone(),
+                RunLimits {
+                    default_timeout: config.default_execution_timeout,
+                    stop_grace: config.cancel_grace,
+                },
+            )
+            .with_traces(traces.clone()),
+        );
         let worker = QueueWorker::new(
             deps.clone(),
             runner,
@@ -227,7 +237,8 @@ impl Services {
             TaskService::new(deps.clone(), queue, quotas.clone())
                 .with_cancellation(sessions.clone(), stops, config.cancel_grace)
                 .with_option_rules(option_rules)
-                .with_agent_runtime(config.agent_runtime.clone()),
+                .with_agent_runtime(config.agent_runtime.clone())
+                .with_traces(traces.clone()),
         );
         let scheduler = Scheduler::new(
             deps.clone(),
