@@ -154,17 +154,13 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
         ));
     }
     let data_dir = temp_dir("many-sessions");
-    let node = Node::start_with_env(
+    let node = Node::start(
         &data_dir,
         None,
         &cli,
         &api,
         // The default idle timeout (300 s): today's code waits for it.
         &["--max-live-agents", "2", "--agent-sandbox", "off"],
-        &[(
-            "RUST_LOG",
-            "warn,overseer_services=debug,overseer_runner_claude=debug",
-        )],
     )
     .await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
