@@ -9,6 +9,7 @@ mod health;
 pub mod metrics;
 pub mod openapi;
 mod pagination;
+mod problem_responses;
 pub mod request_log;
 mod routes;
 pub mod throttle;

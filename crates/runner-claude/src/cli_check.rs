@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::runner::find_on_path;
+use crate::lookup::find_on_path;
 
 /// The project's own CLI, installed by `npm ci` from the committed lockfile, relative to the
 /// directory the service runs in (a clone's root under `cargo run`).

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::runner::find_on_path;
+use crate::lookup::find_on_path;
 
 /// Runs the agent in a PID namespace of its own with `unshare`.
 #[derive(Clone, Debug, PartialEq, Eq)]

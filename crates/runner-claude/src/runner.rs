@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::args::{LaunchExtras, build_args};
 use crate::callbacks::hook_registration;
 use crate::containment::Containment;
+use crate::lookup::on_path;
 use crate::process::{isolate, kill_group};
 use crate::records::{MARK_VAR, ProcessRecords, kill_marked, new_mark};
 use crate::sandbox::{Reach, Sandbox};
@@ -375,23 +376,4 @@ impl AgentRunner for ClaudeRunner {
         let start = bytes.len().saturating_sub(max_bytes);
         Ok(bytes[start..].to_vec())
     }
-}
-
-/// `binary` as found on `PATH` when it is a bare name (inside the sandbox, the CLI's install
-/// tree must be known to be bound).
-fn on_path(binary: &Path) -> PathBuf {
-    if binary.components().count() != 1 {
-        return binary.to_path_buf();
-    }
-    find_on_path(binary).unwrap_or_else(|| binary.to_path_buf())
-}
-
-/// The first file named `name` in a directory of `PATH`, as a shell would find it.
-#[must_use]
-pub fn find_on_path(name: &Path) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }

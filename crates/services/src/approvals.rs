@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditRecord, AuditService, actions};
-use crate::cluster_commands::ClusterLink;
+use crate::cluster_link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::live_events::approval_event;

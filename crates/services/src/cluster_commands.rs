@@ -1,101 +1,17 @@
 //! Commands across nodes. A session lives on the node that created its working directory
 //! (`host_node`); a message, interrupt or approval answer that arrives at another node is sent
-//! to the host as a command note on the [`ClusterBus`]. A message's text is stored first and
+//! to the host as a command note on the [`overseer_ports::ClusterBus`]. A message's text is stored first and
 //! the note carries only its sequence number, so no size limit of the bus applies.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use overseer_domain::{ApprovalId, Session, SessionId};
-use overseer_ports::{ClusterBus, EventNote, commands};
+use overseer_domain::ApprovalId;
+use overseer_ports::{EventNote, commands};
 
 use crate::approvals::ApprovalGate;
-use crate::error::ServiceError;
+use crate::cluster_link::CommandSink;
 use crate::sessions::SessionService;
-
-/// The reason a session fails when the node that ran it is gone.
-pub const NODE_LOST: &str = "node lost";
-
-/// This node's name and the bus to the others.
-#[derive(Clone)]
-pub struct ClusterLink {
-    bus: Arc<dyn ClusterBus>,
-    node: String,
-}
-
-impl std::fmt::Debug for ClusterLink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterLink")
-            .field("node", &self.node)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where a command for a session must run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Route {
-    Here,
-    /// On this other node, which is up.
-    There(String),
-    /// Its node is down: nobody can run it any more.
-    Lost,
-}
-
-impl ClusterLink {
-    #[must_use]
-    pub fn new(bus: Arc<dyn ClusterBus>, node: impl Into<String>) -> Self {
-        Self {
-            bus,
-            node: node.into(),
-        }
-    }
-
-    #[must_use]
-    pub fn bus(&self) -> Arc<dyn ClusterBus> {
-        self.bus.clone()
-    }
-
-    /// Where `session`'s commands run. Sessions without a host predate host tracking and
-    /// run here.
-    pub(crate) async fn route(&self, session: &Session) -> Result<Route, ServiceError> {
-        match session.host_node.as_deref() {
-            None => Ok(Route::Here),
-            Some(host) if host == self.node => Ok(Route::Here),
-            Some(host) if self.bus.is_alive(host).await? => Ok(Route::There(host.to_owned())),
-            Some(_) => Ok(Route::Lost),
-        }
-    }
-
-    /// Sends a command of `kind` about `session` to `node` (every node when `None`).
-    pub(crate) async fn send(
-        &self,
-        kind: &str,
-        session: SessionId,
-        sequence: u64,
-        reference: Option<String>,
-        node: Option<String>,
-    ) -> Result<(), ServiceError> {
-        let note = EventNote {
-            session_id: session,
-            sequence,
-            kind: kind.to_owned(),
-            reference,
-            target: node,
-        };
-        self.bus.announce(&note).await?;
-        Ok(())
-    }
-}
-
-/// Acts on the command notes addressed to one node.
-#[async_trait]
-pub trait CommandSink: Send + Sync {
-    /// The node whose commands this sink runs.
-    fn node(&self) -> &str;
-
-    /// Runs one command (in the background when it takes long).
-    async fn execute(&self, note: EventNote);
-}
 
 /// Runs commands with this node's sessions and approvals.
 pub struct SessionCommands {
@@ -151,13 +67,4 @@ impl CommandSink for SessionCommands {
             other => tracing::warn!(kind = other, "ignoring an unknown command"),
         }
     }
-}
-
-/// Whether `kind` names a command (not a live event).
-#[must_use]
-pub fn is_command(kind: &str) -> bool {
-    matches!(
-        kind,
-        commands::DELIVER_MESSAGE | commands::INTERRUPT | commands::APPROVAL_ANSWERED
-    )
 }

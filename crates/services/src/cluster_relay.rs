@@ -9,7 +9,7 @@ use overseer_domain::{ApprovalId, SessionStatus};
 use overseer_ports::{ClusterBus, EventBroadcaster, EventNote, LiveEvent, Repositories, Scope};
 use tokio::sync::mpsc;
 
-use crate::cluster_commands::{CommandSink, is_command};
+use crate::cluster_link::{CommandSink, is_command};
 use crate::error::ServiceError;
 use crate::live_events::{approval_event, message_event, status_event};
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod broadcast;
 pub mod calendar;
 pub mod cluster_commands;
+pub mod cluster_link;
 pub mod cluster_relay;
 pub mod context;
 pub mod error;

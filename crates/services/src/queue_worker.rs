@@ -11,7 +11,7 @@ use overseer_ports::repositories::{ClaimLimits, LostLeases};
 use overseer_ports::{ExecutionQueue, QueueError};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::cluster_commands::NODE_LOST;
+use crate::cluster_link::NODE_LOST;
 use crate::context::Deps;
 use crate::executor::{ExecutionRunner, Shutdown};
 use crate::sessions::SessionService;

@@ -22,7 +22,7 @@ use crate::agent_runtime::AgentRuntime;
 use crate::agent_slots::Slot;
 use crate::approvals::ApprovalGate;
 use crate::audit::{AuditRecord, AuditService, actions};
-use crate::cluster_commands::{ClusterLink, NODE_LOST, Route};
+use crate::cluster_link::{ClusterLink, NODE_LOST, Route};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::hooks::SessionHooks;

@@ -34,7 +34,7 @@ fn time(field: &str, value: Option<String>) -> Result<Option<OffsetDateTime>, Ap
         .transpose()
 }
 
-#[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit-logs", responses((status = 200, description = "Audit entries, newest first (own, or all for admins)", body = ListView<AuditView>), crate::openapi::Errors), params(("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit-logs", responses((status = 200, description = "Audit entries, newest first (own, or all for admins)", body = ListView<AuditView>), crate::problem_responses::Errors), params(("action" = Option<String>, Query), ("resource_type" = Option<String>, Query), ("resource_id" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/audit-logs")]
 pub(crate) async fn list(
     Caller(ctx): Caller,

@@ -39,7 +39,7 @@ fn anonymous(req: &HttpRequest) -> overseer_services::RequestContext {
     origin(req, UserId::from_uuid(Uuid::nil()), false)
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials, responses((status = 201, description = "The new account (the first one is an admin)", body = UserView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials, responses((status = 201, description = "The new account (the first one is an admin)", body = UserView), crate::problem_responses::Errors))]
 #[post("/auth/register")]
 pub(crate) async fn register(
     req: HttpRequest,
@@ -55,7 +55,7 @@ pub(crate) async fn register(
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials, responses((status = 200, description = "Access and refresh tokens", body = TokenView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials, responses((status = 200, description = "Access and refresh tokens", body = TokenView), crate::problem_responses::Errors))]
 #[post("/auth/login")]
 pub(crate) async fn login(
     req: HttpRequest,
@@ -70,7 +70,7 @@ pub(crate) async fn login(
     Ok(HttpResponse::Ok().json(tokens(pair)))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "New tokens", body = TokenView), crate::openapi::Errors))]
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "New tokens", body = TokenView), crate::problem_responses::Errors))]
 #[post("/auth/refresh")]
 pub(crate) async fn refresh(
     state: web::Data<HttpState>,
@@ -80,7 +80,7 @@ pub(crate) async fn refresh(
     Ok(HttpResponse::Ok().json(tokens(pair)))
 }
 
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "The caller", body = UserView), crate::openapi::Errors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "The caller", body = UserView), crate::problem_responses::Errors), security(("bearer" = [])))]
 #[get("/auth/me")]
 pub(crate) async fn me(
     Caller(ctx): Caller,

@@ -67,7 +67,7 @@ pub(crate) async fn wait_for_end(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/task-executions/{id}", tag = "task-executions", responses((status = 200, description = "The execution", body = ExecutionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task execution id"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/task-executions/{id}", tag = "task-executions", responses((status = 200, description = "The execution", body = ExecutionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task execution id"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s)")), security(("bearer" = [])))]
 #[get("/task-executions/{id}")]
 pub(crate) async fn get_one(
     req: HttpRequest,
@@ -85,7 +85,7 @@ pub(crate) async fn get_one(
 
 /// 202: a pending run is cancelled at once, a running one is interrupted and ends
 /// `cancelled` shortly; cancelling again changes nothing.
-#[utoipa::path(post, path = "/api/v1/task-executions/{id}/cancel", tag = "task-executions", responses((status = 202, description = "Cancelled, or being cancelled", body = ExecutionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task execution id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/task-executions/{id}/cancel", tag = "task-executions", responses((status = 202, description = "Cancelled, or being cancelled", body = ExecutionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task execution id")), security(("bearer" = [])))]
 #[post("/task-executions/{id}/cancel")]
 pub(crate) async fn cancel(
     Caller(ctx): Caller,

@@ -89,7 +89,7 @@ fn view(server: McpServer, admin: bool) -> ServerView {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/mcp-servers", tag = "mcp-servers", request_body = CreateServer, responses((status = 201, description = "The server", body = ServerView), crate::openapi::Errors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/mcp-servers", tag = "mcp-servers", request_body = CreateServer, responses((status = 201, description = "The server", body = ServerView), crate::problem_responses::Errors), security(("bearer" = [])))]
 #[post("/mcp-servers")]
 pub(crate) async fn create(
     Caller(ctx): Caller,
@@ -115,7 +115,7 @@ pub(crate) async fn create(
         .json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(get, path = "/api/v1/mcp-servers", tag = "mcp-servers", responses((status = 200, description = "Own and global servers", body = ListView<ServerView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/mcp-servers", tag = "mcp-servers", responses((status = 200, description = "Own and global servers", body = ListView<ServerView>), crate::problem_responses::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/mcp-servers")]
 pub(crate) async fn list(
     Caller(ctx): Caller,
@@ -128,7 +128,7 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(ListView::from_page(servers, page, |s| view(s, admin))))
 }
 
-#[utoipa::path(get, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 200, description = "The server", body = ServerView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 200, description = "The server", body = ServerView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[get("/mcp-servers/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -143,7 +143,7 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", request_body = UpdateServer, responses((status = 200, description = "The updated server", body = ServerView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", request_body = UpdateServer, responses((status = 200, description = "The updated server", body = ServerView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[patch("/mcp-servers/{id}")]
 pub(crate) async fn update(
     Caller(ctx): Caller,
@@ -165,7 +165,7 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(view(server, ctx.is_admin)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 204, description = "Removed"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/mcp-servers/{id}", tag = "mcp-servers", responses((status = 204, description = "Removed"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "MCP server id")), security(("bearer" = [])))]
 #[delete("/mcp-servers/{id}")]
 pub(crate) async fn remove(
     Caller(ctx): Caller,

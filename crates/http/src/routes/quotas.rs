@@ -57,7 +57,7 @@ fn view(user: UserId, status: QuotaStatus) -> QuotaView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}/quota", tag = "quotas", responses((status = 200, description = "The user's limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/users/{id}/quota", tag = "quotas", responses((status = 200, description = "The user's limits and today's usage", body = QuotaView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
 #[get("/users/{id}/quota")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -69,7 +69,7 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(view(user, status)))
 }
 
-#[utoipa::path(put, path = "/api/v1/users/{id}/quota", tag = "quotas", request_body = QuotaLimits, responses((status = 200, description = "The new limits and today's usage", body = QuotaView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/users/{id}/quota", tag = "quotas", request_body = QuotaLimits, responses((status = 200, description = "The new limits and today's usage", body = QuotaView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "user id")), security(("bearer" = [])))]
 #[put("/users/{id}/quota")]
 pub(crate) async fn set(
     Caller(ctx): Caller,

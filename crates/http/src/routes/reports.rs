@@ -19,7 +19,7 @@ fn content_type(format: ReportFormat) -> &'static str {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", responses((status = 200, description = "The report", body = ReportView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "report id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/reports/{id}", tag = "reports", responses((status = 200, description = "The report", body = ReportView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "report id")), security(("bearer" = [])))]
 #[get("/reports/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -34,7 +34,7 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(ReportView::from(report)))
 }
 
-#[utoipa::path(get, path = "/api/v1/reports/{id}/download", tag = "reports", responses((status = 200, description = "The report file (markdown, html, json or pdf)"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "report id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/reports/{id}/download", tag = "reports", responses((status = 200, description = "The report file (markdown, html, json or pdf)"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "report id")), security(("bearer" = [])))]
 #[get("/reports/{id}/download")]
 pub(crate) async fn download(
     Caller(ctx): Caller,

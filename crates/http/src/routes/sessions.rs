@@ -76,7 +76,7 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     id(raw, "session")
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession, responses((status = 201, description = "The session", body = SessionView), crate::openapi::Errors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession, responses((status = 201, description = "The session", body = SessionView), crate::problem_responses::Errors), security(("bearer" = [])))]
 #[post("/sessions")]
 pub(crate) async fn create(
     Caller(ctx): Caller,
@@ -103,7 +103,7 @@ pub(crate) async fn create(
         .json(session_view(&state, session)))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", responses((status = 200, description = "The caller's sessions", body = ListView<SessionView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", responses((status = 200, description = "The caller's sessions", body = ListView<SessionView>), crate::problem_responses::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/sessions")]
 pub(crate) async fn list(
     Caller(ctx): Caller,
@@ -119,7 +119,7 @@ pub(crate) async fn list(
     )
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", responses((status = 200, description = "The session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", responses((status = 200, description = "The session", body = SessionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[get("/sessions/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -135,7 +135,7 @@ pub(crate) async fn get_one(
 }
 
 /// 202: the turn runs in the background; follow it on the stream or the messages list.
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "sessions", request_body = SendMessage, responses((status = 202, description = "The turn runs; follow the stream or the messages"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "sessions", request_body = SendMessage, responses((status = 202, description = "The turn runs; follow the stream or the messages"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/messages")]
 pub(crate) async fn send(
     Caller(ctx): Caller,
@@ -166,7 +166,7 @@ pub(crate) async fn send(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
 #[get("/sessions/{id}/messages")]
 pub(crate) async fn messages(
     Caller(ctx): Caller,
@@ -199,7 +199,7 @@ pub(crate) async fn messages(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/sessions/{id}/tool-calls")]
 pub(crate) async fn tool_calls(
     Caller(ctx): Caller,
@@ -216,7 +216,7 @@ pub(crate) async fn tool_calls(
     Ok(HttpResponse::Ok().json(ListView::from_page(calls, page, ToolCallView::from)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/interrupt", tag = "sessions", responses((status = 202, description = "The current turn is being stopped"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/interrupt", tag = "sessions", responses((status = 202, description = "The current turn is being stopped"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/interrupt")]
 pub(crate) async fn interrupt(
     Caller(ctx): Caller,
@@ -231,7 +231,7 @@ pub(crate) async fn interrupt(
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/terminate", tag = "sessions", responses((status = 200, description = "The ended session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/terminate", tag = "sessions", responses((status = 200, description = "The ended session", body = SessionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/terminate")]
 pub(crate) async fn terminate(
     Caller(ctx): Caller,
@@ -246,7 +246,7 @@ pub(crate) async fn terminate(
     Ok(HttpResponse::Ok().json(session_view(&state, session)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/archive", tag = "sessions", responses((status = 200, description = "The archived session", body = SessionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/archive", tag = "sessions", responses((status = 200, description = "The archived session", body = SessionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/archive")]
 pub(crate) async fn archive(
     Caller(ctx): Caller,
@@ -261,7 +261,7 @@ pub(crate) async fn archive(
     Ok(HttpResponse::Ok().json(session_view(&state, session)))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/approvals/{approval_id}", tag = "sessions", request_body = ApprovalAnswer, responses((status = 200, description = "The answered approval: {id, status}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("approval_id" = uuid::Uuid, Path, description = "approval id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/approvals/{approval_id}", tag = "sessions", request_body = ApprovalAnswer, responses((status = 200, description = "The answered approval: {id, status}"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("approval_id" = uuid::Uuid, Path, description = "approval id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/approvals/{approval_id}")]
 pub(crate) async fn answer_approval(
     Caller(ctx): Caller,
@@ -285,7 +285,7 @@ pub(crate) async fn answer_approval(
     Ok(HttpResponse::Ok().json(json!({"id": answered.id, "status": answered.status()})))
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/reports", tag = "reports", request_body = CreateReport, responses((status = 201, description = "The report", body = ReportView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/reports", tag = "reports", request_body = CreateReport, responses((status = 201, description = "The report", body = ReportView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/reports")]
 pub(crate) async fn create_report(
     Caller(ctx): Caller,
@@ -307,7 +307,7 @@ pub(crate) async fn create_report(
 }
 
 /// A one-minute token for opening the stream where headers cannot be set (browsers).
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/stream-token", tag = "sessions", responses((status = 200, description = "A one-minute token for ?token= on the stream: {token, expires_in}"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/stream-token", tag = "sessions", responses((status = 200, description = "A one-minute token for ?token= on the stream: {token, expires_in}"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[post("/sessions/{id}/stream-token")]
 pub(crate) async fn stream_token(
     Caller(ctx): Caller,
@@ -321,7 +321,7 @@ pub(crate) async fn stream_token(
 /// The largest transcript answered (its end, the latest turns).
 const MAX_TRANSCRIPT_BYTES: usize = 16 * 1024 * 1024;
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/transcript", tag = "sessions", responses((status = 200, description = "The CLI's own log of the conversation, JSON lines (application/x-ndjson)"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/transcript", tag = "sessions", responses((status = 200, description = "The CLI's own log of the conversation, JSON lines (application/x-ndjson)"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id")), security(("bearer" = [])))]
 #[get("/sessions/{id}/transcript")]
 pub(crate) async fn transcript(
     Caller(ctx): Caller,

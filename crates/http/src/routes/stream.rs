@@ -138,7 +138,7 @@ async fn follow_live(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "sessions", responses((status = 101, description = "WebSocket (with Upgrade): JSON frames {kind, sequence, message|payload}"), (status = 200, description = "text/event-stream (without Upgrade): id = sequence, event = kind"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "replay after this sequence number"), ("token" = Option<String>, Query, description = "a stream token instead of the Authorization header"), ("last-event-id" = Option<String>, Header, description = "SSE resume point")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "sessions", responses((status = 101, description = "WebSocket (with Upgrade): JSON frames {kind, sequence, message|payload}"), (status = 200, description = "text/event-stream (without Upgrade): id = sequence, event = kind"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "replay after this sequence number"), ("token" = Option<String>, Query, description = "a stream token instead of the Authorization header"), ("last-event-id" = Option<String>, Header, description = "SSE resume point")), security(("bearer" = [])))]
 #[get("/sessions/{id}/stream")]
 pub(crate) async fn stream(
     req: HttpRequest,

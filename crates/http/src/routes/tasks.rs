@@ -139,7 +139,7 @@ mod double_option {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask, responses((status = 201, description = "The task", body = TaskView), crate::openapi::Errors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = CreateTask, responses((status = 201, description = "The task", body = TaskView), crate::problem_responses::Errors), security(("bearer" = [])))]
 #[post("/tasks")]
 pub(crate) async fn create(
     Caller(ctx): Caller,
@@ -156,7 +156,7 @@ pub(crate) async fn create(
         .json(TaskView::from(task)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", responses((status = 200, description = "The caller's tasks, newest first", body = ListView<TaskView>), crate::openapi::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", responses((status = 200, description = "The caller's tasks, newest first", body = ListView<TaskView>), crate::problem_responses::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/tasks")]
 pub(crate) async fn list(
     Caller(ctx): Caller,
@@ -168,7 +168,7 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(ListView::from_page(tasks, page, TaskView::from)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", responses((status = 200, description = "The task", body = TaskView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", responses((status = 200, description = "The task", body = TaskView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
 #[get("/tasks/{id}")]
 pub(crate) async fn get_one(
     Caller(ctx): Caller,
@@ -183,7 +183,7 @@ pub(crate) async fn get_one(
     Ok(HttpResponse::Ok().json(TaskView::from(task)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", request_body = UpdateTask, responses((status = 200, description = "The updated task", body = TaskView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", request_body = UpdateTask, responses((status = 200, description = "The updated task", body = TaskView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
 #[patch("/tasks/{id}")]
 pub(crate) async fn update(
     Caller(ctx): Caller,
@@ -224,7 +224,7 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(TaskView::from(task)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", responses((status = 204, description = "Deleted (soft)"), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", responses((status = 204, description = "Deleted (soft)"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
 #[delete("/tasks/{id}")]
 pub(crate) async fn remove(
     Caller(ctx): Caller,
@@ -249,7 +249,7 @@ struct ExecuteRequest {
 
 /// 202 with the queued execution and a `Location`; `Prefer: wait=N` (N ≤ 300) holds the
 /// answer until the run ends or N seconds pass.
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/execute", tag = "tasks", request_body = ExecuteRequest, responses((status = 202, description = "Queued (or, with Prefer: wait=N, finished); Location names the execution", body = ExecutionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s) holds the answer until the run ends")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/execute", tag = "tasks", request_body = ExecuteRequest, responses((status = 202, description = "Queued (or, with Prefer: wait=N, finished); Location names the execution", body = ExecutionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s) holds the answer until the run ends")), security(("bearer" = [])))]
 #[post("/tasks/{id}/execute")]
 pub(crate) async fn execute(
     req: HttpRequest,
@@ -273,7 +273,7 @@ pub(crate) async fn execute(
         .json(ExecutionView::from(execution)))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/executions", tag = "tasks", responses((status = 200, description = "The task's executions, newest first", body = ListView<ExecutionView>), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/executions", tag = "tasks", responses((status = 200, description = "The task's executions, newest first", body = ListView<ExecutionView>), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
 #[get("/tasks/{id}/executions")]
 pub(crate) async fn executions(
     Caller(ctx): Caller,

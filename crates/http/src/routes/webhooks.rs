@@ -29,7 +29,7 @@ pub struct WebhookSecret {
     pub timestamp_header: &'static str,
 }
 
-#[utoipa::path(post, path = "/api/v1/tasks/{id}/webhook-secret", tag = "webhooks", responses((status = 201, description = "A new secret (the old one stops working); shown only now", body = WebhookSecret), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/webhook-secret", tag = "webhooks", responses((status = 201, description = "A new secret (the old one stops working); shown only now", body = WebhookSecret), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id")), security(("bearer" = [])))]
 #[post("/tasks/{id}/webhook-secret")]
 pub(crate) async fn rotate_secret(
     Caller(ctx): Caller,
@@ -50,7 +50,7 @@ pub(crate) async fn rotate_secret(
 
 /// The body is the run's variables as a JSON object. 401 for a bad, missing, stale or
 /// replayed signature (and for an unknown task).
-#[utoipa::path(post, path = "/api/v1/hooks/tasks/{id}", tag = "webhooks", request_body(content = Object, description = "the run's variables"), responses((status = 202, description = "Queued; Location names the execution", body = ExecutionView), crate::openapi::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("x-overseer-timestamp" = String, Header, description = "Unix seconds of signing"), ("x-overseer-signature" = String, Header, description = "sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>")))]
+#[utoipa::path(post, path = "/api/v1/hooks/tasks/{id}", tag = "webhooks", request_body(content = Object, description = "the run's variables"), responses((status = 202, description = "Queued; Location names the execution", body = ExecutionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task id"), ("x-overseer-timestamp" = String, Header, description = "Unix seconds of signing"), ("x-overseer-signature" = String, Header, description = "sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>")))]
 #[post("/hooks/tasks/{id}")]
 pub(crate) async fn receive(
     req: HttpRequest,
