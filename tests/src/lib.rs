@@ -62,11 +62,14 @@ fn settings(
         ));
     }
     std::fs::create_dir_all(data_dir.join("agent-home")).unwrap();
+    // Without an agent: a stand-in that answers `--version`, so the node counts as able to run
+    // agents, and whose agents fail at once.
+    let claude_binary = cli.unwrap_or_else(|| overseer_testkit::cli::stand_in_cli(&data_dir));
     Settings {
         data_dir,
         database_url,
         bind: "127.0.0.1:0".parse().expect("loopback address"),
-        claude_binary: cli.unwrap_or_else(|| PathBuf::from("claude")),
+        claude_binary,
         agent_env,
         ..Settings::default()
     }

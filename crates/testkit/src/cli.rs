@@ -34,3 +34,24 @@ pub fn real_cli() -> Option<PathBuf> {
     );
     None
 }
+
+/// A stand-in for the CLI in `dir`, for servers under test that must count as able to run
+/// agents without running any: it answers `--version` and fails every agent start at once
+/// (runs and messages end quickly, with a reason).
+///
+/// # Panics
+/// If the script cannot be written.
+#[must_use]
+pub fn stand_in_cli(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("stand-in-claude");
+    std::fs::create_dir_all(dir).expect("create the stand-in's directory");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo '0.0.0 (stand-in)'; exit 0; }\nexit 1\n",
+    )
+    .expect("write the stand-in CLI");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("make the stand-in CLI executable");
+    path
+}

@@ -49,19 +49,9 @@ async fn the_api_answers_fuzzed_requests_without_5xx_or_schema_violations() {
     let min_cases = setting("OVERSEER_FUZZ_MIN_CASES", 500);
     let data_dir = temp_dir("fuzz");
     let api = FakeAnthropic::start().await;
-    // Agents fail at once (a CLI that only answers `--version`, so the node counts as able to
-    // run agents): runs and messages end quickly, with a reason.
-    let cli = data_dir.join("failing-claude");
-    std::fs::write(
-        &cli,
-        "#!/bin/sh\n[ \"$1\" = --version ] && { echo '0.0.0 (fuzz stand-in)'; exit 0; }\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &cli,
-        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
-    )
-    .unwrap();
+    // Agents fail at once (a stand-in CLI that only answers `--version`, so the node counts as
+    // able to run agents): runs and messages end quickly, with a reason.
+    let cli = overseer_testkit::cli::stand_in_cli(&data_dir);
     let node = Node::start(
         &data_dir,
         None,

@@ -13,7 +13,7 @@
 //! served as soon as a turn ends, for at most `start_timeout` ([`PoolError::StartTimeout`]).
 //! An agent idle past `idle_timeout` is closed the same way even when nobody needs its slot.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
@@ -22,117 +22,18 @@ use overseer_ports::agent::{AgentCallbacks, AgentError, AgentRunner, AgentSessio
 use overseer_ports::{Hibernation, NoTelemetry, Telemetry};
 use tokio::time::Instant;
 
+mod agent_state;
+mod config;
+mod entries;
+
+pub use agent_state::AgentState;
+pub use config::{PoolConfig, PoolError};
+
+use entries::{Entries, Live, Recipe, Room};
+
 use crate::agent_activity::Activity;
 use crate::agent_slots::{AgentSlots, Slot};
 use crate::warm_pool::WarmPool;
-
-/// Bounds of the pool.
-#[derive(Clone, Copy, Debug)]
-pub struct PoolConfig {
-    /// Live agent processes at most, warm agents included.
-    pub max_live: usize,
-    /// An agent with no turn in progress for this long is closed (and resumed on demand).
-    pub idle_timeout: Duration,
-    /// How long a start may wait for a slot while every live agent is mid-turn.
-    pub start_timeout: Duration,
-}
-
-impl PoolConfig {
-    /// The default bound on live agents.
-    pub const DEFAULT_MAX_LIVE: usize = 4;
-    /// The default idle timeout.
-    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-    /// The default start timeout.
-    pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(120);
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        Self {
-            max_live: Self::DEFAULT_MAX_LIVE,
-            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
-            start_timeout: Self::DEFAULT_START_TIMEOUT,
-        }
-    }
-}
-
-/// Why the pool could not give a session an agent.
-#[derive(Debug, thiserror::Error)]
-pub enum PoolError {
-    #[error(transparent)]
-    Agent(#[from] AgentError),
-    /// Every live agent stayed mid-turn for the whole start timeout.
-    #[error(
-        "no agent slot came free within {seconds} s (agent_start_timeout_seconds): every live agent is in a turn"
-    )]
-    StartTimeout { seconds: u64 },
-}
-
-/// Where a session's agent stands on this node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AgentState {
-    /// Running, with or without a turn in progress.
-    Live,
-    /// Being started (its slot is granted).
-    Starting,
-    /// Queued for a slot; `position` 1 is next.
-    Waiting { position: usize },
-    /// No process now; the next message resumes the conversation.
-    Hibernated,
-}
-
-impl AgentState {
-    /// The state's wire name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Live => "live",
-            Self::Starting => "starting",
-            Self::Waiting { .. } => "waiting",
-            Self::Hibernated => "hibernated",
-        }
-    }
-}
-
-struct Live {
-    agent: Arc<dyn AgentSession>,
-    /// Freed when the entry goes, after its agent is closed.
-    slot: Slot,
-    last_active: Instant,
-    busy: bool,
-    activity: Activity,
-}
-
-impl Live {
-    fn evictable(&self) -> bool {
-        !self.busy && self.activity.is_quiet()
-    }
-}
-
-/// What it takes to bring a session's agent back.
-#[derive(Clone)]
-struct Recipe {
-    spec: AgentSpec,
-    callbacks: AgentCallbacks,
-    activity: Activity,
-}
-
-#[derive(Default)]
-struct Entries {
-    live: HashMap<SessionId, Live>,
-    /// Sessions whose agent is being started.
-    starting: HashSet<SessionId>,
-    /// Every session the pool knows, live or hibernated.
-    recipes: HashMap<SessionId, Recipe>,
-}
-
-/// How the pool made room for a start.
-enum Room {
-    Free(Slot),
-    Warm(crate::warm_pool::Spent),
-    Evicted(SessionId, Live),
-    Queued(crate::agent_slots::Ticket, usize),
-}
 
 /// Live agents by session, bounded, with eviction on demand and transparent resume.
 pub struct AgentPool {
@@ -678,5 +579,4 @@ impl AgentPool {
 }
 
 #[cfg(test)]
-#[path = "agent_pool_tests.rs"]
 mod tests;
