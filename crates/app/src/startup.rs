@@ -24,7 +24,7 @@ use overseer_services::broadcast::InProcessBroadcaster;
 use overseer_services::queue_worker::QueueConfig;
 use overseer_services::traces::{TraceParent, TracePropagation};
 use overseer_services::{
-    Adapters, AgentRuntime, BuiltinToolServers, Deps, OptionRules, PoolConfig, Services,
+    Adapters, AgentRuntime, BuiltinToolServers, Deps, OptionRules, PoolConfig, Running, Services,
     ServicesConfig, WarmPoolConfig,
 };
 use overseer_store::{PgClusterBus, Store, StoreError};
@@ -62,6 +62,8 @@ pub struct Application {
     server: Server,
     store: Store,
     services: Services,
+    /// The node's background loops, stopped after the services shut down.
+    running: Running,
     shutdown_grace: Duration,
 }
 
@@ -445,13 +447,13 @@ impl Application {
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        let pool = services.pool.clone();
-        spawn_evictor(&pool);
+        let running = services.start();
         Ok(Self {
             address,
             server,
             store,
             services,
+            running,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -476,12 +478,7 @@ impl Application {
         let outcome = self.server.await;
         tracing::info!(grace = ?self.shutdown_grace, "shutting down");
         self.services.shutdown(self.shutdown_grace).await;
+        self.running.stop().await;
         outcome
     }
-}
-
-/// Every second: idle agents past the idle timeout hibernate, and an idle agent whose slot a
-/// start waits for (one that was answering its host when the turn ended) gives it up.
-fn spawn_evictor(pool: &Arc<overseer_services::AgentPool>) {
-    drop(pool.spawn_evictor(Duration::from_secs(1)));
 }

@@ -77,13 +77,13 @@ impl EventBroadcaster for RelayingBroadcaster {
 }
 
 /// Starts rebuilding other nodes' events from `repos` and publishing them to `local`, and
-/// passing the commands addressed to this node to `commands`.
+/// passing the commands addressed to this node to `commands`; the caller owns the task.
 pub fn relay_from_other_nodes(
     bus: &dyn ClusterBus,
     repos: Repositories,
     local: Arc<dyn EventBroadcaster>,
     commands: Arc<dyn CommandSink>,
-) {
+) -> tokio::task::JoinHandle<()> {
     let (notes, mut queue) = mpsc::unbounded_channel::<EventNote>();
     bus.listen(Arc::new(move |note| {
         let _ = notes.send(note);
@@ -105,7 +105,7 @@ pub fn relay_from_other_nodes(
                 }
             }
         }
-    });
+    })
 }
 
 /// The event a note points to, read from the database (`None`: gone or unknown).

@@ -45,4 +45,4 @@ pub use context::{Deps, RequestContext};
 pub use error::ServiceError;
 pub use option_rules::{BuiltinToolServers, OptionRules};
 pub use warm_pool::{WarmPool, WarmPoolConfig};
-pub use wiring::{Adapters, Services, ServicesConfig};
+pub use wiring::{Adapters, Running, Services, ServicesConfig};

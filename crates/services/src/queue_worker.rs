@@ -110,11 +110,13 @@ impl QueueWorker {
     }
 
     /// Starts the claim, heartbeat and recovery loops (they end with the worker or shutdown).
-    pub fn start(self: &Arc<Self>) {
+    pub fn start(self: &Arc<Self>) -> [tokio::task::JoinHandle<()>; 3] {
         let weak = Arc::downgrade(self);
-        tokio::spawn(Self::claim_loop(weak.clone()));
-        tokio::spawn(Self::heartbeat_loop(weak.clone()));
-        tokio::spawn(Self::recovery_loop(weak));
+        [
+            tokio::spawn(Self::claim_loop(weak.clone())),
+            tokio::spawn(Self::heartbeat_loop(weak.clone())),
+            tokio::spawn(Self::recovery_loop(weak)),
+        ]
     }
 
     async fn claim_loop(worker: Weak<Self>) {

@@ -72,11 +72,12 @@ impl Scheduler {
         })
     }
 
-    /// Starts the polling loop (it ends with the scheduler or shutdown).
-    pub fn start(self: &Arc<Self>) {
-        if self.config.enabled {
-            tokio::spawn(Self::run(Arc::downgrade(self)));
-        }
+    /// Starts the polling loop (it ends with the scheduler or shutdown), unless schedules are
+    /// disabled; the caller owns the task.
+    pub fn start(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        self.config
+            .enabled
+            .then(|| tokio::spawn(Self::run(Arc::downgrade(self))))
     }
 
     async fn run(scheduler: Weak<Self>) {

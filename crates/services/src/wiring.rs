@@ -121,6 +121,53 @@ pub struct Services {
     /// Whether this node can run agents (for `/health`).
     pub agent_runtime: AgentRuntime,
     shutdown: Arc<Shutdown>,
+    /// What [`Services::start`] needs beyond the services themselves.
+    background: Background,
+}
+
+/// What the background loops are started from.
+#[derive(Clone)]
+struct Background {
+    repos: overseer_ports::Repositories,
+    relay: Option<Relay>,
+    warm_expiry: Option<Duration>,
+}
+
+#[derive(Clone)]
+struct Relay {
+    link: ClusterLink,
+    local: Arc<dyn EventBroadcaster>,
+    commands: Arc<SessionCommands>,
+}
+
+/// The background loops of one node, started by [`Services::start`]. Dropping it leaves them
+/// running (they end with the services or at shutdown); [`Running::stop`] ends them now.
+#[derive(Debug)]
+#[must_use = "the background loops' handles: keep them to stop the loops"]
+pub struct Running {
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+impl Running {
+    /// The names of the loops that were started, in start order.
+    #[must_use]
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tasks.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// Stops every loop and waits until each has ended.
+    pub async fn stop(self) {
+        for (_, task) in &self.tasks {
+            task.abort();
+        }
+        for (name, task) in self.tasks {
+            if let Err(err) = task.await
+                && !err.is_cancelled()
+            {
+                tracing::warn!(task = name, error = %err, "a background loop failed");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Services {
@@ -130,6 +177,8 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
+    /// Wires every service from `adapters` and `config`. Pure: nothing is spawned and no
+    /// runtime is needed; [`Services::start`] starts the background loops.
     #[must_use]
     pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
         let execution_watch = ExecutionWatch::default();
@@ -162,11 +211,6 @@ impl Services {
             config.warm,
             AgentSlots::new(config.pool.max_live),
         );
-        if config.warm.max_agents > 0 {
-            let every =
-                (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-            drop(warm.spawn_expiry(every));
-        }
         let pool = AgentPool::with_warm(
             adapters.runner,
             config.pool,
@@ -194,18 +238,16 @@ impl Services {
             traces: traces.clone(),
             trace_propagation: config.trace_propagation.clone(),
         }));
-        if let Some(link) = &cluster {
-            relay_from_other_nodes(
-                link.bus().as_ref(),
-                deps.repos.clone(),
-                local,
-                Arc::new(SessionCommands {
-                    node,
-                    sessions: sessions.clone(),
-                    approvals: approvals.clone(),
-                }),
-            );
-        }
+        let deps_repos = deps.repos.clone();
+        let relay = cluster.as_ref().map(|link| Relay {
+            link: link.clone(),
+            local,
+            commands: Arc::new(SessionCommands {
+                node,
+                sessions: sessions.clone(),
+                approvals: approvals.clone(),
+            }),
+        });
         let reports = Arc::new(ReportService::new(deps.clone(), adapters.report_files));
         let stops = Arc::new(StopRequests::default());
         let shutdown = Arc::new(Shutdown::default());
@@ -231,7 +273,6 @@ impl Services {
             config.queue,
             shutdown.clone(),
         );
-        worker.start();
         let queue: Arc<dyn overseer_ports::ExecutionQueue> = worker.clone();
         let mcp_servers = Arc::new(McpServerService::new(deps.clone()));
         let tasks = Arc::new(
@@ -247,7 +288,6 @@ impl Services {
             config.scheduler,
             shutdown.clone(),
         );
-        scheduler.start();
         Self {
             scheduler,
             webhooks: Arc::new(WebhookService::new(deps, tasks.clone())),
@@ -264,7 +304,54 @@ impl Services {
             execution_watch,
             agent_runtime: config.agent_runtime,
             shutdown,
+            background: Background {
+                repos: deps_repos,
+                relay,
+                warm_expiry: (config.warm.max_agents > 0).then(|| {
+                    (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+                }),
+            },
         }
+    }
+
+    /// Starts this node's background loops: the queue worker (claims, lease heartbeats,
+    /// recovery of lost leases), the scheduler, the idle-agent evictor, the warm pool's expiry
+    /// (with warm agents) and the relay from other nodes (on a cluster). Building is pure; a
+    /// test or an embedder starts only what it needs by not calling this, or calls the parts'
+    /// own `start` functions.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (it spawns).
+    pub fn start(&self) -> Running {
+        let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = Vec::new();
+        for task in self.worker.start() {
+            tasks.push(("queue worker", task));
+        }
+        if let Some(task) = self.scheduler.start() {
+            tasks.push(("scheduler", task));
+        }
+        // Every second: idle agents past the idle timeout hibernate, and an idle agent whose
+        // slot a start waits for (one that was answering its host when its turn ended) gives
+        // it up.
+        tasks.push((
+            "agent evictor",
+            self.pool.spawn_evictor(Duration::from_secs(1)),
+        ));
+        if let Some(every) = self.background.warm_expiry {
+            tasks.push(("warm pool expiry", self.warm.spawn_expiry(every)));
+        }
+        if let Some(relay) = &self.background.relay {
+            tasks.push((
+                "cluster relay",
+                relay_from_other_nodes(
+                    relay.link.bus().as_ref(),
+                    self.background.repos.clone(),
+                    relay.local.clone(),
+                    relay.commands.clone(),
+                ),
+            ));
+        }
+        Running { tasks }
     }
 
     /// Stops taking runs, gives the running ones up to `grace` to finish, then stops every

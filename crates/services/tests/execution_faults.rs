@@ -124,6 +124,8 @@ async fn setup(fault: Fault) -> Setup {
         cluster: None,
     };
     let services = Services::build(adapters, ServicesConfig::default());
+    // Runs need the queue worker; the loops end with the services.
+    drop(services.start());
     let owner = fixtures::user("ops@example.com");
     repos.users.insert(&owner).await.unwrap();
     Setup {

@@ -117,6 +117,7 @@ async fn setup_with(default_quota: Quota, task_budget: Option<f64>, claims: Clai
         ..ServicesConfig::default()
     };
     let services = Services::build(adapters, config);
+    drop(services.start());
     let owner = fixtures::user("ops@example.com");
     repos.users.insert(&owner).await.unwrap();
     let new = NewTask {

@@ -118,7 +118,10 @@ fn start_node(repos: &Repositories, node: &str, lease: Duration) -> Services {
         },
         ..ServicesConfig::default()
     };
-    Services::build(adapters, config)
+    let services = Services::build(adapters, config);
+    // Recovery is the worker's: its loops end with the services.
+    drop(services.start());
+    services
 }
 
 /// Waits until the started run is settled, then checks everything the lost node left.

@@ -52,7 +52,10 @@ fn node(repos: &Repositories, clock: &Arc<ManualClock>, dir: &std::path::Path) -
         },
         ..ServicesConfig::default()
     };
-    Services::build(adapters, config)
+    let services = Services::build(adapters, config);
+    // The scheduler's loop (and the worker's) end with the services.
+    drop(services.start());
+    services
 }
 
 async fn scheduled_task(services: &Services, owner: &RequestContext, missed: MissedTicks) -> Task {

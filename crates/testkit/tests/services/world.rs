@@ -329,6 +329,8 @@ impl World {
             ..ServicesConfig::default()
         };
         let services = Services::build(adapters, config);
+        // Runs need the queue worker; the loops end with the services.
+        drop(services.start());
         let Services {
             tasks,
             sessions,
