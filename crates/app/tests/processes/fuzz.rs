@@ -72,7 +72,10 @@ async fn the_api_answers_fuzzed_requests_without_5xx_or_schema_violations() {
             "not_a_server_error,response_schema_conformance,negative_data_rejection,unsupported_method",
         ])
         .args(["--max-examples", &examples.to_string()])
-        .args(["--workers", "2", "--no-color", "--seed", "1"])
+        // One worker: with two threads, hypothesis' lambda descriptions race inside CPython
+        // 3.11's `ast` module ("AST constructor recursion depth mismatch"), a crash of the tool
+        // that reads as an error of the run.
+        .args(["--workers", "1", "--no-color", "--seed", "1"])
         .args(["--request-timeout", "30"])
         // Login, register and refresh: their credentials are the request itself (bad_input and
         // abuse test them). The live stream never ends, so each case would wait out the
