@@ -1,20 +1,170 @@
-use overseer_domain::SessionId;
-use serde_json::Value;
+use overseer_domain::{ApprovalId, MessageId, MessageRole, MessageType, SessionId, SessionStatus};
+use serde_json::{Value, json};
 
-/// One live event of a session, published after it was persisted.
+/// One live event of a session, published after what it reports was persisted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveEvent {
     pub session_id: SessionId,
     /// The persisted message's sequence number, or the last one for events that are not
     /// messages (status changes, approvals), so subscribers can resume with `after=`.
     pub sequence: u64,
-    /// `message`, `status`, `approval` …
-    pub kind: String,
-    pub payload: Value,
+    /// What happened, typed; [`LiveEvent::kind`] and [`LiveEvent::payload`] give its wire form.
+    pub body: LiveEventBody,
+}
+
+/// What a live event reports. The wire form (`kind` and a JSON `payload`) is made in one place,
+/// [`LiveEvent::payload`], so every publisher and every node sends the same shape.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveEventBody {
+    /// A stored message.
+    Message {
+        message_id: MessageId,
+        message_type: MessageType,
+        role: Option<MessageRole>,
+        content: Value,
+    },
+    /// A tool waits for a person's approval; `reason` is the rule that asked (known only on
+    /// the node that asked).
+    Approval {
+        approval_id: ApprovalId,
+        tool_name: String,
+        tool_input: Value,
+        tool_use_id: Option<String>,
+        reason: Option<String>,
+        /// Unix seconds.
+        expires_at: i64,
+    },
+    /// The session's status changed.
+    Status {
+        from: SessionStatus,
+        to: SessionStatus,
+        error_message: Option<String>,
+    },
+    /// The session's start waits for an agent slot (every live agent is mid-turn); 1 is next.
+    AgentWaiting { queue_position: usize },
+    /// A turn could not run (nothing was stored for it); `limit` names the setting that
+    /// bounded it, if one did.
+    TurnFailed {
+        reason: String,
+        limit: Option<String>,
+    },
+}
+
+/// The kinds of live events, as their wire names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveEventKind {
+    Message,
+    Approval,
+    Status,
+    Agent,
+    TurnFailed,
+}
+
+impl LiveEventKind {
+    /// The wire name (`kind` of a stream frame, `event:` of an SSE one).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Approval => "approval",
+            Self::Status => "status",
+            Self::Agent => "agent",
+            Self::TurnFailed => "turn_failed",
+        }
+    }
+}
+
+impl LiveEvent {
+    /// Which kind of event this is.
+    #[must_use]
+    pub fn kind(&self) -> LiveEventKind {
+        match self.body {
+            LiveEventBody::Message { .. } => LiveEventKind::Message,
+            LiveEventBody::Approval { .. } => LiveEventKind::Approval,
+            LiveEventBody::Status { .. } => LiveEventKind::Status,
+            LiveEventBody::AgentWaiting { .. } => LiveEventKind::Agent,
+            LiveEventBody::TurnFailed { .. } => LiveEventKind::TurnFailed,
+        }
+    }
+
+    /// The event's JSON payload, as subscribers receive it.
+    #[must_use]
+    pub fn payload(&self) -> Value {
+        match &self.body {
+            LiveEventBody::Message {
+                message_id,
+                message_type,
+                role,
+                content,
+            } => json!({
+                "message_id": message_id, "message_type": message_type,
+                "role": role, "content": content,
+            }),
+            LiveEventBody::Approval {
+                approval_id,
+                tool_name,
+                tool_input,
+                tool_use_id,
+                reason,
+                expires_at,
+            } => json!({
+                "approval_id": approval_id, "tool_name": tool_name, "tool_input": tool_input,
+                "tool_use_id": tool_use_id, "reason": reason, "expires_at": expires_at,
+            }),
+            LiveEventBody::Status {
+                from,
+                to,
+                error_message,
+            } => json!({"from": from, "to": to, "error_message": error_message}),
+            LiveEventBody::AgentWaiting { queue_position } => {
+                json!({"agent_state": "waiting", "queue_position": queue_position})
+            }
+            LiveEventBody::TurnFailed { reason, limit } => {
+                json!({"reason": reason, "limit": limit})
+            }
+        }
+    }
 }
 
 /// Delivers live events to a session's subscribers. Never blocks the publisher.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait EventBroadcaster: Send + Sync {
     fn publish(&self, event: LiveEvent);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_keeps_its_wire_name_and_payload_shape() {
+        let session = SessionId::from_uuid(uuid::Uuid::nil());
+        let event = |body| LiveEvent {
+            session_id: session,
+            sequence: 3,
+            body,
+        };
+        let status = event(LiveEventBody::Status {
+            from: SessionStatus::Active,
+            to: SessionStatus::Processing,
+            error_message: None,
+        });
+        assert_eq!(status.kind().as_str(), "status");
+        assert_eq!(
+            status.payload(),
+            json!({"from": "active", "to": "processing", "error_message": null})
+        );
+        let waiting = event(LiveEventBody::AgentWaiting { queue_position: 2 });
+        assert_eq!(waiting.kind().as_str(), "agent");
+        assert_eq!(
+            waiting.payload(),
+            json!({"agent_state": "waiting", "queue_position": 2})
+        );
+        let failed = event(LiveEventBody::TurnFailed {
+            reason: "no slot".into(),
+            limit: Some("agent_start_timeout_seconds".into()),
+        });
+        assert_eq!(failed.kind().as_str(), "turn_failed");
+        assert_eq!(failed.payload()["limit"], "agent_start_timeout_seconds");
+    }
 }

@@ -17,7 +17,7 @@ mod page;
 pub mod repositories;
 mod telemetry;
 
-pub use broadcast::{EventBroadcaster, LiveEvent};
+pub use broadcast::{EventBroadcaster, LiveEvent, LiveEventBody, LiveEventKind};
 pub use clock::{Clock, SystemClock};
 pub use cluster::{ClusterBus, EventNote, NoteHandler, commands};
 pub use error::RepoError;

@@ -332,8 +332,8 @@ mod tests {
             })
         };
         let event = seen.recv().await.unwrap();
-        assert_eq!(event.kind, "approval");
-        let id: ApprovalId = event.payload["approval_id"]
+        assert_eq!(event.kind().as_str(), "approval");
+        let id: ApprovalId = event.payload()["approval_id"]
             .as_str()
             .unwrap()
             .parse()

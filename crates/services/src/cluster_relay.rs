@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use overseer_domain::{ApprovalId, SessionStatus};
-use overseer_ports::{ClusterBus, EventBroadcaster, EventNote, LiveEvent, Repositories, Scope};
+use overseer_ports::{
+    ClusterBus, EventBroadcaster, EventNote, LiveEvent, LiveEventBody, Repositories, Scope,
+};
 use tokio::sync::mpsc;
 
 use crate::cluster_link::{CommandSink, is_command};
@@ -50,18 +52,15 @@ impl RelayingBroadcaster {
 
 /// The note that lets another node rebuild `event`.
 fn note_of(event: &LiveEvent) -> EventNote {
-    let reference = match event.kind.as_str() {
-        "approval" => event.payload["approval_id"].as_str().map(str::to_owned),
-        "status" => match (event.payload["from"].as_str(), event.payload["to"].as_str()) {
-            (Some(from), Some(to)) => Some(format!("{from}>{to}")),
-            _ => None,
-        },
+    let reference = match &event.body {
+        LiveEventBody::Approval { approval_id, .. } => Some(approval_id.to_string()),
+        LiveEventBody::Status { from, to, .. } => Some(format!("{from}>{to}")),
         _ => None,
     };
     EventNote {
         session_id: event.session_id,
         sequence: event.sequence,
-        kind: event.kind.clone(),
+        kind: event.kind().as_str().to_owned(),
         reference,
         target: None,
     }
@@ -234,11 +233,14 @@ mod tests {
         ));
         for (sequence, text) in [(1, "one"), (2, "two"), (3, "three")] {
             let event = b_events.recv().await.unwrap();
-            assert_eq!((event.kind.as_str(), event.sequence), ("message", sequence));
-            assert_eq!(event.payload["content"]["text"], json!(text));
+            assert_eq!(
+                (event.kind().as_str(), event.sequence),
+                ("message", sequence)
+            );
+            assert_eq!(event.payload()["content"]["text"], json!(text));
         }
         let status = b_events.recv().await.unwrap();
-        assert_eq!(status.kind, "status");
-        assert_eq!(status.payload["to"], json!("active"));
+        assert_eq!(status.kind().as_str(), "status");
+        assert_eq!(status.payload()["to"], json!("active"));
     }
 }

@@ -1,9 +1,9 @@
 //! The live events subscribers receive, built in one place: by the node that stores them, and
-//! by other nodes rebuilding them from the database (see [`crate::cluster_relay`]).
+//! by other nodes rebuilding them from the database (see [`crate::cluster_relay`]). Their wire
+//! form is [`LiveEvent::payload`]'s.
 
 use overseer_domain::{Approval, Message, SessionId, SessionStatus};
-use overseer_ports::LiveEvent;
-use serde_json::json;
+use overseer_ports::{LiveEvent, LiveEventBody};
 
 /// A stored message.
 #[must_use]
@@ -11,11 +11,12 @@ pub fn message_event(message: &Message) -> LiveEvent {
     LiveEvent {
         session_id: message.session_id,
         sequence: message.sequence_number,
-        kind: "message".to_owned(),
-        payload: json!({
-            "message_id": message.id, "message_type": message.message_type,
-            "role": message.role, "content": message.content,
-        }),
+        body: LiveEventBody::Message {
+            message_id: message.id,
+            message_type: message.message_type,
+            role: message.role,
+            content: message.content.clone(),
+        },
     }
 }
 
@@ -25,11 +26,14 @@ pub fn approval_event(approval: &Approval, sequence: u64, reason: Option<&str>) 
     LiveEvent {
         session_id: approval.session_id,
         sequence,
-        kind: "approval".to_owned(),
-        payload: json!({
-            "approval_id": approval.id, "tool_name": approval.tool_name, "tool_input": approval.tool_input,
-            "tool_use_id": approval.tool_use_id, "reason": reason, "expires_at": approval.expires_at.unix_timestamp(),
-        }),
+        body: LiveEventBody::Approval {
+            approval_id: approval.id,
+            tool_name: approval.tool_name.clone(),
+            tool_input: approval.tool_input.clone(),
+            tool_use_id: approval.tool_use_id.clone(),
+            reason: reason.map(str::to_owned),
+            expires_at: approval.expires_at.unix_timestamp(),
+        },
     }
 }
 
@@ -45,8 +49,11 @@ pub fn status_event(
     LiveEvent {
         session_id: session,
         sequence,
-        kind: "status".to_owned(),
-        payload: json!({"from": from, "to": to, "error_message": error_message}),
+        body: LiveEventBody::Status {
+            from,
+            to,
+            error_message: error_message.map(str::to_owned),
+        },
     }
 }
 
@@ -57,8 +64,9 @@ pub fn agent_waiting_event(session: SessionId, sequence: u64, position: usize) -
     LiveEvent {
         session_id: session,
         sequence,
-        kind: "agent".to_owned(),
-        payload: json!({"agent_state": "waiting", "queue_position": position}),
+        body: LiveEventBody::AgentWaiting {
+            queue_position: position,
+        },
     }
 }
 
@@ -74,7 +82,9 @@ pub fn turn_failed_event(
     LiveEvent {
         session_id: session,
         sequence,
-        kind: "turn_failed".to_owned(),
-        payload: json!({"reason": reason, "limit": limit}),
+        body: LiveEventBody::TurnFailed {
+            reason: reason.to_owned(),
+            limit: limit.map(str::to_owned),
+        },
     }
 }

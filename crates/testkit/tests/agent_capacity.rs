@@ -88,11 +88,11 @@ async fn a_start_past_the_start_timeout_fails_the_turn_and_leaves_the_session_as
     let events = world.broadcaster.events.lock().unwrap().clone();
     let mine: Vec<_> = events.iter().filter(|e| e.session_id == waiting).collect();
     assert_eq!(mine.len(), 2, "{mine:?}");
-    assert_eq!(mine[0].kind, "agent");
-    assert_eq!(mine[0].payload["agent_state"], "waiting");
-    assert_eq!(mine[0].payload["queue_position"], 1);
-    assert_eq!(mine[1].kind, "turn_failed");
-    assert_eq!(mine[1].payload["limit"], "agent_start_timeout_seconds");
+    assert_eq!(mine[0].kind().as_str(), "agent");
+    assert_eq!(mine[0].payload()["agent_state"], "waiting");
+    assert_eq!(mine[0].payload()["queue_position"], 1);
+    assert_eq!(mine[1].kind().as_str(), "turn_failed");
+    assert_eq!(mine[1].payload()["limit"], "agent_start_timeout_seconds");
 
     // Once the busy turn ends, its idle agent gives its slot up at once.
     assert!(!turn.await.unwrap().unwrap().is_error);

@@ -176,7 +176,7 @@ async fn an_approval_answered_on_another_node_releases_the_tool_there() {
     .await
     .unwrap()
     .unwrap();
-    let approval = request.payload["approval_id"]
+    let approval = request.payload()["approval_id"]
         .as_str()
         .unwrap()
         .parse()

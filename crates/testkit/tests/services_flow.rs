@@ -101,11 +101,11 @@ async fn seed_scenario(world: &World) {
         .lock()
         .unwrap()
         .iter()
-        .filter(|e| e.session_id == session_id && e.kind == "status")
+        .filter(|e| e.session_id == session_id && e.kind().as_str() == "status")
         .map(|e| {
             (
-                e.payload["from"].as_str().unwrap().to_owned(),
-                e.payload["to"].as_str().unwrap().to_owned(),
+                e.payload()["from"].as_str().unwrap().to_owned(),
+                e.payload()["to"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
@@ -353,9 +353,9 @@ async fn ask_rule(answer: Option<bool>, marker: &str) -> (World, overseer_domain
     .await
     .unwrap()
     .unwrap();
-    assert_eq!(request.payload["tool_name"], json!("Bash"));
+    assert_eq!(request.payload()["tool_name"], json!("Bash"));
     if let Some(allow) = answer {
-        let id = request.payload["approval_id"]
+        let id = request.payload()["approval_id"]
             .as_str()
             .unwrap()
             .parse()

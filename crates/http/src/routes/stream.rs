@@ -12,6 +12,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{CloseCode, CloseReason};
 use overseer_domain::{Role, SessionId};
+use overseer_ports::LiveEventKind;
 use overseer_services::RequestContext;
 use overseer_services::sessions::SessionService;
 use serde::Deserialize;
@@ -108,17 +109,18 @@ async fn follow_live(
     loop {
         match live.recv().await {
             Ok(event) => {
-                if event.kind == "message" {
+                let kind = event.kind();
+                if kind == LiveEventKind::Message {
                     if event.sequence <= last {
                         continue;
                     }
                     last = event.sequence;
                 }
-                let body = json!({"kind": event.kind, "sequence": event.sequence, "payload": event.payload});
+                let body = json!({"kind": kind.as_str(), "sequence": event.sequence, "payload": event.payload()});
                 if out
                     .send(Frame::Event {
                         sequence: event.sequence,
-                        kind: event.kind,
+                        kind: kind.as_str().to_owned(),
                         body,
                     })
                     .await
@@ -259,8 +261,12 @@ mod tests {
         LiveEvent {
             session_id: session,
             sequence,
-            kind: "message".into(),
-            payload: json!({}),
+            body: overseer_ports::LiveEventBody::Message {
+                message_id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+                message_type: overseer_domain::MessageType::Assistant,
+                role: None,
+                content: json!({}),
+            },
         }
     }
 

@@ -38,7 +38,7 @@ pub struct RecordingBroadcaster {
 
 impl EventBroadcaster for RecordingBroadcaster {
     fn publish(&self, event: LiveEvent) {
-        if event.kind == "approval" {
+        if event.kind().as_str() == "approval" {
             let _ = self.approvals.send(event.clone());
         }
         self.events.lock().unwrap().push(event);
