@@ -48,6 +48,8 @@ async fn a_second_run_takes_the_warm_agent_and_works_in_its_directory() {
 
     // The first run asked for these options: a CLI for them starts in a directory of its own.
     let warm_dir = wait_for_warm_agent(&data_dir, &cold.dir).await;
+    // Its process exists before it is ready (initialized); the node counts it once it is.
+    poll_metrics(&node.base, "overseer_agents{state=\"warm\"} 1").await;
     let warm = run(&alice, &task).await;
     assert_eq!(warm.dir, warm_dir, "the run took the warm agent");
     assert!(
@@ -117,6 +119,26 @@ async fn run(api: &Api, task: &str) -> Run {
 fn active_dir(data_dir: &Path, session: &str) -> PathBuf {
     let dir = data_dir.join(format!("agent-workdirs/active/{session}"));
     std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// Waits until the node's `/metrics` has the line `expected`.
+async fn poll_metrics(base: &str, expected: &str) {
+    let client = overseer_testkit::http_api::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = match client.get(format!("{base}/metrics")).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.lines().any(|line| line == expected) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/metrics never had {expected}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The working directory of the CLI started ahead: one under `data_dir` that is not `busy`.
