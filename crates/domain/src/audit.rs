@@ -4,22 +4,34 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::ids::{AuditLogId, UserId};
+use crate::string_enum::string_enum;
 use crate::validation::{ValidationError, validated_string};
 
-validated_string!(
-    /// A dotted action name such as `task.executed` or `tool.permission_denied`.
-    AuditAction,
-    |value| {
-        let valid = value.len() <= 64
-            && value.contains('.')
-            && value
-                .split('.')
-                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
-        if valid {
-            Ok(())
-        } else {
-            Err(ValidationError::new("action_type", format!("'{value}' is not a dotted lowercase action")))
-        }
+string_enum!(
+    /// What an audit entry records: one of a fixed set, so a misspelt action cannot compile.
+    AuditAction("action_type") {
+        TaskCreated => "task.created",
+        TaskUpdated => "task.updated",
+        TaskDeleted => "task.deleted",
+        TaskExecuted => "task.executed",
+        TaskCancelled => "task.cancelled",
+        TaskWebhookSecretRotated => "task.webhook_secret_rotated",
+        TaskWebhookTriggered => "task.webhook_triggered",
+        SessionCreated => "session.created",
+        SessionTerminated => "session.terminated",
+        SessionArchived => "session.archived",
+        ToolPermissionGranted => "tool.permission_granted",
+        ToolPermissionDenied => "tool.permission_denied",
+        ToolApprovalRequested => "tool.approval_requested",
+        ToolPreUse => "tool.pre_use",
+        ToolPostUse => "tool.post_use",
+        ReportGenerated => "report.generated",
+        QuotaUpdated => "quota.updated",
+        McpServerCreated => "mcp_server.created",
+        McpServerUpdated => "mcp_server.updated",
+        McpServerDeleted => "mcp_server.deleted",
+        AuthRegistered => "auth.registered",
+        AuthLoginFailed => "auth.login_failed",
     }
 );
 
@@ -58,11 +70,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn action_names() {
-        assert!(AuditAction::new("task.executed").is_ok());
-        assert!(AuditAction::new("tool.permission_denied").is_ok());
-        for bad in ["task", "Task.executed", "task..x", ".x", "task.exe cuted"] {
-            assert!(AuditAction::new(bad).is_err(), "{bad}");
+    fn action_names_are_a_fixed_set_of_dotted_names() {
+        assert_eq!(
+            "task.executed".parse::<AuditAction>().unwrap(),
+            AuditAction::TaskExecuted
+        );
+        assert_eq!(
+            AuditAction::ToolPermissionDenied.as_str(),
+            "tool.permission_denied"
+        );
+        for action in AuditAction::ALL {
+            let name = action.as_str();
+            assert_eq!(name.parse::<AuditAction>().unwrap(), *action);
+            let (kind, verb) = name.split_once('.').unwrap();
+            assert!(!kind.is_empty() && !verb.is_empty(), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{name}"
+            );
+        }
+        for bad in ["task", "Task.executed", "task.exploded", "task..x", ""] {
+            let err = bad.parse::<AuditAction>().unwrap_err();
+            assert_eq!(err.field, "action_type", "{bad}");
         }
     }
 }

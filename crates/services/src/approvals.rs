@@ -2,6 +2,7 @@
 //! broadcast; the session's owner answers through [`ApprovalGate::decide`]; without an answer
 //! it expires to a deny after the configured time.
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use overseer_ports::{EventBroadcaster, RepoError, commands};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::cluster_link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
@@ -148,7 +149,7 @@ impl ApprovalGate {
             .record(
                 AuditRecord {
                     actor: Some(owner),
-                    action: actions::TOOL_APPROVAL_REQUESTED,
+                    action: AuditAction::ToolApprovalRequested,
                     resource_type: "approval",
                     resource_id: Some(approval.id.to_string()),
                     details: json!({"session_id": session, "tool_name": request.tool_name, "reason": reason}),

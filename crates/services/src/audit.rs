@@ -6,32 +6,11 @@ use serde_json::Value;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 
-/// Action names used across the services.
-pub mod actions {
-    pub const TASK_CREATED: &str = "task.created";
-    pub const TASK_UPDATED: &str = "task.updated";
-    pub const TASK_DELETED: &str = "task.deleted";
-    pub const TASK_EXECUTED: &str = "task.executed";
-    pub const TASK_CANCELLED: &str = "task.cancelled";
-    pub const SESSION_CREATED: &str = "session.created";
-    pub const SESSION_TERMINATED: &str = "session.terminated";
-    pub const SESSION_ARCHIVED: &str = "session.archived";
-    pub const TOOL_PERMISSION_GRANTED: &str = "tool.permission_granted";
-    pub const TOOL_PERMISSION_DENIED: &str = "tool.permission_denied";
-    pub const TOOL_APPROVAL_REQUESTED: &str = "tool.approval_requested";
-    pub const TOOL_PRE_USE: &str = "tool.pre_use";
-    pub const TOOL_POST_USE: &str = "tool.post_use";
-    pub const REPORT_GENERATED: &str = "report.generated";
-    pub const QUOTA_UPDATED: &str = "quota.updated";
-    pub const TASK_WEBHOOK_SECRET_ROTATED: &str = "task.webhook_secret_rotated";
-    pub const TASK_WEBHOOK_TRIGGERED: &str = "task.webhook_triggered";
-}
-
 /// One entry to record.
 #[derive(Clone, Debug)]
 pub struct AuditRecord<'a> {
     pub actor: Option<UserId>,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub resource_type: &'a str,
     pub resource_id: Option<String>,
     pub details: Value,
@@ -51,8 +30,8 @@ impl AuditService {
     /// Appends an entry, with the request's origin when there is one.
     ///
     /// # Errors
-    /// [`ServiceError::Validation`] for a malformed action or resource type (a programming
-    /// error); [`ServiceError::Storage`].
+    /// [`ServiceError::Validation`] for a malformed resource type (a programming error);
+    /// [`ServiceError::Storage`].
     pub async fn record(
         &self,
         record: AuditRecord<'_>,
@@ -61,7 +40,7 @@ impl AuditService {
         let entry = AuditLog {
             id: AuditLogId::from_uuid(self.deps.ids.new_id()),
             user_id: record.actor,
-            action: AuditAction::new(record.action)?,
+            action: record.action,
             resource_type: ResourceType::new(record.resource_type)?,
             resource_id: record.resource_id,
             details: record.details,

@@ -1,6 +1,7 @@
 //! Accounts and tokens: register (the first user becomes admin; registration can be closed),
 //! log in (failures audited), refresh, authenticate, and short-lived stream tokens.
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,7 +160,7 @@ impl AuthService {
             .record(
                 AuditRecord {
                     actor: Some(user.id),
-                    action: "auth.registered",
+                    action: AuditAction::AuthRegistered,
                     resource_type: "user",
                     resource_id: Some(user.id.to_string()),
                     details: json!({"role": user.role}),
@@ -220,7 +221,7 @@ impl AuthService {
             user => {
                 let record = AuditRecord {
                     actor: user.map(|u| u.id),
-                    action: "auth.login_failed",
+                    action: AuditAction::AuthLoginFailed,
                     resource_type: "user",
                     resource_id: None,
                     details: json!({"email": email.chars().take(254).collect::<String>()}),

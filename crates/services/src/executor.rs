@@ -1,6 +1,7 @@
 //! The runner that takes one claimed execution to its end (the queue worker claims them). Whatever fails, the execution ends
 //! `failed` with a reason and its session `failed`: nothing is left `running`.
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use overseer_ports::{Scope, Telemetry};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::reports::{ReportService, ReportSubject};
@@ -306,7 +307,7 @@ impl ExecutionRunner {
         self.telemetry.execution_finished(execution.status(), ran);
         let record = AuditRecord {
             actor: Some(execution.user_id),
-            action: actions::TASK_EXECUTED,
+            action: AuditAction::TaskExecuted,
             resource_type: "task_execution",
             resource_id: Some(execution.id.to_string()),
             details: json!({

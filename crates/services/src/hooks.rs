@@ -1,6 +1,7 @@
 //! The hooks of a session: audit and tool tracking before and after every tool use, and the
 //! permission policy before it (the only callback that fires for every tool use).
 
+use overseer_domain::AuditAction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use overseer_ports::agent::{
 };
 use serde_json::{Value, json};
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::permissions::SessionPermissions;
 use crate::tool_tracking::{ToolTracker, ToolUse};
 
@@ -34,8 +35,8 @@ impl std::fmt::Debug for SessionHooks {
 impl HookHandler for SessionHooks {
     async fn on_hook(&self, event: HookEvent) -> HookVerdict {
         let action = match event.kind {
-            HookKind::PreToolUse => actions::TOOL_PRE_USE,
-            HookKind::PostToolUse => actions::TOOL_POST_USE,
+            HookKind::PreToolUse => AuditAction::ToolPreUse,
+            HookKind::PostToolUse => AuditAction::ToolPostUse,
         };
         let record = AuditRecord {
             actor: Some(self.owner),

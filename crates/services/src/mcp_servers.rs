@@ -1,6 +1,7 @@
 //! Registered MCP servers: users manage their own; global ones (offered to everyone) are
 //! created, changed and removed by admins only.
 
+use overseer_domain::AuditAction;
 use overseer_domain::{McpScope, McpServer, McpServerConfig, McpServerId, McpServerName};
 use overseer_ports::{Page, PageRequest};
 use serde_json::json;
@@ -44,7 +45,7 @@ impl McpServerService {
     async fn audit(
         &self,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         server: &McpServer,
     ) -> Result<(), ServiceError> {
         let record = AuditRecord {
@@ -83,7 +84,8 @@ impl McpServerService {
         };
         may_change(ctx, &server)?;
         self.deps.repos.mcp_servers.insert(&server).await?;
-        self.audit(ctx, "mcp_server.created", &server).await?;
+        self.audit(ctx, AuditAction::McpServerCreated, &server)
+            .await?;
         Ok(server)
     }
 
@@ -124,7 +126,8 @@ impl McpServerService {
         server.is_enabled = patch.is_enabled.unwrap_or(server.is_enabled);
         server.updated_at = self.deps.clock.now();
         self.deps.repos.mcp_servers.update(&server).await?;
-        self.audit(ctx, "mcp_server.updated", &server).await?;
+        self.audit(ctx, AuditAction::McpServerUpdated, &server)
+            .await?;
         Ok(server)
     }
 
@@ -134,7 +137,8 @@ impl McpServerService {
         let server = self.get(ctx, id).await?;
         may_change(ctx, &server)?;
         self.deps.repos.mcp_servers.delete(id, ctx.scope()).await?;
-        self.audit(ctx, "mcp_server.deleted", &server).await
+        self.audit(ctx, AuditAction::McpServerDeleted, &server)
+            .await
     }
 }
 

@@ -12,6 +12,7 @@
 //! argument pattern: `Bash(kubectl get:*)` matches commands starting with `kubectl get`,
 //! `Read(/srv/*)` matches paths by glob.
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -25,7 +26,7 @@ use crate::traces::TraceSpans;
 use serde_json::{Value, json};
 
 use crate::approvals::{ApprovalGate, ApprovalOutcome};
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::tool_tracking::{ToolTracker, ToolUse};
 
 /// What the rules say about one tool use.
@@ -150,9 +151,9 @@ impl SessionPermissions {
         via: &str,
     ) -> PermissionVerdict {
         let action = if allowed {
-            actions::TOOL_PERMISSION_GRANTED
+            AuditAction::ToolPermissionGranted
         } else {
-            actions::TOOL_PERMISSION_DENIED
+            AuditAction::ToolPermissionDenied
         };
         let details = json!({
             "session_id": self.session, "tool_name": request.tool_name, "tool_use_id": request.tool_use_id,

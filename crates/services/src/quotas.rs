@@ -5,13 +5,14 @@
 //! both pass (the limit is a guard against floods, not an exact ledger). The daily cost is the
 //! sum of the costs of turns that ended that UTC day.
 
+use overseer_domain::AuditAction;
 use overseer_domain::{ExecutionStatus, Quota, QuotaLimit, UsdBudget, UserId};
 use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{PageRequest, Scope};
 use serde_json::json;
 use time::Date;
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 
@@ -136,7 +137,7 @@ impl QuotaService {
             .await?;
         let record = AuditRecord {
             actor: Some(ctx.user_id),
-            action: actions::QUOTA_UPDATED,
+            action: AuditAction::QuotaUpdated,
             resource_type: "user",
             resource_id: Some(user.to_string()),
             details: json!({

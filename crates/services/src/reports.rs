@@ -1,6 +1,7 @@
 //! Reports: a session's record (messages, tool calls, metrics) and, for a task run, its task,
 //! variables and outcome, rendered and stored as `<data_dir>/reports/<id>/report.<ext>`.
 
+use overseer_domain::AuditAction;
 use std::sync::Arc;
 
 use overseer_domain::{
@@ -11,7 +12,7 @@ use overseer_ports::{PageRequest, ReportFiles, Scope};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::context::Deps;
 use crate::error::ServiceError;
 use crate::report_render::{Metrics, Outcome, ReportData, TimelineEntry, ToolCallLine, render};
@@ -262,7 +263,7 @@ impl ReportService {
         self.deps.repos.reports.insert(&report).await?;
         let record = AuditRecord {
             actor: Some(session.user_id),
-            action: actions::REPORT_GENERATED,
+            action: AuditAction::ReportGenerated,
             resource_type: "report",
             resource_id: Some(id.to_string()),
             details: json!({"session_id": session_id, "format": format}),

@@ -1,6 +1,7 @@
 //! Tasks: create, update, soft-delete, list, and execute (validate, store `pending`, hand to
 //! the queue, return at once).
 
+use overseer_domain::AuditAction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use overseer_ports::{ExecutionQueue, Page, PageRequest};
 use serde_json::{Value, json};
 
 use crate::agent_runtime::AgentRuntime;
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::calendar::Calendar;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
@@ -216,7 +217,7 @@ impl TaskService {
     ) -> Result<(), ServiceError> {
         let record = AuditRecord {
             actor: Some(ctx.user_id),
-            action: actions::TASK_CANCELLED,
+            action: AuditAction::TaskCancelled,
             resource_type: "task_execution",
             resource_id: Some(execution.id.to_string()),
             details: json!({"status": execution.status()}),
@@ -227,7 +228,7 @@ impl TaskService {
     async fn audit_task(
         &self,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         id: impl ToString,
         details: Value,
     ) -> Result<(), ServiceError> {
@@ -254,7 +255,7 @@ impl TaskService {
         self.deps.repos.tasks.insert(&task).await?;
         self.audit_task(
             ctx,
-            actions::TASK_CREATED,
+            AuditAction::TaskCreated,
             task.id,
             json!({"name": task.name}),
         )
@@ -338,7 +339,7 @@ impl TaskService {
         self.deps.repos.tasks.update(&task, version).await?;
         self.audit_task(
             ctx,
-            actions::TASK_UPDATED,
+            AuditAction::TaskUpdated,
             id,
             json!({"fields": changed, "version": task.version}),
         )
@@ -352,7 +353,7 @@ impl TaskService {
     /// `NotFound`.
     pub async fn delete(&self, ctx: &RequestContext, id: TaskId) -> Result<(), ServiceError> {
         self.deps.repos.tasks.soft_delete(id, ctx.scope()).await?;
-        self.audit_task(ctx, actions::TASK_DELETED, id, json!({}))
+        self.audit_task(ctx, AuditAction::TaskDeleted, id, json!({}))
             .await
     }
 

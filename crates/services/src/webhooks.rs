@@ -7,6 +7,7 @@
 //! before (a replay), is refused as unauthorized, as are unknown tasks and bad signatures —
 //! all alike, so a caller learns nothing about which tasks exist.
 
+use overseer_domain::AuditAction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use overseer_ports::Scope;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::tasks::TaskService;
@@ -127,7 +128,7 @@ impl WebhookService {
             .await?;
         let record = AuditRecord {
             actor: Some(ctx.user_id),
-            action: actions::TASK_WEBHOOK_SECRET_ROTATED,
+            action: AuditAction::TaskWebhookSecretRotated,
             resource_type: "task",
             resource_id: Some(task.id.to_string()),
             details: json!({}),
@@ -199,7 +200,7 @@ impl WebhookService {
             .await?;
         let record = AuditRecord {
             actor: None,
-            action: actions::TASK_WEBHOOK_TRIGGERED,
+            action: AuditAction::TaskWebhookTriggered,
             resource_type: "task_execution",
             resource_id: Some(execution.id.to_string()),
             details: json!({"task_id": task.id}),

@@ -273,7 +273,7 @@ async fn a_report_that_cannot_be_written_leaves_the_run_completed_and_records_wh
     assert_eq!(execution.status(), ExecutionStatus::Completed);
     assert_eq!(execution.report_id, None);
     let filter = AuditFilter {
-        action: Some(AuditAction::new("task.executed").unwrap()),
+        action: Some(AuditAction::TaskExecuted),
         ..AuditFilter::default()
     };
     let entry = &s

@@ -204,7 +204,7 @@ pub fn audit(
     AuditLog {
         id: AuditLogId::from_uuid(id()),
         user_id: user,
-        action: AuditAction::new(action).unwrap(),
+        action: action.parse::<AuditAction>().unwrap(),
         resource_type: ResourceType::new("task_execution").unwrap(),
         resource_id: Some(resource_id.to_owned()),
         details: json!({"trigger": "manual"}),

@@ -11,7 +11,7 @@ use overseer_ports::{PageRequest, Repositories, Scope};
 pub async fn run_finished(repos: &Repositories, id: ExecutionId, limit: Duration) -> TaskExecution {
     let deadline = tokio::time::Instant::now() + limit;
     let filter = AuditFilter {
-        action: Some(AuditAction::new("task.executed").unwrap()),
+        action: Some(AuditAction::TaskExecuted),
         resource_id: Some(id.to_string()),
         ..AuditFilter::default()
     };

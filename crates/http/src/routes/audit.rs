@@ -48,7 +48,11 @@ pub(crate) async fn list(
     }
     .to_request()?;
     let filter = AuditFilter {
-        action: q.action.map(AuditAction::new).transpose()?,
+        action: q
+            .action
+            .as_deref()
+            .map(str::parse::<AuditAction>)
+            .transpose()?,
         resource_type: q.resource_type.map(ResourceType::new).transpose()?,
         resource_id: q.resource_id,
         since: time("since", q.since)?,

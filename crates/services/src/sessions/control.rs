@@ -1,6 +1,7 @@
 //! What happens to a session besides its turns: a message routed to the node that hosts it,
 //! interrupt, stop, terminate, archive, failure, and settling the turns of nodes that died.
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use overseer_domain::{Session, SessionId, SessionStatus};
 use overseer_ports::{Scope, commands};
 
 use super::{AGENT_GONE, SessionService, working_directory};
-use crate::audit::actions;
 use crate::cluster_link::{NODE_LOST, Route};
 use crate::context::RequestContext;
 use crate::error::ServiceError;
@@ -217,7 +217,7 @@ impl SessionService {
         self.abandon_tool_calls(id).await;
         self.move_to(&mut session, SessionStatus::Terminated, None)
             .await?;
-        self.audit_session(ctx, actions::SESSION_TERMINATED, id)
+        self.audit_session(ctx, AuditAction::SessionTerminated, id)
             .await?;
         Ok(session)
     }
@@ -248,7 +248,7 @@ impl SessionService {
         session.working_directory_path = Some(archived.display().to_string());
         self.move_to(&mut session, SessionStatus::Archived, None)
             .await?;
-        self.audit_session(ctx, actions::SESSION_ARCHIVED, id)
+        self.audit_session(ctx, AuditAction::SessionArchived, id)
             .await?;
         Ok(session)
     }

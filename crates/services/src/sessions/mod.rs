@@ -9,6 +9,7 @@
 mod control;
 mod turn;
 
+use overseer_domain::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +25,7 @@ use serde_json::json;
 use crate::agent_pool::{AgentPool, AgentState};
 use crate::agent_runtime::AgentRuntime;
 use crate::approvals::ApprovalGate;
-use crate::audit::{AuditRecord, AuditService, actions};
+use crate::audit::{AuditRecord, AuditService};
 use crate::cluster_link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
@@ -186,7 +187,7 @@ impl SessionService {
             .record(
                 AuditRecord {
                     actor: Some(ctx.user_id),
-                    action: actions::SESSION_CREATED,
+                    action: AuditAction::SessionCreated,
                     resource_type: "session",
                     resource_id: Some(id.to_string()),
                     details: json!({"name": session.name, "mode": session.mode}),
@@ -396,7 +397,7 @@ impl SessionService {
     pub(super) async fn audit_session(
         &self,
         ctx: &RequestContext,
-        action: &str,
+        action: AuditAction,
         id: SessionId,
     ) -> Result<(), ServiceError> {
         let record = AuditRecord {

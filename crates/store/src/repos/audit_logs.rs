@@ -20,7 +20,10 @@ fn to_domain(row: Model) -> Result<AuditLog, RepoError> {
     Ok(AuditLog {
         id: AuditLogId::from_uuid(row.id),
         user_id: row.user_id.map(UserId::from_uuid),
-        action: AuditAction::new(row.action_type).map_err(|e| bad(&e))?,
+        action: row
+            .action_type
+            .parse::<AuditAction>()
+            .map_err(|e| bad(&e))?,
         resource_type: ResourceType::new(row.resource_type).map_err(|e| bad(&e))?,
         resource_id: row.resource_id,
         details: row.action_details,

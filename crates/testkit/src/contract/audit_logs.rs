@@ -38,7 +38,7 @@ pub async fn audit_log_filters_and_scope(repos: &Repositories) {
     assert_eq!(all.items[0], anonymous);
 
     let by_action = AuditFilter {
-        action: Some(AuditAction::new("task.executed").unwrap()),
+        action: Some(AuditAction::TaskExecuted),
         ..AuditFilter::default()
     };
     assert_eq!(
