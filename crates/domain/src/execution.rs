@@ -293,6 +293,8 @@ mod tests {
             task_version: 1,
             template: TaskTemplate::new(PromptTemplate::parse("p").unwrap(), vec![]).unwrap(),
             options: AgentOptions::default(),
+            task_name: None,
+            report: None,
         };
         TaskExecution::new(
             ExecutionId::from_uuid(Uuid::nil()),

@@ -173,8 +173,10 @@ impl Task {
     pub fn snapshot(&self) -> TaskSnapshot {
         TaskSnapshot {
             task_version: self.version,
+            task_name: Some(self.name.clone()),
             template: self.template.clone(),
             options: self.options.clone(),
+            report: Some(self.generate_report.then_some(self.report_format)),
         }
     }
 }
@@ -184,20 +186,32 @@ impl Task {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSnapshot {
     pub task_version: u32,
+    /// The task's name then; `None` only in snapshots stored before it was kept.
+    pub task_name: Option<TaskName>,
     pub template: TaskTemplate,
     pub options: AgentOptions,
+    /// The report the run writes (`Some(None)`: none); `None` only in snapshots stored before
+    /// the report settings were kept, whose runs read them from the task.
+    pub report: Option<Option<ReportFormat>>,
 }
 
 impl TaskSnapshot {
     /// The stored JSON form.
     #[must_use]
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut json = json!({
             "task_version": self.task_version,
             "prompt_template": self.template.template().source(),
             "variables": self.template.variables(),
             "sdk_options": self.options.to_json(),
-        })
+        });
+        if let Some(name) = &self.task_name {
+            json["task_name"] = json!(name.as_str());
+        }
+        if let Some(report) = self.report {
+            json["report_format"] = json!(report.map(ReportFormat::as_str));
+        }
+        json
     }
 
     /// Parses the stored JSON form.
@@ -220,10 +234,32 @@ impl TaskSnapshot {
             .and_then(|t| TaskTemplate::new(t, variables))
             .map_err(|e| ValidationError::new("task_snapshot.prompt_template", e))?;
         let options = AgentOptions::from_json(field("sdk_options"))?;
+        let task_name = match value.get("task_name") {
+            None => None,
+            Some(name) => Some(
+                name.as_str()
+                    .ok_or_else(|| ValidationError::new("task_snapshot.task_name", "not a string"))
+                    .and_then(TaskName::new)?,
+            ),
+        };
+        let report = match value.get("report_format") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(format) => Some(Some(
+                format
+                    .as_str()
+                    .ok_or_else(|| {
+                        ValidationError::new("task_snapshot.report_format", "not a string")
+                    })?
+                    .parse::<ReportFormat>()?,
+            )),
+        };
         Ok(Self {
             task_version,
+            task_name,
             template,
             options,
+            report,
         })
     }
 }
@@ -314,6 +350,25 @@ mod tests {
             TaskSnapshot::from_json(&snapshot.to_json()).unwrap(),
             snapshot
         );
+        let mut reporting = sample_task();
+        reporting.generate_report = true;
+        reporting.report_format = ReportFormat::Pdf;
+        let snapshot = reporting.snapshot();
+        assert_eq!(snapshot.report, Some(Some(ReportFormat::Pdf)));
+        assert_eq!(
+            TaskSnapshot::from_json(&snapshot.to_json()).unwrap(),
+            snapshot
+        );
+    }
+
+    #[test]
+    fn a_snapshot_stored_before_names_and_reports_were_kept_still_reads() {
+        let mut old = sample_task().snapshot().to_json();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("task_name");
+        fields.remove("report_format");
+        let read = TaskSnapshot::from_json(&old).unwrap();
+        assert_eq!((read.task_name, read.report), (None, None));
     }
 
     #[test]

@@ -79,6 +79,14 @@ pub struct ExecutionRunner {
     traces: TraceSpans,
 }
 
+/// What a run needs of its task beyond the template and options: its name and report, from
+/// the execution's snapshot; read from the task only for snapshots stored before they were kept.
+#[derive(Clone, Debug)]
+struct RunPlan {
+    name: overseer_domain::TaskName,
+    report: Option<overseer_domain::ReportFormat>,
+}
+
 /// How long runs may take.
 #[derive(Clone, Copy, Debug)]
 pub struct RunLimits {
@@ -153,6 +161,28 @@ impl ExecutionRunner {
         }
     }
 
+    /// The run's name and report, as frozen when it was queued (editing or deleting the task
+    /// since changes neither).
+    async fn run_plan(&self, execution: &TaskExecution) -> Result<RunPlan, ServiceError> {
+        let snapshot = &execution.snapshot;
+        if let (Some(name), Some(report)) = (&snapshot.task_name, snapshot.report) {
+            return Ok(RunPlan {
+                name: name.clone(),
+                report,
+            });
+        }
+        let task = self
+            .deps
+            .repos
+            .tasks
+            .get(execution.task_id, Scope::Admin)
+            .await?;
+        Ok(RunPlan {
+            report: task.generate_report.then_some(task.report_format),
+            name: task.name,
+        })
+    }
+
     async fn try_run(&self, claimed: TaskExecution) -> Result<(), ServiceError> {
         let id = claimed.id;
         let mut execution = claimed;
@@ -163,12 +193,7 @@ impl ExecutionRunner {
         self.telemetry
             .execution_started(queued.try_into().unwrap_or_default());
         let ctx = RequestContext::internal(execution.user_id);
-        let task = self
-            .deps
-            .repos
-            .tasks
-            .get(execution.task_id, Scope::Admin)
-            .await?;
+        let task = self.run_plan(&execution).await?;
         let name = SessionName::new(format!("Task: {} ({})", task.name, execution.trigger))?;
         let session = self
             .sessions
@@ -220,7 +245,7 @@ impl ExecutionRunner {
         &self,
         mut execution: TaskExecution,
         turn: Result<crate::sessions::TurnOutcome, ServiceError>,
-        task: &overseer_domain::Task,
+        task: &RunPlan,
     ) -> Result<(), ServiceError> {
         let now = self.deps.clock.now();
         let from = match (self.stops.take(execution.id), turn) {
@@ -267,12 +292,12 @@ impl ExecutionRunner {
         &self,
         mut execution: TaskExecution,
         from: ExecutionStatus,
-        task: &overseer_domain::Task,
+        task: &RunPlan,
     ) -> Result<(), ServiceError> {
         // The report is rendered from the outcome in memory, so the final status and the
         // report link land in one write: a finished execution always shows its report.
         let mut report_error = None;
-        if task.generate_report {
+        if let Some(format) = task.report {
             let subject = ReportSubject {
                 task_name: Some(task.name.as_str()),
                 execution: Some(&execution),
@@ -281,11 +306,7 @@ impl ExecutionRunner {
             let session = execution
                 .session_id
                 .ok_or(ServiceError::NotFound { entity: "session" })?;
-            match self
-                .reports
-                .generate(session, task.report_format, subject)
-                .await
-            {
+            match self.reports.generate(session, format, subject).await {
                 Ok(report) => execution.report_id = Some(report.id),
                 // The run stands; the report's failure is recorded beside it.
                 Err(err) => report_error = Some(err.to_string()),

@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use overseer_domain::{AgentOptions, McpServerConfig, McpServerName, SessionMode, SessionName};
 use overseer_ports::agent::{MockAgentRunner, MockMcpToolServer, MockToolServerFactory};
-use overseer_ports::{MockWorkspaces, RandomIds, Scope, SystemClock};
-use overseer_services::broadcast::InProcessBroadcaster;
+use overseer_ports::{MockWorkspaces, Scope};
 use overseer_services::{
-    Adapters, BuiltinToolServers, Deps, OptionRules, RequestContext, Services, ServicesConfig,
+    BuiltinToolServers, OptionRules, RequestContext, Services, ServicesConfig,
 };
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;
-use support::{init_event, scripted_agent, turn_ended};
+use support::{adapters, init_event, scripted_agent, turn_ended};
 
 fn name(n: &str) -> McpServerName {
     McpServerName::new(n).unwrap()
@@ -50,19 +49,12 @@ async fn enabled_built_in_servers_reach_the_agent_and_the_stored_options() {
         .times(1)
         .returning(|_| Arc::new(MockMcpToolServer::new()));
     let repos = MemoryStore::new().repositories();
-    let adapters = Adapters {
-        deps: Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        },
-        runner: Arc::new(runner),
-        workspaces: Arc::new(workspaces),
-        report_files: Arc::new(overseer_ports::MockReportFiles::new()),
-        broadcaster: Arc::new(InProcessBroadcaster::default()),
-        telemetry: Arc::new(overseer_ports::NoTelemetry),
-        cluster: None,
-    };
+    let adapters = adapters(
+        &repos,
+        runner,
+        workspaces,
+        overseer_ports::MockReportFiles::new(),
+    );
     let services = Services::build(
         adapters,
         ServicesConfig {

@@ -5,7 +5,33 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use overseer_ports::agent::{AgentEvent, AgentSession, MockAgentSession};
+use overseer_ports::agent::{AgentEvent, AgentRunner, AgentSession, MockAgentSession};
+use overseer_ports::{RandomIds, ReportFiles, Repositories, SystemClock, Workspaces};
+use overseer_services::broadcast::InProcessBroadcaster;
+use overseer_services::{Adapters, Deps};
+
+/// Adapters over `repos` with the system clock, random ids, an in-process broadcaster, no
+/// telemetry and no cluster: what differs between the tests is the agent and the files.
+pub fn adapters(
+    repos: &Repositories,
+    runner: impl AgentRunner + 'static,
+    workspaces: impl Workspaces + 'static,
+    report_files: impl ReportFiles + 'static,
+) -> Adapters {
+    Adapters {
+        deps: Deps {
+            repos: repos.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        },
+        runner: Arc::new(runner),
+        workspaces: Arc::new(workspaces),
+        report_files: Arc::new(report_files),
+        broadcaster: Arc::new(InProcessBroadcaster::default()),
+        telemetry: Arc::new(overseer_ports::NoTelemetry),
+        cluster: None,
+    }
+}
 
 /// An agent that accepts any message and then yields `events`, in order, once.
 pub fn scripted_agent(events: Vec<AgentEvent>) -> Arc<dyn AgentSession> {
