@@ -18,10 +18,9 @@ mod views;
 use std::sync::Arc;
 
 use actix_web::web;
-use overseer_ports::HealthProbe;
+use overseer_ports::{EventSubscriber, HealthProbe};
 use overseer_services::Services;
 use overseer_services::auth::AuthService;
-use overseer_services::broadcast::InProcessBroadcaster;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -31,7 +30,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct HttpState {
     pub services: Services,
     pub auth: Arc<AuthService>,
-    pub live: Arc<InProcessBroadcaster>,
+    /// Where the live streams subscribe (any broadcaster that also lets them subscribe).
+    pub live: Arc<dyn EventSubscriber>,
     pub health_probes: Vec<Arc<dyn HealthProbe>>,
     pub telemetry: metrics::PrometheusTelemetry,
     /// Per-client limits on login and register, shared by every worker.

@@ -132,6 +132,50 @@ pub trait EventBroadcaster: Send + Sync {
     fn publish(&self, event: LiveEvent);
 }
 
+/// Why a subscription cannot be opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the session already has {max} live subscribers")]
+pub struct SubscribersFull {
+    pub max: usize,
+}
+
+/// Why a subscription yields no event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubscriptionEnd {
+    /// The subscriber fell behind: `missed` events are gone (resume from the store).
+    #[error("{missed} events missed")]
+    Lagged { missed: u64 },
+    /// Nothing more will come.
+    #[error("the event stream closed")]
+    Closed,
+}
+
+/// One session's live events, from the moment it was opened.
+#[async_trait::async_trait]
+pub trait Subscription: Send {
+    /// The next event.
+    ///
+    /// # Errors
+    /// [`SubscriptionEnd::Lagged`] when the subscriber fell behind (the next call goes on with
+    /// the events still kept); [`SubscriptionEnd::Closed`] when none will come any more.
+    async fn next(&mut self) -> Result<LiveEvent, SubscriptionEnd>;
+}
+
+/// Opens subscriptions to sessions' live events: what the HTTP stream reads from, whatever
+/// broadcaster publishes them.
+pub trait EventSubscriber: Send + Sync {
+    /// Subscribes to `session`'s events published from now on, unless it already has `max`
+    /// subscribers.
+    ///
+    /// # Errors
+    /// [`SubscribersFull`] with the cap.
+    fn subscribe(
+        &self,
+        session: SessionId,
+        max: usize,
+    ) -> Result<Box<dyn Subscription>, SubscribersFull>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,10 @@ mod page;
 pub mod repositories;
 mod telemetry;
 
-pub use broadcast::{EventBroadcaster, LiveEvent, LiveEventBody, LiveEventKind};
+pub use broadcast::{
+    EventBroadcaster, EventSubscriber, LiveEvent, LiveEventBody, LiveEventKind, SubscribersFull,
+    Subscription, SubscriptionEnd,
+};
 pub use clock::{Clock, SystemClock};
 pub use cluster::{ClusterBus, EventNote, NoteHandler, commands};
 pub use error::RepoError;

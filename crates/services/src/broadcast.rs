@@ -5,16 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use async_trait::async_trait;
 use overseer_domain::SessionId;
-use overseer_ports::{EventBroadcaster, LiveEvent};
+pub use overseer_ports::SubscribersFull;
+use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEvent, Subscription, SubscriptionEnd};
 use tokio::sync::broadcast;
-
-/// A session has as many live subscribers as it may.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the session already has {max} live subscribers")]
-pub struct SubscribersFull {
-    pub max: usize,
-}
 
 #[derive(Debug)]
 pub struct InProcessBroadcaster {
@@ -70,6 +65,30 @@ impl InProcessBroadcaster {
 impl Default for InProcessBroadcaster {
     fn default() -> Self {
         Self::new(1024)
+    }
+}
+
+impl EventSubscriber for InProcessBroadcaster {
+    fn subscribe(
+        &self,
+        session: SessionId,
+        max: usize,
+    ) -> Result<Box<dyn Subscription>, SubscribersFull> {
+        self.subscribe_within(session, max)
+            .map(|receiver| Box::new(ChannelSubscription(receiver)) as Box<dyn Subscription>)
+    }
+}
+
+/// A subscription over the session's broadcast channel.
+struct ChannelSubscription(broadcast::Receiver<LiveEvent>);
+
+#[async_trait]
+impl Subscription for ChannelSubscription {
+    async fn next(&mut self) -> Result<LiveEvent, SubscriptionEnd> {
+        self.0.recv().await.map_err(|err| match err {
+            broadcast::error::RecvError::Lagged(missed) => SubscriptionEnd::Lagged { missed },
+            broadcast::error::RecvError::Closed => SubscriptionEnd::Closed,
+        })
     }
 }
 

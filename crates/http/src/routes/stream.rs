@@ -12,14 +12,13 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{CloseCode, CloseReason};
 use overseer_domain::{Role, SessionId};
-use overseer_ports::LiveEventKind;
+use overseer_ports::{LiveEventKind, Subscription, SubscriptionEnd};
 use overseer_services::RequestContext;
 use overseer_services::sessions::SessionService;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::id;
 use crate::HttpState;
@@ -60,7 +59,7 @@ fn produce(
     ctx: RequestContext,
     session: SessionId,
     after: u64,
-    mut live: broadcast::Receiver<overseer_ports::LiveEvent>,
+    mut live: Box<dyn Subscription>,
 ) -> mpsc::Receiver<Frame> {
     let (out, frames) = mpsc::channel(CLIENT_BUFFER);
     tokio::spawn(async move {
@@ -94,20 +93,16 @@ fn produce(
                 break;
             }
         }
-        follow_live(&mut live, &out, last).await;
+        follow_live(live.as_mut(), &out, last).await;
     });
     frames
 }
 
 /// Forwards live events after `last` until the subscriber lags (then a closing frame with the
 /// reason and the resume point), the channel closes, or the client goes away.
-async fn follow_live(
-    live: &mut broadcast::Receiver<overseer_ports::LiveEvent>,
-    out: &mpsc::Sender<Frame>,
-    mut last: u64,
-) {
+async fn follow_live(live: &mut dyn Subscription, out: &mpsc::Sender<Frame>, mut last: u64) {
     loop {
-        match live.recv().await {
+        match live.next().await {
             Ok(event) => {
                 let kind = event.kind();
                 if kind == LiveEventKind::Message {
@@ -129,13 +124,13 @@ async fn follow_live(
                     return;
                 }
             }
-            Err(RecvError::Lagged(missed)) => {
+            Err(SubscriptionEnd::Lagged { missed }) => {
                 let reason =
                     format!("too slow: {missed} events missed; reconnect with after={last}");
                 let _ = out.send(Frame::Close { reason }).await;
                 return;
             }
-            Err(RecvError::Closed) => return,
+            Err(SubscriptionEnd::Closed) => return,
         }
     }
 }
@@ -180,7 +175,7 @@ pub(crate) async fn stream(
     // Subscribe first: what is published from here on is either replayed or live.
     let live = state
         .live
-        .subscribe_within(session, MAX_SUBSCRIBERS_PER_SESSION)
+        .subscribe(session, MAX_SUBSCRIBERS_PER_SESSION)
         .map_err(|full| ApiError::cap_reached("subscribers_per_session", full.to_string()))?;
     let frames = produce(state.services.sessions.clone(), ctx, session, after, live);
     let upgrade = req
@@ -252,7 +247,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use overseer_domain::SessionId;
-    use overseer_ports::{EventBroadcaster, LiveEvent};
+    use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEvent};
     use overseer_services::broadcast::InProcessBroadcaster;
 
     use super::*;
@@ -274,7 +269,7 @@ mod tests {
     async fn a_lagging_subscriber_is_closed_with_the_reason_and_never_slows_the_publisher() {
         let broadcaster = InProcessBroadcaster::new(4);
         let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-        let mut live = broadcaster.subscribe(session);
+        let mut live = EventSubscriber::subscribe(&broadcaster, session, 8).unwrap();
         // The run publishes far more than the subscriber's buffer while it reads nothing: the
         // publisher never waits.
         let started = std::time::Instant::now();
@@ -288,7 +283,7 @@ mod tests {
         );
 
         let (out, mut frames) = mpsc::channel(8);
-        follow_live(&mut live, &out, 0).await;
+        follow_live(live.as_mut(), &out, 0).await;
         match frames.recv().await {
             Some(Frame::Close { reason }) => {
                 assert!(
@@ -304,13 +299,13 @@ mod tests {
     async fn replayed_messages_are_not_sent_twice() {
         let broadcaster = InProcessBroadcaster::new(16);
         let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-        let mut live = broadcaster.subscribe(session);
+        let mut live = EventSubscriber::subscribe(&broadcaster, session, 8).unwrap();
         for sequence in 1..=5 {
             broadcaster.publish(event(session, sequence));
         }
         drop(broadcaster); // closes the channel once the buffered events are read
         let (out, mut frames) = mpsc::channel(16);
-        follow_live(&mut live, &out, 3).await;
+        follow_live(live.as_mut(), &out, 3).await;
         drop(out);
         let mut seen = Vec::new();
         while let Some(Frame::Event { sequence, .. }) = frames.recv().await {
