@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::processes::agent_groups_under;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -45,34 +46,6 @@ fn dispatcher(cli: &Cli) -> PathBuf {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     path
-}
-
-/// The server's agents: CLI processes (real or fake) running in its data directory, counted
-/// by process group (each agent leads its own; a CLI's short-lived forks share it).
-fn live_clis(data_dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut groups: Vec<String> = entries
-        .flatten()
-        .filter_map(|entry| {
-            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-            let agent = cwd.starts_with(data_dir)
-                && cmdline.contains("stream-json")
-                && !cmdline.starts_with("bwrap")
-                && fields.first() != Some(&"Z");
-            agent
-                .then(|| fields.get(2).map(|g| (*g).to_owned()))
-                .flatten()
-        })
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
-    groups.len() as u64
 }
 
 async fn create(api: &Api, n: usize, real: bool) -> String {
@@ -175,7 +148,7 @@ impl Sampler {
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     rss_kib.fetch_max((rss_mib(pid) * 1024.0) as u64, Ordering::SeqCst);
-                    live.fetch_max(live_clis(&data_dir), Ordering::SeqCst);
+                    live.fetch_max(agent_groups_under(&data_dir).len() as u64, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(25));
                 }
             })

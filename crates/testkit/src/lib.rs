@@ -15,6 +15,7 @@ pub mod http_api;
 #[cfg(feature = "http-client")]
 pub mod live_stream;
 pub mod memory;
+pub mod processes;
 pub mod script;
 pub mod waits;
 

@@ -3,7 +3,7 @@
 //! on two slots are all answered about as fast as four waves of turns, never after an idle
 //! timeout; and a hibernated session resumes its conversation on its next message.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,31 +13,9 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{Node, poll, processes_under, temp_dir};
+use overseer_testkit::processes::agent_groups_under;
 
-/// The agents running under `dir` (the node's data directory): CLI processes, one per
-/// process group (each agent leads its own; a CLI's short-lived forks share it), as
-/// (group, command line).
-fn live_clis(dir: &Path) -> Vec<(u32, String)> {
-    let mut groups: Vec<(u32, String)> = processes_under(dir)
-        .into_iter()
-        .filter(|(_, cmdline)| cmdline.contains("stream-json") && !cmdline.starts_with("bwrap"))
-        .filter_map(|(pid, cmdline)| Some((process_group(pid)?, cmdline)))
-        .collect();
-    groups.sort_unstable();
-    groups.dedup_by_key(|(group, _)| *group);
-    groups
-}
-
-/// The process group of `pid` (field 5 of `/proc/<pid>/stat`).
-fn process_group(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
-}
+use crate::node::{Node, poll, temp_dir};
 
 async fn create_session(api: &Api, name: &str) -> String {
     let (status, session) = api
@@ -110,7 +88,7 @@ impl Sampler {
             let most = AtomicUsize::new(0);
             let mut seen = Vec::new();
             while !stopped.load(Ordering::SeqCst) {
-                let now = live_clis(&dir);
+                let now = agent_groups_under(&dir);
                 if now.len() > most.fetch_max(now.len(), Ordering::SeqCst) {
                     seen = now;
                 }

@@ -47,7 +47,8 @@ pub(super) struct Entries {
 /// How the pool made room for a start.
 pub(super) enum Room {
     Free(Slot),
-    Warm(crate::warm_pool::Spent),
+    /// A warm agent of this pool, taken out: spending it closes it and frees its slot.
+    Warm(Arc<crate::warm_pool::WarmPool>, crate::warm_pool::Spent),
     Evicted(SessionId, Live),
     Queued(crate::agent_slots::Ticket, usize),
 }

@@ -210,10 +210,7 @@ impl AgentPool {
         let room = self.make_room(session);
         match room {
             Room::Free(slot) => Ok(slot),
-            Room::Warm(spent) => match &self.warm {
-                Some(warm) => Ok(warm.spend(spent).await),
-                None => Err(AgentError::Closed.into()),
-            },
+            Room::Warm(warm, spent) => Ok(warm.spend(spent).await),
             Room::Evicted(victim, live) => {
                 tracing::info!(session = %victim, "closing the least recently used idle agent for another session");
                 self.telemetry
@@ -248,8 +245,10 @@ impl AgentPool {
             return Room::Free(slot);
         }
         if !self.slots.has_waiters() {
-            if let Some(spent) = self.warm.as_ref().and_then(|warm| warm.take_any()) {
-                return Room::Warm(spent);
+            if let Some(warm) = &self.warm
+                && let Some(spent) = warm.take_any()
+            {
+                return Room::Warm(Arc::clone(warm), spent);
             }
             if let Some((victim, live)) = Self::evict_lru(&mut entries) {
                 return Room::Evicted(victim, live);
@@ -313,8 +312,7 @@ impl AgentPool {
         tracing::debug!(took = ?began.elapsed(), resumed = spec.resume.is_some(), "agent started");
         self.telemetry
             .agent_started(began.elapsed(), spec.resume.is_some());
-        self.remember(session, spec, callbacks, activity.clone());
-        self.insert_live(session, agent.clone(), slot, activity)
+        self.adopt(session, slot, spec, callbacks, activity, agent.clone())
             .await;
         Ok(agent)
     }

@@ -302,16 +302,13 @@ impl SessionService {
     ) -> Result<TurnOutcome, ServiceError> {
         let began = std::time::Instant::now();
         let agent = self.ensure_agent(&mut session, budget_left).await?;
-        let ready = began.elapsed();
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
         if user_message == UserMessage::ToStore {
             self.processor.user_message(session.id, text).await?;
         }
         agent.send_message(text).await?;
-        let sent = began.elapsed();
         let outcome = self.follow(&session, agent.as_ref(), cost).await?;
-        tracing::debug!(?ready, ?sent, answered = ?began.elapsed(), "turn timings");
         self.telemetry
             .turn_finished(began.elapsed(), outcome.is_error);
         self.pool.turn_finished(session.id).await;

@@ -65,24 +65,7 @@ fn turn_result(events: &[AgentEvent]) -> &overseer_ports::agent::TurnResult {
     }
 }
 
-/// Processes whose process group is `pgid` (from /proc).
-#[must_use]
-pub fn processes_in_group(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after ')'.
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let state = *fields.first()?;
-            let group: u32 = fields.get(2)?.parse().ok()?;
-            (group == pgid && state != "Z").then_some(pid)
-        })
-        .collect()
-}
+pub use crate::processes::processes_in_group;
 
 async fn assert_no_process_left(pgid: u32) {
     AgentHarness::eventually(
