@@ -26,10 +26,7 @@ impl Probe {
                 return None;
             }
         };
-        let table = format!(
-            "tools_probe_{}",
-            std::process::id() as u128 * 1_000_000 + nanos()
-        );
+        let table = probe_table_name();
         sqlx::raw_sql(AssertSqlSafe(format!(
             "CREATE TABLE {table} (id int PRIMARY KEY, name text, seen timestamptz, note text);
              INSERT INTO {table} VALUES (1, 'api', '2026-11-24T10:00:00Z', NULL),
@@ -88,12 +85,23 @@ impl Drop for Probe {
     }
 }
 
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
+/// Unique across the tests of this process (a counter) and across processes and earlier runs
+/// (the process id and the start time). The clock alone collided: CI's clock ticks in
+/// microseconds, which left a thousand names for tests that start together.
+fn probe_table_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_nanos()
-        % 1_000_000
+        .as_millis();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("tools_probe_{}_{started}_{n}", std::process::id())
+}
+
+#[test]
+fn probe_tables_started_together_have_distinct_names() {
+    let names: std::collections::HashSet<String> = (0..1000).map(|_| probe_table_name()).collect();
+    assert_eq!(names.len(), 1000);
 }
 
 async fn query(server: &DatabaseServer, sql: &str) -> McpToolOutput {
