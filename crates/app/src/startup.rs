@@ -29,7 +29,7 @@ use overseer_services::{
 };
 use overseer_store::{PgClusterBus, Store, StoreError};
 
-use crate::config::{SandboxMode, Settings};
+use crate::settings::{SandboxMode, Settings};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,8 @@ pub enum AppError {
         #[source]
         source: StoreError,
     },
+    #[error("a setting cannot be used")]
+    Settings(#[from] crate::settings::ConfigError),
     #[error("the [tools] configuration cannot be used")]
     Tools(#[from] overseer_tools::ToolsConfigError),
     #[error("cannot listen on {addr}")]
@@ -362,8 +364,8 @@ pub fn wire(
     let config = ServicesConfig {
         pool: PoolConfig {
             max_live: settings.max_live_agents,
-            idle_timeout: settings.agent_idle_timeout,
-            start_timeout: settings.agent_start_timeout,
+            idle_timeout: settings.agent_idle_timeout(),
+            start_timeout: settings.agent_start_timeout(),
         },
         queue: QueueConfig {
             node_slots: settings.max_concurrent_executions,
@@ -372,11 +374,11 @@ pub fn wire(
                 per_user: settings.max_running_per_user,
             },
             node_id: node,
-            lease: settings.lease,
+            lease: settings.lease(),
             ..QueueConfig::default()
         },
-        default_execution_timeout: settings.execution_timeout,
-        default_quota: settings.default_quota,
+        default_execution_timeout: settings.execution_timeout(),
+        default_quota: settings.default_quota()?,
         max_open_sessions: settings.max_open_sessions_per_user,
         option_rules: OptionRules {
             dir_roots: DirRoots::new(settings.agent_dir_roots.iter().cloned()),
@@ -384,7 +386,7 @@ pub fn wire(
         },
         warm: WarmPoolConfig {
             max_agents: settings.warm_agents,
-            max_age: settings.warm_agent_max_age,
+            max_age: settings.warm_agent_max_age(),
         },
         agent_runtime: runtime,
         trace_propagation: TracePropagation(
@@ -454,7 +456,7 @@ impl Application {
             store,
             services,
             running,
-            shutdown_grace: settings.shutdown_grace,
+            shutdown_grace: settings.shutdown_grace(),
         })
     }
 

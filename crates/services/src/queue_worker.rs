@@ -34,16 +34,27 @@ pub struct QueueConfig {
     pub poll: Duration,
 }
 
+impl QueueConfig {
+    /// Executions running at once over every node.
+    pub const DEFAULT_MAX_RUNNING_TOTAL: u32 = 8;
+    /// Executions running at once per user, over every node.
+    pub const DEFAULT_MAX_RUNNING_PER_USER: u32 = 4;
+    /// Executions this node runs at once.
+    pub const DEFAULT_NODE_SLOTS: usize = 4;
+    /// How long a claim holds without a heartbeat.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+}
+
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
             node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
             limits: ClaimLimits {
-                global: 8,
-                per_user: 4,
+                global: Self::DEFAULT_MAX_RUNNING_TOTAL,
+                per_user: Self::DEFAULT_MAX_RUNNING_PER_USER,
             },
-            node_slots: 4,
-            lease: Duration::from_secs(30),
+            node_slots: Self::DEFAULT_NODE_SLOTS,
+            lease: Self::DEFAULT_LEASE,
             poll: Duration::from_secs(1),
         }
     }

@@ -44,11 +44,16 @@ pub struct WarmPoolConfig {
     pub max_age: Duration,
 }
 
+impl WarmPoolConfig {
+    /// How long an option set stays warm after the last run that asked for it.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+}
+
 impl Default for WarmPoolConfig {
     fn default() -> Self {
         Self {
             max_agents: 0,
-            max_age: Duration::from_secs(600),
+            max_age: Self::DEFAULT_MAX_AGE,
         }
     }
 }

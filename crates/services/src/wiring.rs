@@ -79,6 +79,13 @@ pub struct ServicesConfig {
     pub trace_propagation: TracePropagation,
 }
 
+impl ServicesConfig {
+    /// How long an execution may run when its task sets no timeout.
+    pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+    /// Interactive sessions a user may have open at once.
+    pub const DEFAULT_MAX_OPEN_SESSIONS: u32 = 20;
+}
+
 impl Default for ServicesConfig {
     fn default() -> Self {
         Self {
@@ -87,11 +94,11 @@ impl Default for ServicesConfig {
             queue: QueueConfig::default(),
             built_in_mcp_servers: BTreeMap::new(),
             cancel_grace: Duration::from_secs(10),
-            default_execution_timeout: Duration::from_secs(30 * 60),
+            default_execution_timeout: Self::DEFAULT_EXECUTION_TIMEOUT,
             default_quota: Quota::default(),
             scheduler: SchedulerConfig::default(),
             warm: WarmPoolConfig::default(),
-            max_open_sessions: 20,
+            max_open_sessions: Self::DEFAULT_MAX_OPEN_SESSIONS,
             option_rules: OptionRules::default(),
             agent_runtime: AgentRuntime::default(),
             trace_propagation: TracePropagation::default(),
