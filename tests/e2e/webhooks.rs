@@ -2,7 +2,7 @@
 //! stale timestamp, a replay, or a rotated-out secret get 401.
 
 use overseer_e2e::{Db, spawn_with_agent};
-use overseer_services::webhooks::hmac_sha256_hex;
+use overseer_services::hmac_sha256_hex;
 use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use overseer_app::{AgentSetup, Application, Settings, open_store, wire};
 use overseer_domain::Role;
-use overseer_services::broadcast::InProcessBroadcaster;
+use overseer_services::InProcessBroadcaster;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -16,7 +16,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, FromArgMatches};
 use overseer_domain::{Quota, UsdBudget};
 use overseer_ports::agent::Secret;
-use overseer_services::queue_worker::QueueConfig;
+use overseer_services::QueueConfig;
 use overseer_services::{PoolConfig, ServicesConfig, WarmPoolConfig};
 use overseer_tools::ToolsConfig;
 use serde::Deserialize;

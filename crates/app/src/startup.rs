@@ -19,14 +19,14 @@ use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
 use overseer_runner_claude::{
     ClaudeConfig, ClaudeRunner, Containment, ProcessRecords, Sandbox, check_cli, find_on_path,
 };
-use overseer_services::auth::{AuthConfig, AuthService};
-use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::queue_worker::QueueConfig;
-use overseer_services::traces::{TraceParent, TracePropagation};
+use overseer_services::InProcessBroadcaster;
+use overseer_services::QueueConfig;
 use overseer_services::{
     Adapters, AgentRuntime, BuiltinToolServers, Deps, OptionRules, PoolConfig, Running, Services,
     ServicesConfig, WarmPoolConfig,
 };
+use overseer_services::{AuthConfig, AuthService};
+use overseer_services::{TraceParent, TracePropagation};
 use overseer_store::{PgClusterBus, Store, StoreError};
 
 use crate::settings::{SandboxMode, Settings};

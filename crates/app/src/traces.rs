@@ -5,7 +5,7 @@
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use overseer_services::traces::TraceParent;
+use overseer_services::TraceParent;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Why the OTLP exporter cannot be built.

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use actix_web::web;
 use overseer_ports::{EventSubscriber, HealthProbe};
+use overseer_services::AuthService;
 use overseer_services::Services;
-use overseer_services::auth::AuthService;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -14,10 +14,10 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditRecord, AuditService};
-use crate::cluster_link::ClusterLink;
+use crate::cluster::link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
-use crate::live_events::approval_event;
+use crate::events::live::approval_event;
 
 /// How an approval ended, for the waiting tool use.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -56,17 +56,6 @@ pub enum ServiceError {
     Credentials,
 }
 
-impl From<crate::agent_pool::PoolError> for ServiceError {
-    fn from(err: crate::agent_pool::PoolError) -> Self {
-        match err {
-            crate::agent_pool::PoolError::Agent(err) => Self::Agent(err),
-            crate::agent_pool::PoolError::StartTimeout { seconds } => {
-                Self::AgentCapacity { seconds }
-            }
-        }
-    }
-}
-
 impl From<RepoError> for ServiceError {
     fn from(err: RepoError) -> Self {
         match err {

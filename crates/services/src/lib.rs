@@ -1,48 +1,49 @@
 //! Overseer's use cases, written against the ports only so every adapter can be swapped or
 //! mocked.
+//!
+//! One folder per capability (docs/architecture.md has the map); modules are private and this
+//! file re-exports the API. [`Services::build`] wires everything from [`Adapters`] and a
+//! [`ServicesConfig`]; [`Services::start`] starts the background loops.
 
-pub mod agent_activity;
-pub mod agent_pool;
-pub mod agent_runtime;
-pub mod agent_slots;
-pub mod approvals;
-pub mod audit;
-pub mod auth;
-pub mod broadcast;
-pub mod calendar;
-pub mod cluster_commands;
-pub mod cluster_link;
-pub mod cluster_relay;
-pub mod context;
-pub mod error;
-pub mod execution_watch;
-pub mod executor;
-pub mod hooks;
-pub mod live_events;
-pub mod mcp_config;
-pub mod mcp_servers;
-pub mod option_rules;
-pub mod permissions;
-pub mod processor;
-pub mod queue_worker;
-pub mod quotas;
-pub mod report_render;
-pub mod reports;
-pub mod scheduler;
-pub mod sessions;
-pub mod tasks;
-pub mod tool_tracking;
-pub mod traces;
-pub mod warm_pool;
-pub mod webhooks;
-pub mod wiring;
+mod agents;
+mod approvals;
+mod audit;
+mod auth;
+mod callbacks;
+mod cluster;
+mod context;
+mod error;
+mod events;
+mod executions;
+mod quotas;
+mod reports;
+mod sessions;
+mod tasks;
+mod traces;
+mod triggers;
+mod wiring;
 
-pub use agent_activity::Activity;
-pub use agent_pool::{AgentPool, AgentState, PoolConfig, PoolError};
-pub use agent_runtime::AgentRuntime;
-pub use agent_slots::{AgentSlots, Slot};
+pub use agents::mcp_servers::{McpServerPatch, McpServerService};
+pub use agents::option_rules::{BuiltinToolServers, OptionRules};
+pub use agents::pool::{AgentPool, AgentState, PoolConfig, PoolError};
+pub use agents::runtime::AgentRuntime;
+pub use agents::slots::{AgentSlots, Slot};
+pub use agents::warm::{WarmPool, WarmPoolConfig};
+pub use approvals::ApprovalGate;
+pub use audit::AuditService;
+pub use auth::{AuthConfig, AuthService, TokenPair};
+pub use callbacks::activity::Activity;
 pub use context::{Deps, RequestContext};
 pub use error::ServiceError;
-pub use option_rules::{BuiltinToolServers, OptionRules};
-pub use warm_pool::{WarmPool, WarmPoolConfig};
+pub use events::broadcast::InProcessBroadcaster;
+pub use executions::queue::QueueConfig;
+pub use quotas::QuotaStatus;
+pub use reports::{ReportService, ReportSubject};
+pub use sessions::SessionService;
+pub use tasks::{TaskPatch, TaskService};
+pub use traces::{TraceParent, TracePropagation};
+pub use triggers::scheduler::SchedulerConfig;
+pub use triggers::webhooks::{
+    Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookService, hmac_sha256_hex,
+};
 pub use wiring::{Adapters, Running, Services, ServicesConfig};

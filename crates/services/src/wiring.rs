@@ -9,29 +9,29 @@ use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
 use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
 
-use crate::agent_pool::{AgentPool, PoolConfig};
-use crate::agent_runtime::AgentRuntime;
-use crate::agent_slots::AgentSlots;
+use crate::agents::mcp_config::McpConfigBuilder;
+use crate::agents::mcp_servers::McpServerService;
+use crate::agents::option_rules::OptionRules;
+use crate::agents::pool::{AgentPool, PoolConfig};
+use crate::agents::runtime::AgentRuntime;
+use crate::agents::slots::AgentSlots;
+use crate::agents::warm::{WarmPool, WarmPoolConfig};
 use crate::approvals::ApprovalGate;
 use crate::audit::AuditService;
-use crate::cluster_commands::SessionCommands;
-use crate::cluster_link::ClusterLink;
-use crate::cluster_relay::{RelayingBroadcaster, relay_from_other_nodes};
+use crate::cluster::link::ClusterLink;
+use crate::cluster::relay::{RelayingBroadcaster, relay_from_other_nodes};
 use crate::context::Deps;
-use crate::execution_watch::ExecutionWatch;
-use crate::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
-use crate::mcp_config::McpConfigBuilder;
-use crate::mcp_servers::McpServerService;
-use crate::option_rules::OptionRules;
-use crate::queue_worker::{QueueConfig, QueueWorker};
+use crate::events::execution_watch::ExecutionWatch;
+use crate::executions::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
+use crate::executions::queue::{QueueConfig, QueueWorker};
 use crate::quotas::QuotaService;
 use crate::reports::ReportService;
-use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::sessions::remote_commands::SessionCommands;
 use crate::sessions::{SessionService, SessionServiceParts};
 use crate::tasks::TaskService;
 use crate::traces::{TracePropagation, TraceSpans};
-use crate::warm_pool::{WarmPool, WarmPoolConfig};
-use crate::webhooks::WebhookService;
+use crate::triggers::scheduler::{Scheduler, SchedulerConfig};
+use crate::triggers::webhooks::WebhookService;
 
 /// The adapters the services run on.
 #[allow(missing_debug_implementations)] // trait objects only

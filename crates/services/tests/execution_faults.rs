@@ -22,8 +22,8 @@ use overseer_ports::{
     FileError, MockReportFiles, MockWorkspaces, PageRequest, RandomIds, Repositories, Scope,
     SystemClock,
 };
-use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::tasks::TaskService;
+use overseer_services::InProcessBroadcaster;
+use overseer_services::TaskService;
 use overseer_services::{Adapters, Deps, RequestContext, Services, ServicesConfig};
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use overseer_ports::agent::MockAgentRunner;
 use overseer_ports::{MockReportFiles, MockWorkspaces, NoTelemetry, RandomIds, SystemClock};
-use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::scheduler::SchedulerConfig;
+use overseer_services::InProcessBroadcaster;
+use overseer_services::SchedulerConfig;
 use overseer_services::{Adapters, Deps, Services, ServicesConfig, WarmPoolConfig};
 use overseer_testkit::MemoryStore;
 

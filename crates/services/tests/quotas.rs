@@ -21,8 +21,8 @@ use overseer_ports::repositories::{ClaimLimits, ExecutionFilter};
 use overseer_ports::{
     MockReportFiles, MockWorkspaces, PageRequest, RandomIds, Repositories, Scope, SystemClock,
 };
-use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::queue_worker::QueueConfig;
+use overseer_services::InProcessBroadcaster;
+use overseer_services::QueueConfig;
 use overseer_services::{Adapters, Deps, RequestContext, ServiceError, Services, ServicesConfig};
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;

@@ -14,8 +14,8 @@ use overseer_ports::repositories::ClaimLimits;
 use overseer_ports::{
     MockReportFiles, MockWorkspaces, RandomIds, Repositories, Scope, SystemClock,
 };
-use overseer_services::broadcast::InProcessBroadcaster;
-use overseer_services::queue_worker::QueueConfig;
+use overseer_services::InProcessBroadcaster;
+use overseer_services::QueueConfig;
 use overseer_services::{Adapters, Deps, Services, ServicesConfig};
 use overseer_testkit::{MemoryStore, fixtures};
 use serde_json::json;

@@ -14,7 +14,7 @@ use overseer_domain::{
     AgentOptions, MessageType, SessionId, SessionMode, SessionName, SessionStatus, ToolCallStatus,
 };
 use overseer_ports::{PageRequest, Scope};
-use overseer_services::error::ServiceError;
+use overseer_services::ServiceError;
 use overseer_testkit::script::{Reply, Script};
 use overseer_testkit::{MemoryCluster, MemoryStore};
 use serde_json::json;

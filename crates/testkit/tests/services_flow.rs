@@ -15,7 +15,7 @@ use overseer_domain::{
 };
 use overseer_ports::repositories::AuditFilter;
 use overseer_ports::{PageRequest, Repositories, Scope};
-use overseer_services::reports::ReportSubject;
+use overseer_services::ReportSubject;
 use overseer_testkit::MemoryStore;
 use overseer_testkit::fixtures;
 use overseer_testkit::script::{Reply, Script, content_text};

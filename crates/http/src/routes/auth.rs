@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use overseer_domain::UserId;
-use overseer_services::auth::TokenPair;
+use overseer_services::TokenPair;
 use serde::Deserialize;
 use uuid::Uuid;
 

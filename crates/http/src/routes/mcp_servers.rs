@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use overseer_domain::{McpScope, McpServer, McpServerConfig, McpServerId, McpServerName};
-use overseer_services::mcp_servers::McpServerPatch;
+use overseer_services::McpServerPatch;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

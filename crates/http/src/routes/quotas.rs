@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, get, put, web};
 use overseer_domain::{Quota, UsdBudget, UserId};
-use overseer_services::quotas::QuotaStatus;
+use overseer_services::QuotaStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::HttpState;

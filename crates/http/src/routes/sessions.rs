@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use overseer_domain::{
     AgentOptions, ApprovalId, ReportFormat, SessionId, SessionMode, SessionName,
 };
-use overseer_services::reports::ReportSubject;
+use overseer_services::ReportSubject;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -14,7 +14,7 @@ use actix_ws::{CloseCode, CloseReason};
 use overseer_domain::{Role, SessionId};
 use overseer_ports::{LiveEventKind, Subscription, SubscriptionEnd};
 use overseer_services::RequestContext;
-use overseer_services::sessions::SessionService;
+use overseer_services::SessionService;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -248,7 +248,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 mod tests {
     use overseer_domain::SessionId;
     use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEvent};
-    use overseer_services::broadcast::InProcessBroadcaster;
+    use overseer_services::InProcessBroadcaster;
 
     use super::*;
 

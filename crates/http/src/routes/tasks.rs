@@ -9,7 +9,7 @@ use overseer_domain::{
     AgentOptions, CronSchedule, NewTask, PromptTemplate, ReportFormat, Schedule, TaskId, TaskName,
     TaskTemplate, TimeZoneName, TriggerType,
 };
-use overseer_services::tasks::TaskPatch;
+use overseer_services::TaskPatch;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use overseer_domain::TaskId;
-use overseer_services::webhooks::{Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use overseer_services::{Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde::Serialize;
 
 use crate::HttpState;

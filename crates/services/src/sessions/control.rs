@@ -9,7 +9,7 @@ use overseer_domain::{Session, SessionId, SessionStatus};
 use overseer_ports::{Scope, commands};
 
 use super::{AGENT_GONE, SessionService, working_directory};
-use crate::cluster_link::{NODE_LOST, Route};
+use crate::cluster::link::{NODE_LOST, Route};
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 

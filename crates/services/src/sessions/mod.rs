@@ -7,6 +7,8 @@
 //! the settling of turns whose node died.
 
 mod control;
+pub(crate) mod processor;
+pub(crate) mod remote_commands;
 mod turn;
 
 use overseer_domain::AuditAction;
@@ -22,21 +24,21 @@ use overseer_ports::repositories::SessionFilter;
 use overseer_ports::{EventBroadcaster, Page, PageRequest, Scope, Telemetry, Workspaces};
 use serde_json::json;
 
-use crate::agent_pool::{AgentPool, AgentState};
-use crate::agent_runtime::AgentRuntime;
+use crate::agents::mcp_config::McpConfigBuilder;
+use crate::agents::option_rules::OptionRules;
+use crate::agents::pool::{AgentPool, AgentState};
+use crate::agents::runtime::AgentRuntime;
+use crate::agents::warm::WarmPool;
 use crate::approvals::ApprovalGate;
 use crate::audit::{AuditRecord, AuditService};
-use crate::cluster_link::ClusterLink;
+use crate::callbacks::tool_tracking::ToolTracker;
+use crate::cluster::link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
-use crate::live_events::status_event;
-use crate::mcp_config::McpConfigBuilder;
-use crate::option_rules::OptionRules;
-use crate::processor::{CostCursor, MessageProcessor};
+use crate::events::live::status_event;
 use crate::quotas::QuotaService;
-use crate::tool_tracking::ToolTracker;
+use crate::sessions::processor::{CostCursor, MessageProcessor};
 use crate::traces::{TracePropagation, TraceSpans};
-use crate::warm_pool::WarmPool;
 
 /// The output of a tool call whose agent ended before the tool finished.
 pub(super) const AGENT_GONE: &str = "the agent stopped before the tool finished";
@@ -443,7 +445,7 @@ mod tests {
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
-    use crate::broadcast::InProcessBroadcaster;
+    use crate::events::broadcast::InProcessBroadcaster;
 
     async fn service() -> (Arc<SessionService>, RequestContext, Deps) {
         let repos = MemoryStore::new().repositories();

@@ -11,14 +11,14 @@ use overseer_ports::agent::{
 };
 
 use super::{SessionService, TurnOutcome, working_directory};
-use crate::agent_activity::Activity;
-use crate::agent_slots::Slot;
+use crate::agents::slots::Slot;
+use crate::callbacks::activity::Activity;
+use crate::callbacks::hooks::SessionHooks;
+use crate::callbacks::permissions::SessionPermissions;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
-use crate::hooks::SessionHooks;
-use crate::live_events::{agent_waiting_event, turn_failed_event};
-use crate::permissions::SessionPermissions;
-use crate::processor::{CostCursor, MessageProcessor};
+use crate::events::live::{agent_waiting_event, turn_failed_event};
+use crate::sessions::processor::{CostCursor, MessageProcessor};
 use tracing::Instrument;
 
 /// Most agent events stored in one write: the events already waiting when the session reads

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use overseer_ports::agent::{AgentEvent, AgentRunner, AgentSession, MockAgentSession};
 use overseer_ports::{RandomIds, ReportFiles, Repositories, SystemClock, Workspaces};
-use overseer_services::broadcast::InProcessBroadcaster;
+use overseer_services::InProcessBroadcaster;
 use overseer_services::{Adapters, Deps};
 
 /// Adapters over `repos` with the system clock, random ids, an in-process broadcaster, no

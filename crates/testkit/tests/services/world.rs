@@ -18,11 +18,11 @@ use overseer_ports::{
     SystemClock,
 };
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
-use overseer_services::approvals::ApprovalGate;
-use overseer_services::queue_worker::QueueConfig;
-use overseer_services::reports::ReportService;
-use overseer_services::sessions::SessionService;
-use overseer_services::tasks::TaskService;
+use overseer_services::ApprovalGate;
+use overseer_services::QueueConfig;
+use overseer_services::ReportService;
+use overseer_services::SessionService;
+use overseer_services::TaskService;
 use overseer_services::{Adapters, Deps, PoolConfig, RequestContext, Services, ServicesConfig};
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::fixtures;

@@ -34,14 +34,6 @@ impl Calendar {
         let tick = self.cron.find_previous_occurrence(&local, true).ok()?;
         from_chrono(tick.with_timezone(&Utc))
     }
-
-    /// The first tick after `after`, if the pattern has one.
-    #[must_use]
-    pub fn next_tick(&self, after: OffsetDateTime) -> Option<OffsetDateTime> {
-        let local = self.zone.from_utc_datetime(&to_chrono(after)?.naive_utc());
-        let tick = self.cron.find_next_occurrence(&local, false).ok()?;
-        from_chrono(tick.with_timezone(&Utc))
-    }
 }
 
 fn to_chrono(at: OffsetDateTime) -> Option<DateTime<Utc>> {
@@ -60,6 +52,16 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    impl Calendar {
+        /// The first tick after `after`, if the pattern has one.
+        #[must_use]
+        pub fn next_tick(&self, after: OffsetDateTime) -> Option<OffsetDateTime> {
+            let local = self.zone.from_utc_datetime(&to_chrono(after)?.naive_utc());
+            let tick = self.cron.find_next_occurrence(&local, false).ok()?;
+            from_chrono(tick.with_timezone(&Utc))
+        }
+    }
 
     fn calendar(cron: &str, zone: &str) -> Result<Calendar, ValidationError> {
         Calendar::new(&Schedule {

@@ -1,6 +1,8 @@
 //! Tasks: create, update, soft-delete, list, and execute (validate, store `pending`, hand to
 //! the queue, return at once).
 
+pub(crate) mod calendar;
+
 use overseer_domain::AuditAction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,15 +18,15 @@ use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{ExecutionQueue, Page, PageRequest};
 use serde_json::{Value, json};
 
-use crate::agent_runtime::AgentRuntime;
+use crate::agents::option_rules::OptionRules;
+use crate::agents::runtime::AgentRuntime;
 use crate::audit::{AuditRecord, AuditService};
-use crate::calendar::Calendar;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
-use crate::executor::{StopReason, StopRequests};
-use crate::option_rules::OptionRules;
+use crate::executions::executor::{StopReason, StopRequests};
 use crate::quotas::QuotaService;
 use crate::sessions::SessionService;
+use crate::tasks::calendar::Calendar;
 use crate::traces::TraceSpans;
 
 /// The changes of a task update; `None` leaves a field as it is.

@@ -14,11 +14,11 @@ use std::time::Duration;
 use overseer_domain::{MissedTicks, Task, TaskExecution};
 use time::OffsetDateTime;
 
-use crate::calendar::Calendar;
 use crate::context::Deps;
 use crate::error::ServiceError;
-use crate::executor::Shutdown;
+use crate::executions::executor::Shutdown;
 use crate::tasks::TaskService;
+use crate::tasks::calendar::Calendar;
 
 /// How the scheduler runs.
 #[derive(Clone, Copy, Debug)]

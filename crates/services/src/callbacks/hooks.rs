@@ -12,8 +12,8 @@ use overseer_ports::agent::{
 use serde_json::{Value, json};
 
 use crate::audit::{AuditRecord, AuditService};
-use crate::permissions::SessionPermissions;
-use crate::tool_tracking::{ToolTracker, ToolUse};
+use crate::callbacks::permissions::SessionPermissions;
+use crate::callbacks::tool_tracking::{ToolTracker, ToolUse};
 
 pub struct SessionHooks {
     pub session: SessionId,

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::approvals::{ApprovalGate, ApprovalOutcome};
 use crate::audit::{AuditRecord, AuditService};
-use crate::tool_tracking::{ToolTracker, ToolUse};
+use crate::callbacks::tool_tracking::{ToolTracker, ToolUse};
 
 /// What the rules say about one tool use.
 #[derive(Clone, Debug, PartialEq, Eq)]

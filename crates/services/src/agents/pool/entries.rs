@@ -8,8 +8,8 @@ use overseer_domain::SessionId;
 use overseer_ports::agent::{AgentCallbacks, AgentSession, AgentSpec};
 use tokio::time::Instant;
 
-use crate::agent_activity::Activity;
-use crate::agent_slots::Slot;
+use crate::agents::slots::Slot;
+use crate::callbacks::activity::Activity;
 
 /// A session's running agent.
 pub(super) struct Live {
@@ -48,7 +48,10 @@ pub(super) struct Entries {
 pub(super) enum Room {
     Free(Slot),
     /// A warm agent of this pool, taken out: spending it closes it and frees its slot.
-    Warm(Arc<crate::warm_pool::WarmPool>, crate::warm_pool::Spent),
+    Warm(
+        Arc<crate::agents::warm::WarmPool>,
+        crate::agents::warm::Spent,
+    ),
     Evicted(SessionId, Live),
-    Queued(crate::agent_slots::Ticket, usize),
+    Queued(crate::agents::slots::Ticket, usize),
 }

@@ -45,3 +45,12 @@ pub enum PoolError {
     )]
     StartTimeout { seconds: u64 },
 }
+
+impl From<PoolError> for crate::error::ServiceError {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Agent(err) => Self::Agent(err),
+            PoolError::StartTimeout { seconds } => Self::AgentCapacity { seconds },
+        }
+    }
+}

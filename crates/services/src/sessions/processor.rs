@@ -14,10 +14,10 @@ use overseer_ports::agent::{AgentEvent, ContentBlock};
 use overseer_ports::repositories::UsageDelta;
 use serde_json::{Value, json};
 
+use crate::callbacks::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
 use crate::context::Deps;
 use crate::error::ServiceError;
-use crate::live_events::message_event;
-use crate::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
+use crate::events::live::message_event;
 
 /// The CLI reports `total_cost_usd` cumulatively per process: the cursor remembers the last
 /// total of the current process, so each turn adds only its own cost, and a new process
@@ -124,23 +124,6 @@ impl MessageProcessor {
             .then(|| message.content.pointer("/message/content"))
             .flatten()
             .and_then(Value::as_str)
-    }
-
-    /// Records one event. Returns the stored message, if the event is one.
-    ///
-    /// # Errors
-    /// [`ServiceError::Storage`] and friends.
-    pub async fn handle(
-        &self,
-        session: SessionId,
-        event: &AgentEvent,
-        cost: &mut CostCursor,
-        process: Option<u32>,
-    ) -> Result<Option<Message>, ServiceError> {
-        let mut stored = self
-            .handle_all(session, std::slice::from_ref(event), cost, process)
-            .await?;
-        Ok(stored.pop().flatten())
     }
 
     /// Records events that arrived together (group commit): their messages in one write,
@@ -292,6 +275,25 @@ mod flow_tests {
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
+
+    impl MessageProcessor {
+        /// Records one event. Returns the stored message, if the event is one.
+        ///
+        /// # Errors
+        /// [`ServiceError::Storage`] and friends.
+        pub async fn handle(
+            &self,
+            session: SessionId,
+            event: &AgentEvent,
+            cost: &mut CostCursor,
+            process: Option<u32>,
+        ) -> Result<Option<Message>, ServiceError> {
+            let mut stored = self
+                .handle_all(session, std::slice::from_ref(event), cost, process)
+                .await?;
+            Ok(stored.pop().flatten())
+        }
+    }
 
     async fn tool_calls(repos: &Repositories, session: SessionId) -> Vec<ToolCall> {
         repos

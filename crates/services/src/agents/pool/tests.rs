@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::*;
-use crate::warm_pool::WarmPoolConfig;
+use crate::agents::warm::WarmPoolConfig;
 
 /// What happened, in order: `start <n>` and `close <n>` (n counts starts from 1).
 #[derive(Default)]

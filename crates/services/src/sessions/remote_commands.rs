@@ -10,7 +10,7 @@ use overseer_domain::ApprovalId;
 use overseer_ports::{EventNote, commands};
 
 use crate::approvals::ApprovalGate;
-use crate::cluster_link::CommandSink;
+use crate::cluster::link::CommandSink;
 use crate::sessions::SessionService;
 
 /// Runs commands with this node's sessions and approvals.

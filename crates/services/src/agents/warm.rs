@@ -32,7 +32,7 @@ use overseer_ports::agent::{
 use overseer_ports::{IdSource, Workspaces};
 use tokio::time::Instant;
 
-use crate::agent_slots::{AgentSlots, Slot};
+use crate::agents::slots::{AgentSlots, Slot};
 
 /// How many agents the pool keeps warm, and for how long.
 #[derive(Clone, Copy, Debug)]
@@ -498,5 +498,5 @@ impl HookHandler for Binding {
 }
 
 #[cfg(test)]
-#[path = "warm_pool_tests.rs"]
+#[path = "warm_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
 //! The live events subscribers receive, built in one place: by the node that stores them, and
-//! by other nodes rebuilding them from the database (see [`crate::cluster_relay`]). Their wire
+//! by other nodes rebuilding them from the database (see [`crate::cluster::relay`]). Their wire
 //! form is [`LiveEvent::payload`]'s.
 
 use overseer_domain::{Approval, Message, SessionId, SessionStatus};

@@ -1,6 +1,6 @@
 //! The link between nodes: this node's name, the bus to the others, where a session's
 //! commands run, and how a command note is sent. What a node does with the commands it
-//! receives is [`crate::cluster_commands`]'s; the sessions and approvals only send.
+//! receives is [`crate::sessions::remote_commands`]'s; the sessions and approvals only send.
 
 use std::sync::Arc;
 

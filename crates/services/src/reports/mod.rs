@@ -1,6 +1,8 @@
 //! Reports: a session's record (messages, tool calls, metrics) and, for a task run, its task,
 //! variables and outcome, rendered and stored as `<data_dir>/reports/<id>/report.<ext>`.
 
+pub(crate) mod render;
+
 use overseer_domain::AuditAction;
 use std::sync::Arc;
 
@@ -13,10 +15,10 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit::{AuditRecord, AuditService};
+use crate::callbacks::tool_tracking::output_text;
 use crate::context::Deps;
 use crate::error::ServiceError;
-use crate::report_render::{Metrics, Outcome, ReportData, TimelineEntry, ToolCallLine, render};
-use crate::tool_tracking::output_text;
+use crate::reports::render::{Metrics, Outcome, ReportData, TimelineEntry, ToolCallLine, render};
 
 /// Messages read into one report at most.
 const MAX_MESSAGES: u32 = 10_000;

@@ -31,9 +31,9 @@ pub use config::{PoolConfig, PoolError};
 
 use entries::{Entries, Live, Recipe, Room};
 
-use crate::agent_activity::Activity;
-use crate::agent_slots::{AgentSlots, Slot};
-use crate::warm_pool::WarmPool;
+use crate::agents::slots::{AgentSlots, Slot};
+use crate::agents::warm::WarmPool;
+use crate::callbacks::activity::Activity;
 
 /// Live agents by session, bounded, with eviction on demand and transparent resume.
 pub struct AgentPool {

@@ -37,15 +37,6 @@ pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The signature header value for `body` sent at `timestamp` (Unix seconds).
-#[must_use]
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    format!(
-        "sha256={}",
-        hmac_sha256_hex(secret.as_bytes(), &signed_message(timestamp, body))
-    )
-}
-
 fn signed_message(timestamp: i64, body: &[u8]) -> Vec<u8> {
     let mut message = format!("{timestamp}.").into_bytes();
     message.extend_from_slice(body);
@@ -226,6 +217,14 @@ fn variables(body: &[u8]) -> Result<BTreeMap<String, Value>, ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The signature header value for `body` sent at `timestamp` (Unix seconds).
+    fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+        format!(
+            "sha256={}",
+            hmac_sha256_hex(secret.as_bytes(), &signed_message(timestamp, body))
+        )
+    }
 
     #[test]
     fn hmac_matches_rfc_4231_test_case_2() {

@@ -230,22 +230,10 @@ impl ToolTracker {
         Ok(writes.len())
     }
 
-    /// The assistant asked for the tool (links the row to its message).
-    ///
-    /// # Errors
-    /// [`ServiceError::Storage`] and friends.
-    pub async fn requested(
-        &self,
-        tool_use: &ToolUse<'_>,
-        message: MessageId,
-    ) -> Result<ToolCall, ServiceError> {
-        self.record(tool_use, ToolEvent::Requested(message)).await
-    }
-
     /// The PreToolUse hook fired: the tool is about to run.
     ///
     /// # Errors
-    /// As [`ToolTracker::requested`].
+    /// [`ServiceError::Storage`] and friends.
     pub async fn started(&self, tool_use: &ToolUse<'_>) -> Result<ToolCall, ServiceError> {
         self.record(tool_use, ToolEvent::Started).await
     }
@@ -253,7 +241,7 @@ impl ToolTracker {
     /// The permission decision. A denied tool ends here.
     ///
     /// # Errors
-    /// As [`ToolTracker::requested`].
+    /// As [`ToolTracker::started`].
     pub async fn decided(
         &self,
         tool_use: &ToolUse<'_>,
@@ -265,7 +253,7 @@ impl ToolTracker {
     /// The tool's output (PostToolUse hook or tool result). The first report wins.
     ///
     /// # Errors
-    /// As [`ToolTracker::requested`].
+    /// As [`ToolTracker::started`].
     pub async fn finished(
         &self,
         tool_use: &ToolUse<'_>,

@@ -11,9 +11,9 @@ use overseer_ports::repositories::{ClaimLimits, LostLeases};
 use overseer_ports::{ExecutionQueue, QueueError};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::cluster_link::NODE_LOST;
+use crate::cluster::link::NODE_LOST;
 use crate::context::Deps;
-use crate::executor::{ExecutionRunner, Shutdown};
+use crate::executions::executor::{ExecutionRunner, Shutdown};
 use crate::sessions::SessionService;
 
 /// The shortest heartbeat or recovery period, whatever the lease (a zero period would spin).

@@ -11,9 +11,9 @@ use overseer_ports::{
 };
 use tokio::sync::mpsc;
 
-use crate::cluster_link::{CommandSink, is_command};
+use crate::cluster::link::{CommandSink, is_command};
 use crate::error::ServiceError;
-use crate::live_events::{approval_event, message_event, status_event};
+use crate::events::live::{approval_event, message_event, status_event};
 
 /// Most notes sent in one announcement (Postgres: one statement).
 const NOTES_PER_ANNOUNCEMENT: usize = 512;
@@ -163,7 +163,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::broadcast::InProcessBroadcaster;
+    use crate::events::broadcast::InProcessBroadcaster;
 
     struct NoCommands;
 
