@@ -15,7 +15,7 @@ use overseer_http::throttle::AuthThrottles;
 use overseer_http::{HttpState, configure};
 use overseer_ports::agent::Secret;
 use overseer_ports::repositories::ClaimLimits;
-use overseer_ports::{ClusterBus, RandomIds, SystemClock, Telemetry};
+use overseer_ports::{ClusterBus, EventBroadcaster, RandomIds, SystemClock, Telemetry};
 use overseer_runner_claude::{
     ClaudeConfig, ClaudeRunner, Containment, ProcessRecords, Sandbox, check_cli, find_on_path,
 };
@@ -300,7 +300,7 @@ pub async fn check_agent_runtime(settings: &Settings) -> AgentSetup {
 pub fn wire(
     settings: &Settings,
     store: &Store,
-    live: Arc<InProcessBroadcaster>,
+    live: Arc<dyn EventBroadcaster>,
     telemetry: Arc<dyn Telemetry>,
     agent: AgentSetup,
 ) -> Result<(Services, Arc<AuthService>), AppError> {
@@ -415,7 +415,7 @@ impl Application {
         let (services, auth) = wire(
             settings,
             &store,
-            live.clone(),
+            live.clone() as Arc<dyn EventBroadcaster>,
             Arc::new(telemetry.clone()),
             agent,
         )?;

@@ -1,13 +1,12 @@
 //! Tasks: a named prompt template with agent options, owned by a user.
 
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::agent_options::AgentOptions;
 use crate::ids::{TaskId, UserId};
 use crate::report::ReportFormat;
 use crate::string_enum::string_enum;
-use crate::template::{PromptTemplate, TaskTemplate, VariableSpec};
+use crate::template::TaskTemplate;
 use crate::validation::{ValidationError, check_optional_text, check_text, validated_string};
 
 const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -195,81 +194,10 @@ pub struct TaskSnapshot {
     pub report: Option<Option<ReportFormat>>,
 }
 
-impl TaskSnapshot {
-    /// The stored JSON form.
-    #[must_use]
-    pub fn to_json(&self) -> Value {
-        let mut json = json!({
-            "task_version": self.task_version,
-            "prompt_template": self.template.template().source(),
-            "variables": self.template.variables(),
-            "sdk_options": self.options.to_json(),
-        });
-        if let Some(name) = &self.task_name {
-            json["task_name"] = json!(name.as_str());
-        }
-        if let Some(report) = self.report {
-            json["report_format"] = json!(report.map(ReportFormat::as_str));
-        }
-        json
-    }
-
-    /// Parses the stored JSON form.
-    ///
-    /// # Errors
-    /// A [`ValidationError`] naming the part that does not parse.
-    pub fn from_json(value: &Value) -> Result<Self, ValidationError> {
-        let field = |name: &str| value.get(name).cloned().unwrap_or(Value::Null);
-        let task_version = field("task_version")
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| ValidationError::new("task_snapshot.task_version", "missing"))?;
-        let source = field("prompt_template")
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ValidationError::new("task_snapshot.prompt_template", "missing"))?;
-        let variables: Vec<VariableSpec> = serde_json::from_value(field("variables"))
-            .map_err(|e| ValidationError::new("task_snapshot.variables", e))?;
-        let template = PromptTemplate::parse(source)
-            .and_then(|t| TaskTemplate::new(t, variables))
-            .map_err(|e| ValidationError::new("task_snapshot.prompt_template", e))?;
-        let options = AgentOptions::from_json(field("sdk_options"))?;
-        let task_name = match value.get("task_name") {
-            None => None,
-            Some(name) => Some(
-                name.as_str()
-                    .ok_or_else(|| ValidationError::new("task_snapshot.task_name", "not a string"))
-                    .and_then(TaskName::new)?,
-            ),
-        };
-        let report = match value.get("report_format") {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(format) => Some(Some(
-                format
-                    .as_str()
-                    .ok_or_else(|| {
-                        ValidationError::new("task_snapshot.report_format", "not a string")
-                    })?
-                    .parse::<ReportFormat>()?,
-            )),
-        };
-        Ok(Self {
-            task_version,
-            task_name,
-            template,
-            options,
-            report,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
 
     use super::*;
-    use crate::template::VariableName;
 
     fn cron(pattern: &str) -> CronSchedule {
         CronSchedule::new(pattern).unwrap()
@@ -316,59 +244,6 @@ mod tests {
         assert_eq!(err.field, "schedule");
         let removed = Schedule::changed(None, Some(None), None, Some(MissedTicks::Skip));
         assert!(removed.is_err());
-    }
-
-    fn sample_task() -> Task {
-        let template = TaskTemplate::new(
-            PromptTemplate::parse("Check {cluster_name}").unwrap(),
-            vec![VariableSpec::required_string(
-                VariableName::new("cluster_name").unwrap(),
-            )],
-        )
-        .unwrap();
-        Task::new(
-            TaskId::from_uuid(uuid::Uuid::nil()),
-            UserId::from_uuid(uuid::Uuid::nil()),
-            NewTask {
-                name: TaskName::new("Kubernetes Cluster Health Check").unwrap(),
-                description: None,
-                template,
-                options: AgentOptions::default(),
-                generate_report: true,
-                report_format: ReportFormat::Markdown,
-                schedule: None,
-            },
-            datetime!(2026-01-01 0:00 UTC),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn snapshot_round_trips_through_json() {
-        let snapshot = sample_task().snapshot();
-        assert_eq!(
-            TaskSnapshot::from_json(&snapshot.to_json()).unwrap(),
-            snapshot
-        );
-        let mut reporting = sample_task();
-        reporting.generate_report = true;
-        reporting.report_format = ReportFormat::Pdf;
-        let snapshot = reporting.snapshot();
-        assert_eq!(snapshot.report, Some(Some(ReportFormat::Pdf)));
-        assert_eq!(
-            TaskSnapshot::from_json(&snapshot.to_json()).unwrap(),
-            snapshot
-        );
-    }
-
-    #[test]
-    fn a_snapshot_stored_before_names_and_reports_were_kept_still_reads() {
-        let mut old = sample_task().snapshot().to_json();
-        let fields = old.as_object_mut().unwrap();
-        fields.remove("task_name");
-        fields.remove("report_format");
-        let read = TaskSnapshot::from_json(&old).unwrap();
-        assert_eq!((read.task_name, read.report), (None, None));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod connect;
 mod convert;
 mod entities;
 mod repos;
+mod task_snapshot;
 
 pub use cluster::PgClusterBus;
 pub use connect::{Store, StoreError};

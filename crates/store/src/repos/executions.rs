@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use async_trait::async_trait;
 use overseer_domain::{
     ExecutionId, ExecutionStatus, Lease, MessageId, ReportId, SessionId, TaskExecution, TaskId,
-    TaskSnapshot, UserId,
+    UserId,
 };
 use overseer_ports::repositories::{
     ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
@@ -19,6 +19,7 @@ use sea_orm::{
 use super::{cas_miss, scoped};
 use crate::convert::{corrupt, fetch_page, parse, unavailable, write_err};
 use crate::entities::task_executions::{ActiveModel, Column, Entity, Model};
+use crate::task_snapshot;
 
 const ENTITY: &str = "task execution";
 
@@ -33,7 +34,7 @@ fn to_model(execution: &TaskExecution) -> Result<Model, RepoError> {
         session_id: execution.session_id.map(|id| id.as_uuid()),
         trigger_type: execution.trigger.as_str().to_owned(),
         variables: serde_json::to_value(&execution.variables).map_err(|e| corrupt(ENTITY)(&e))?,
-        task_snapshot: execution.snapshot.to_json(),
+        task_snapshot: task_snapshot::to_json(&execution.snapshot),
         status: execution.status().as_str().to_owned(),
         error_message: execution.error_message.clone(),
         started_at: execution.started_at,
@@ -55,7 +56,7 @@ fn to_domain(row: Model) -> Result<TaskExecution, RepoError> {
     let bad = corrupt(ENTITY);
     let variables: BTreeMap<String, serde_json::Value> =
         serde_json::from_value(row.variables).map_err(|e| bad(&e))?;
-    let snapshot = TaskSnapshot::from_json(&row.task_snapshot).map_err(|e| bad(&e))?;
+    let snapshot = task_snapshot::from_json(&row.task_snapshot).map_err(|e| bad(&e))?;
     let mut execution = TaskExecution::new(
         ExecutionId::from_uuid(row.id),
         TaskId::from_uuid(row.task_id),
