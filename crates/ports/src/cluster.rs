@@ -4,33 +4,95 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use overseer_domain::SessionId;
+use overseer_domain::{ApprovalId, SessionId, SessionStatus};
 
 use crate::RepoError;
 
-/// What one node tells the others: a live event it stored (for their subscribers), or a
-/// command for the node that runs a session's agent.
+/// What one node tells the others about a session: a live event it stored (for their
+/// subscribers), or a command for the node that runs the session's agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventNote {
     pub session_id: SessionId,
-    /// The message's sequence number (for other kinds, the session's last one).
+    /// The message's sequence number (for other notes, the session's last one, or 0).
     pub sequence: u64,
-    /// Events: `message`, `status`, `approval`. Commands: see [`commands`].
-    pub kind: String,
-    /// What else identifies the event: the approval id, or `from>to` of a status change.
-    pub reference: Option<String>,
-    /// The one node that must act on a command; `None`: every node (live events).
-    pub target: Option<String>,
+    pub kind: NoteKind,
 }
 
-/// The kinds of command notes.
-pub mod commands {
-    /// Run a turn for the stored user message at `sequence`.
-    pub const DELIVER_MESSAGE: &str = "deliver_message";
+/// Whether a note points to a live event or carries a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoteKind {
+    /// A live event stored by the announcing node: every other node rebuilds it from the
+    /// database for its own subscribers.
+    Event(StoredEvent),
+    /// A command for the node named `node` (every node when `None`: whichever holds what it
+    /// is about acts).
+    Command {
+        node: Option<String>,
+        command: Command,
+    },
+}
+
+/// A live event another node can rebuild from the database: what the note must carry besides
+/// the session and sequence to find it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredEvent {
+    /// The message at the note's sequence.
+    Message,
+    /// The session's status changed from `from` to `to`.
+    Status {
+        from: SessionStatus,
+        to: SessionStatus,
+    },
+    /// The approval was asked or answered.
+    Approval { approval_id: ApprovalId },
+}
+
+/// What one node asks of the node that runs a session's agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run a turn for the stored user message at the note's sequence.
+    DeliverMessage,
     /// Interrupt the session's current turn.
-    pub const INTERRUPT: &str = "interrupt";
-    /// The approval named by `reference` was answered in the database: wake its waiter.
-    pub const APPROVAL_ANSWERED: &str = "approval_answered";
+    Interrupt,
+    /// The approval was answered in the database: wake its waiter.
+    ApprovalAnswered { approval_id: ApprovalId },
+}
+
+impl EventNote {
+    /// A note pointing to a stored live event, for every other node.
+    #[must_use]
+    pub fn event(session_id: SessionId, sequence: u64, event: StoredEvent) -> Self {
+        Self {
+            session_id,
+            sequence,
+            kind: NoteKind::Event(event),
+        }
+    }
+
+    /// A command about `session_id`, for `node` (every node when `None`).
+    #[must_use]
+    pub fn command(
+        session_id: SessionId,
+        sequence: u64,
+        command: Command,
+        node: Option<String>,
+    ) -> Self {
+        Self {
+            session_id,
+            sequence,
+            kind: NoteKind::Command { node, command },
+        }
+    }
+
+    /// Whether the node named `node` must look at this note: every event, and the commands
+    /// addressed to it or to every node.
+    #[must_use]
+    pub fn concerns(&self, node: &str) -> bool {
+        match &self.kind {
+            NoteKind::Event(_) => true,
+            NoteKind::Command { node: target, .. } => target.as_deref().is_none_or(|t| t == node),
+        }
+    }
 }
 
 /// Receives the notes of other nodes.

@@ -22,7 +22,7 @@ pub use broadcast::{
     Subscription, SubscriptionEnd,
 };
 pub use clock::{Clock, SystemClock};
-pub use cluster::{ClusterBus, EventNote, NoteHandler, commands};
+pub use cluster::{ClusterBus, Command, EventNote, NoteHandler, NoteKind, StoredEvent};
 pub use error::RepoError;
 pub use execution_queue::{ExecutionQueue, QueueError};
 pub use files::{FileError, ReportFiles, Workspaces};

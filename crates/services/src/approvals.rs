@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
 use overseer_ports::agent::PermissionRequest;
-use overseer_ports::{EventBroadcaster, RepoError, commands};
+use overseer_ports::{Command, EventBroadcaster, RepoError};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -269,10 +269,9 @@ impl ApprovalGate {
             // The agent that asked runs on another node.
             cluster
                 .send(
-                    commands::APPROVAL_ANSWERED,
+                    Command::ApprovalAnswered { approval_id: id },
                     approval.session_id,
                     0,
-                    Some(id.to_string()),
                     None,
                 )
                 .await?;

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use overseer_domain::SessionId;
-use overseer_ports::{ClusterBus, EventNote, NoteHandler, RepoError};
+use overseer_domain::{ApprovalId, SessionId, SessionStatus};
+use overseer_ports::{
+    ClusterBus, Command, EventNote, NoteHandler, NoteKind, RepoError, StoredEvent,
+};
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
@@ -40,23 +42,80 @@ impl PgClusterBus {
     }
 }
 
+// The payload: `{"node", "session", "seq", "kind", "ref", "to"}`. `kind` is the live event's
+// kind (`message`, `status`, `approval`) or the command's (`deliver_message`, `interrupt`,
+// `approval_answered`); `ref` is the approval id, or `from>to` of a status change; `to` is the
+// node a command is for.
+const DELIVER_MESSAGE: &str = "deliver_message";
+const INTERRUPT: &str = "interrupt";
+const APPROVAL_ANSWERED: &str = "approval_answered";
+
 fn encode(node: &str, note: &EventNote) -> String {
+    let (kind, reference, target) = match &note.kind {
+        NoteKind::Event(StoredEvent::Message) => ("message", None, None),
+        NoteKind::Event(StoredEvent::Status { from, to }) => {
+            ("status", Some(format!("{from}>{to}")), None)
+        }
+        NoteKind::Event(StoredEvent::Approval { approval_id }) => {
+            ("approval", Some(approval_id.to_string()), None)
+        }
+        NoteKind::Command { node, command } => {
+            let (kind, reference) = match command {
+                Command::DeliverMessage => (DELIVER_MESSAGE, None),
+                Command::Interrupt => (INTERRUPT, None),
+                Command::ApprovalAnswered { approval_id } => {
+                    (APPROVAL_ANSWERED, Some(approval_id.to_string()))
+                }
+            };
+            (kind, reference, node.as_deref())
+        }
+    };
     json!({
         "node": node, "session": note.session_id, "seq": note.sequence,
-        "kind": note.kind, "ref": note.reference, "to": note.target,
+        "kind": kind, "ref": reference, "to": target,
     })
     .to_string()
 }
 
-/// The note in `payload` and its sender.
+/// The note in `payload` and its sender; `None` for a payload this node does not understand
+/// (a newer node's note: ignored).
 fn decode(payload: &str) -> Option<(String, EventNote)> {
     let value: Value = serde_json::from_str(payload).ok()?;
+    let reference = value["ref"].as_str();
+    let approval_id = || reference?.parse::<ApprovalId>().ok();
+    let target = value["to"].as_str().map(str::to_owned);
+    let kind = match value["kind"].as_str()? {
+        "message" => NoteKind::Event(StoredEvent::Message),
+        "status" => {
+            let (from, to) = reference?.split_once('>')?;
+            NoteKind::Event(StoredEvent::Status {
+                from: from.parse::<SessionStatus>().ok()?,
+                to: to.parse::<SessionStatus>().ok()?,
+            })
+        }
+        "approval" => NoteKind::Event(StoredEvent::Approval {
+            approval_id: approval_id()?,
+        }),
+        DELIVER_MESSAGE => NoteKind::Command {
+            node: target,
+            command: Command::DeliverMessage,
+        },
+        INTERRUPT => NoteKind::Command {
+            node: target,
+            command: Command::Interrupt,
+        },
+        APPROVAL_ANSWERED => NoteKind::Command {
+            node: target,
+            command: Command::ApprovalAnswered {
+                approval_id: approval_id()?,
+            },
+        },
+        _ => return None,
+    };
     let note = EventNote {
         session_id: value["session"].as_str()?.parse::<SessionId>().ok()?,
         sequence: value["seq"].as_u64()?,
-        kind: value["kind"].as_str()?.to_owned(),
-        reference: value["ref"].as_str().map(str::to_owned),
-        target: value["to"].as_str().map(str::to_owned),
+        kind,
     };
     Some((value["node"].as_str()?.to_owned(), note))
 }
@@ -143,15 +202,54 @@ mod tests {
 
     #[test]
     fn notes_round_trip_through_their_payload() {
-        let note = EventNote {
-            session_id: SessionId::from_uuid(uuid::Uuid::now_v7()),
-            sequence: 42,
-            kind: "approval".to_owned(),
-            reference: Some("0190-…".to_owned()),
-            target: Some("node-b".to_owned()),
-        };
-        let (sender, decoded) = decode(&encode("node-a", &note)).unwrap();
-        assert_eq!((sender.as_str(), decoded), ("node-a", note));
+        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+        let approval_id = ApprovalId::from_uuid(uuid::Uuid::now_v7());
+        let notes = [
+            EventNote::event(session, 42, StoredEvent::Message),
+            EventNote::event(
+                session,
+                43,
+                StoredEvent::Status {
+                    from: SessionStatus::Processing,
+                    to: SessionStatus::Active,
+                },
+            ),
+            EventNote::event(session, 44, StoredEvent::Approval { approval_id }),
+            EventNote::command(session, 45, Command::DeliverMessage, Some("node-b".into())),
+            EventNote::command(session, 0, Command::Interrupt, Some("node-b".into())),
+            EventNote::command(session, 0, Command::ApprovalAnswered { approval_id }, None),
+        ];
+        for note in notes {
+            let (sender, decoded) = decode(&encode("node-a", &note)).unwrap();
+            assert_eq!((sender.as_str(), decoded), ("node-a", note));
+        }
+    }
+
+    #[test]
+    fn the_payload_keeps_its_wire_format_and_unknown_notes_are_ignored() {
+        let session = SessionId::from_uuid(uuid::Uuid::nil());
+        let payload: Value = serde_json::from_str(&encode(
+            "node-a",
+            &EventNote::event(
+                session,
+                7,
+                StoredEvent::Status {
+                    from: SessionStatus::Processing,
+                    to: SessionStatus::Failed,
+                },
+            ),
+        ))
+        .unwrap();
+        assert_eq!(
+            payload,
+            json!({"node": "node-a", "session": session, "seq": 7, "kind": "status",
+                   "ref": "processing>failed", "to": null})
+        );
+        let unknown = json!({"node": "b", "session": session, "seq": 1, "kind": "telepathy"});
+        assert!(decode(&unknown.to_string()).is_none());
+        let bad_status =
+            json!({"node": "b", "session": session, "seq": 1, "kind": "status", "ref": "x"});
+        assert!(decode(&bad_status.to_string()).is_none());
         assert!(decode("{}").is_none());
         assert!(decode("not json").is_none());
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use overseer_domain::{Session, SessionId};
-use overseer_ports::{ClusterBus, EventNote, commands};
+use overseer_ports::{ClusterBus, Command, EventNote};
 
 use crate::error::ServiceError;
 
@@ -63,23 +63,17 @@ impl ClusterLink {
         }
     }
 
-    /// Sends a command of `kind` about `session` to `node` (every node when `None`).
+    /// Sends `command` about `session` to `node` (every node when `None`).
     pub(crate) async fn send(
         &self,
-        kind: &str,
+        command: Command,
         session: SessionId,
         sequence: u64,
-        reference: Option<String>,
         node: Option<String>,
     ) -> Result<(), ServiceError> {
-        let note = EventNote {
-            session_id: session,
-            sequence,
-            kind: kind.to_owned(),
-            reference,
-            target: node,
-        };
-        self.bus.announce(&note).await?;
+        self.bus
+            .announce(&EventNote::command(session, sequence, command, node))
+            .await?;
         Ok(())
     }
 }
@@ -90,15 +84,7 @@ pub trait CommandSink: Send + Sync {
     /// The node whose commands this sink runs.
     fn node(&self) -> &str;
 
-    /// Runs one command (in the background when it takes long).
-    async fn execute(&self, note: EventNote);
-}
-
-/// Whether `kind` names a command (not a live event).
-#[must_use]
-pub fn is_command(kind: &str) -> bool {
-    matches!(
-        kind,
-        commands::DELIVER_MESSAGE | commands::INTERRUPT | commands::APPROVAL_ANSWERED
-    )
+    /// Runs `command` about `session` (in the background when it takes long); `sequence` is
+    /// the note's (the delivered message's for [`Command::DeliverMessage`]).
+    async fn execute(&self, session: SessionId, sequence: u64, command: Command);
 }

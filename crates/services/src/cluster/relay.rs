@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use overseer_domain::{ApprovalId, SessionStatus};
+use overseer_domain::SessionId;
 use overseer_ports::{
-    ClusterBus, EventBroadcaster, EventNote, LiveEvent, LiveEventBody, Repositories, Scope,
+    ClusterBus, EventBroadcaster, EventNote, LiveEvent, LiveEventBody, NoteKind, Repositories,
+    Scope, StoredEvent,
 };
 use tokio::sync::mpsc;
 
-use crate::cluster::link::{CommandSink, is_command};
+use crate::cluster::link::CommandSink;
 use crate::error::ServiceError;
 use crate::events::live::{approval_event, message_event, status_event};
 
@@ -50,28 +51,32 @@ impl RelayingBroadcaster {
     }
 }
 
-/// The note that lets another node rebuild `event`.
-fn note_of(event: &LiveEvent) -> EventNote {
-    let reference = match &event.body {
-        LiveEventBody::Approval { approval_id, .. } => Some(approval_id.to_string()),
-        LiveEventBody::Status { from, to, .. } => Some(format!("{from}>{to}")),
-        _ => None,
+/// The note that lets another node rebuild `event`; `None` for events that are not stored
+/// (an agent's state, a turn that could not run), which stay on their node.
+fn note_of(event: &LiveEvent) -> Option<EventNote> {
+    let stored = match &event.body {
+        LiveEventBody::Message { .. } => StoredEvent::Message,
+        LiveEventBody::Approval { approval_id, .. } => StoredEvent::Approval {
+            approval_id: *approval_id,
+        },
+        LiveEventBody::Status { from, to, .. } => StoredEvent::Status {
+            from: *from,
+            to: *to,
+        },
+        _ => return None,
     };
-    EventNote {
-        session_id: event.session_id,
-        sequence: event.sequence,
-        kind: event.kind().as_str().to_owned(),
-        reference,
-        target: None,
-    }
+    Some(EventNote::event(event.session_id, event.sequence, stored))
 }
 
 impl EventBroadcaster for RelayingBroadcaster {
     fn publish(&self, event: LiveEvent) {
         let note = note_of(&event);
         self.local.publish(event);
-        // The receiver lives as long as the runtime: a send error means it is shutting down.
-        let _ = self.notes.send(note);
+        if let Some(note) = note {
+            // The receiver lives as long as the runtime: a send error means it is shutting
+            // down.
+            let _ = self.notes.send(note);
+        }
     }
 }
 
@@ -89,14 +94,19 @@ pub fn relay_from_other_nodes(
     }));
     tokio::spawn(async move {
         while let Some(note) = queue.recv().await {
-            if note.target.as_deref().is_some_and(|t| t != commands.node()) {
+            if !note.concerns(commands.node()) {
                 continue;
             }
-            if is_command(&note.kind) {
-                commands.execute(note).await;
-                continue;
-            }
-            match rebuild(&repos, &note).await {
+            let stored = match note.kind {
+                NoteKind::Event(stored) => stored,
+                NoteKind::Command { command, .. } => {
+                    commands
+                        .execute(note.session_id, note.sequence, command)
+                        .await;
+                    continue;
+                }
+            };
+            match rebuild(&repos, note.session_id, note.sequence, stored).await {
                 Ok(Some(event)) => local.publish(event),
                 Ok(None) => {}
                 Err(err) => {
@@ -107,49 +117,36 @@ pub fn relay_from_other_nodes(
     })
 }
 
-/// The event a note points to, read from the database (`None`: gone or unknown).
+/// The event a note points to, read from the database (`None`: gone).
 async fn rebuild(
     repos: &Repositories,
-    note: &EventNote,
+    session: SessionId,
+    sequence: u64,
+    stored: StoredEvent,
 ) -> Result<Option<LiveEvent>, ServiceError> {
-    match note.kind.as_str() {
-        "message" => {
-            let after = note.sequence.saturating_sub(1);
-            let found = repos.messages.list_after(note.session_id, after, 1).await?;
+    match stored {
+        StoredEvent::Message => {
+            let after = sequence.saturating_sub(1);
+            let found = repos.messages.list_after(session, after, 1).await?;
             Ok(found
                 .first()
-                .filter(|m| m.sequence_number == note.sequence)
+                .filter(|m| m.sequence_number == sequence)
                 .map(message_event))
         }
-        "approval" => {
-            let Some(id) = note
-                .reference
-                .as_deref()
-                .and_then(|r| r.parse::<ApprovalId>().ok())
-            else {
-                return Ok(None);
-            };
-            let approval = repos.approvals.get(id, Scope::Admin).await?;
-            Ok(Some(approval_event(&approval, note.sequence, None)))
+        StoredEvent::Approval { approval_id } => {
+            let approval = repos.approvals.get(approval_id, Scope::Admin).await?;
+            Ok(Some(approval_event(&approval, sequence, None)))
         }
-        "status" => {
-            let Some((from, to)) = note.reference.as_deref().and_then(|r| r.split_once('>')) else {
-                return Ok(None);
-            };
-            let (Ok(from), Ok(to)) = (from.parse::<SessionStatus>(), to.parse::<SessionStatus>())
-            else {
-                return Ok(None);
-            };
-            let session = repos.sessions.get(note.session_id, Scope::Admin).await?;
+        StoredEvent::Status { from, to } => {
+            let session_row = repos.sessions.get(session, Scope::Admin).await?;
             Ok(Some(status_event(
-                note.session_id,
-                note.sequence,
+                session,
+                sequence,
                 from,
                 to,
-                session.error_message.as_deref(),
+                session_row.error_message.as_deref(),
             )))
         }
-        _ => Ok(None),
     }
 }
 
@@ -157,8 +154,8 @@ async fn rebuild(
 mod tests {
     use std::sync::Mutex;
 
-    use overseer_domain::{MessageId, MessageRole, MessageType, NewMessage};
-    use overseer_ports::MockClusterBus;
+    use overseer_domain::{MessageId, MessageRole, MessageType, NewMessage, SessionStatus};
+    use overseer_ports::{Command, MockClusterBus};
     use overseer_testkit::{MemoryStore, fixtures};
     use serde_json::json;
 
@@ -173,8 +170,8 @@ mod tests {
             "node-b"
         }
 
-        async fn execute(&self, note: EventNote) {
-            panic!("no command expected: {note:?}");
+        async fn execute(&self, session: SessionId, _: u64, command: Command) {
+            panic!("no command expected: {command:?} for {session}");
         }
     }
 

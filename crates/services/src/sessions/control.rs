@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use overseer_domain::{Session, SessionId, SessionStatus};
-use overseer_ports::{Scope, commands};
+use overseer_ports::{Command, Scope};
 
 use super::{AGENT_GONE, SessionService, working_directory};
 use crate::cluster::link::{NODE_LOST, Route};
@@ -39,7 +39,7 @@ impl SessionService {
             }
             Route::There(node) => {
                 let stored = self.processor.user_message(id, &text).await?;
-                self.command(commands::DELIVER_MESSAGE, id, stored.sequence_number, node)
+                self.command(Command::DeliverMessage, id, stored.sequence_number, node)
                     .await
             }
             Route::Lost => Err(self.lose(id).await),
@@ -55,13 +55,13 @@ impl SessionService {
 
     async fn command(
         &self,
-        kind: &str,
+        command: Command,
         id: SessionId,
         sequence: u64,
         node: String,
     ) -> Result<(), ServiceError> {
         match &self.cluster {
-            Some(cluster) => cluster.send(kind, id, sequence, None, Some(node)).await,
+            Some(cluster) => cluster.send(command, id, sequence, Some(node)).await,
             None => Ok(()),
         }
     }
@@ -163,7 +163,7 @@ impl SessionService {
         let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
         match self.route(&session).await? {
             Route::Here => self.interrupt_agent(id).await,
-            Route::There(node) => self.command(commands::INTERRUPT, id, 0, node).await,
+            Route::There(node) => self.command(Command::Interrupt, id, 0, node).await,
             // Nothing runs any more: the session ends instead.
             Route::Lost => {
                 self.fail(id, NODE_LOST).await;

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use overseer_domain::ApprovalId;
-use overseer_ports::{EventNote, commands};
+use overseer_domain::SessionId;
+use overseer_ports::Command;
 
 use crate::approvals::ApprovalGate;
 use crate::cluster::link::CommandSink;
@@ -34,19 +34,18 @@ impl CommandSink for SessionCommands {
         &self.node
     }
 
-    async fn execute(&self, note: EventNote) {
-        let session = note.session_id;
-        match note.kind.as_str() {
-            commands::DELIVER_MESSAGE => {
+    async fn execute(&self, session: SessionId, sequence: u64, command: Command) {
+        match command {
+            Command::DeliverMessage => {
                 // A whole turn: it must not hold up the notes behind it.
                 let sessions = self.sessions.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = sessions.run_delivered(session, note.sequence).await {
+                    if let Err(err) = sessions.run_delivered(session, sequence).await {
                         tracing::warn!(session = %session, error = %err, "delivered turn failed");
                     }
                 });
             }
-            commands::INTERRUPT => {
+            Command::Interrupt => {
                 // The CLI may take its time to answer: the notes behind it must not wait.
                 let sessions = self.sessions.clone();
                 tokio::spawn(async move {
@@ -55,16 +54,7 @@ impl CommandSink for SessionCommands {
                     }
                 });
             }
-            commands::APPROVAL_ANSWERED => {
-                if let Some(id) = note
-                    .reference
-                    .as_deref()
-                    .and_then(|r| r.parse::<ApprovalId>().ok())
-                {
-                    self.approvals.wake(id).await;
-                }
-            }
-            other => tracing::warn!(kind = other, "ignoring an unknown command"),
+            Command::ApprovalAnswered { approval_id } => self.approvals.wake(approval_id).await,
         }
     }
 }
