@@ -40,6 +40,7 @@ pub use executions::queue::QueueConfig;
 pub use quotas::QuotaStatus;
 pub use reports::{ReportService, ReportSubject};
 pub use sessions::SessionService;
+pub use sessions::stream::{SessionStream, StreamEnd, StreamItem};
 pub use tasks::{TaskPatch, TaskService};
 pub use traces::{TraceParent, TracePropagation};
 pub use triggers::scheduler::SchedulerConfig;

@@ -123,8 +123,6 @@ pub struct Services {
     pub scheduler: Arc<Scheduler>,
     /// This node's queue worker.
     pub worker: Arc<QueueWorker>,
-    /// Executions of this node as they end (for `Prefer: wait`).
-    pub execution_watch: ExecutionWatch,
     /// Whether this node can run agents (for `/health`).
     pub agent_runtime: AgentRuntime,
     shutdown: Arc<Shutdown>,
@@ -287,7 +285,8 @@ impl Services {
                 .with_cancellation(sessions.clone(), stops, config.cancel_grace)
                 .with_option_rules(option_rules)
                 .with_agent_runtime(config.agent_runtime.clone())
-                .with_traces(traces.clone()),
+                .with_traces(traces.clone())
+                .with_execution_watch(execution_watch.clone()),
         );
         let scheduler = Scheduler::new(
             deps.clone(),
@@ -308,7 +307,6 @@ impl Services {
             warm,
             mcp_servers,
             worker,
-            execution_watch,
             agent_runtime: config.agent_runtime,
             shutdown,
             background: Background {

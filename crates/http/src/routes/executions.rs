@@ -36,35 +36,18 @@ pub(crate) fn wait_seconds(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// How often a waiter re-reads the row anyway: an ending written by another node is not
-/// announced in this process.
-const REREAD: Duration = Duration::from_millis(500);
-
-/// Answers when the execution has ended (announced in-process, or seen on a re-read) or
-/// `seconds` have passed.
+/// The execution once it has ended, or after `seconds`.
 pub(crate) async fn wait_for_end(
     state: &HttpState,
     ctx: &RequestContext,
     id: ExecutionId,
     seconds: u64,
 ) -> Result<TaskExecution, ApiError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    // Subscribed before the first read: an ending between the two is not missed.
-    let mut ended = state.services.execution_watch.subscribe();
-    loop {
-        let execution = state.services.tasks.execution(ctx, id).await?;
-        if execution.status().is_terminal() || tokio::time::Instant::now() >= deadline {
-            return Ok(execution);
-        }
-        let reread = (tokio::time::Instant::now() + REREAD).min(deadline);
-        loop {
-            match tokio::time::timeout_at(reread, ended.recv()).await {
-                Ok(Ok(ended_id)) if ended_id != id => {}
-                // Ours ended, we lagged behind (it may be among the skipped), or time to re-read.
-                _ => break,
-            }
-        }
-    }
+    Ok(state
+        .services
+        .tasks
+        .wait_for_end(ctx, id, Duration::from_secs(seconds))
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/task-executions/{id}", tag = "task-executions", responses((status = 200, description = "The execution", body = ExecutionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "task execution id"), ("prefer" = Option<String>, Header, description = "wait=N (0 to 300 s)")), security(("bearer" = [])))]

@@ -1,10 +1,10 @@
 //! `GET /sessions/{id}/stream`: the session's events, as a WebSocket (on `Upgrade`) or as
 //! server-sent events (otherwise).
 //!
-//! One producer serves both. It subscribes before it replays, so nothing published during the
-//! replay is lost; messages already replayed are skipped when they come again live (by sequence
-//! number), so nothing is sent twice. A subscriber that falls behind the broadcast buffer gets a
-//! closing frame with the reason and the `after` to resume from: it never slows the run.
+//! One producer serves both: it subscribes, then pumps the session's stream
+//! (`SessionService::stream`: the replay, then live events, nothing lost and nothing twice)
+//! into frames. A subscriber that falls behind the broadcast buffer gets a closing frame with
+//! the reason and the `after` to resume from: it never slows the run.
 //! SSE clients resume with `Last-Event-ID` (the sequence number), WebSocket ones with `?after=`.
 
 use actix_web::http::header;
@@ -12,12 +12,9 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{CloseCode, CloseReason};
 use overseer_domain::{Role, SessionId};
-use overseer_ports::{LiveEventKind, Subscription, SubscriptionEnd};
-use overseer_services::RequestContext;
-use overseer_services::SessionService;
+use overseer_services::{SessionStream, StreamEnd, StreamItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::id;
@@ -36,7 +33,6 @@ struct StreamQuery {
     token: Option<String>,
 }
 
-const REPLAY_BATCH: u32 = 500;
 /// Live streams (WebSocket or SSE) open at once on one session, on this node.
 pub(crate) const MAX_SUBSCRIBERS_PER_SESSION: usize = 256;
 /// Frames waiting for a slow client before the producer itself waits.
@@ -53,85 +49,49 @@ enum Frame {
     Close { reason: String },
 }
 
-/// Replays what is stored after `after`, then follows `live`, into a channel.
-fn produce(
-    sessions: Arc<SessionService>,
-    ctx: RequestContext,
-    session: SessionId,
-    after: u64,
-    mut live: Box<dyn Subscription>,
-) -> mpsc::Receiver<Frame> {
+/// Pumps `stream` into a channel of frames for the client's writer; ends when the stream does
+/// or the client goes away.
+fn produce(mut events: SessionStream) -> mpsc::Receiver<Frame> {
     let (out, frames) = mpsc::channel(CLIENT_BUFFER);
     tokio::spawn(async move {
-        let mut last = after;
-        loop {
-            let Ok(batch) = sessions.messages(&ctx, session, last, REPLAY_BATCH).await else {
-                let _ = out
-                    .send(Frame::Close {
-                        reason: "replay failed".to_owned(),
-                    })
-                    .await;
+        while let Some(item) = events.next().await {
+            if out.send(frame_of(item)).await.is_err() {
                 return;
-            };
-            let done = batch.len() < REPLAY_BATCH as usize;
-            for message in batch {
-                last = message.sequence_number;
-                let body = json!({"kind": "message", "sequence": last, "message": MessageView::from(message)});
-                if out
-                    .send(Frame::Event {
-                        sequence: last,
-                        kind: "message".to_owned(),
-                        body,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            if done {
-                break;
             }
         }
-        follow_live(live.as_mut(), &out, last).await;
     });
     frames
 }
 
-/// Forwards live events after `last` until the subscriber lags (then a closing frame with the
-/// reason and the resume point), the channel closes, or the client goes away.
-async fn follow_live(live: &mut dyn Subscription, out: &mpsc::Sender<Frame>, mut last: u64) {
-    loop {
-        match live.next().await {
-            Ok(event) => {
-                let kind = event.kind();
-                if kind == LiveEventKind::Message {
-                    if event.sequence <= last {
-                        continue;
-                    }
-                    last = event.sequence;
-                }
-                let body = json!({"kind": kind.as_str(), "sequence": event.sequence, "payload": event.payload()});
-                if out
-                    .send(Frame::Event {
-                        sequence: event.sequence,
-                        kind: kind.as_str().to_owned(),
-                        body,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+fn frame_of(item: StreamItem) -> Frame {
+    match item {
+        StreamItem::Replayed(message) => {
+            let sequence = message.sequence_number;
+            Frame::Event {
+                sequence,
+                kind: "message".to_owned(),
+                body: json!({"kind": "message", "sequence": sequence, "message": MessageView::from(message)}),
             }
-            Err(SubscriptionEnd::Lagged { missed }) => {
-                let reason =
-                    format!("too slow: {missed} events missed; reconnect with after={last}");
-                let _ = out.send(Frame::Close { reason }).await;
-                return;
-            }
-            Err(SubscriptionEnd::Closed) => return,
         }
+        StreamItem::Live(event) => {
+            let kind = event.kind().as_str();
+            Frame::Event {
+                sequence: event.sequence,
+                kind: kind.to_owned(),
+                body: json!({"kind": kind, "sequence": event.sequence, "payload": event.payload()}),
+            }
+        }
+        StreamItem::End(StreamEnd::ReplayFailed) => Frame::Close {
+            reason: "replay failed".to_owned(),
+        },
+        StreamItem::End(StreamEnd::Lagged {
+            missed,
+            resume_after,
+        }) => Frame::Close {
+            reason: format!(
+                "too slow: {missed} events missed; reconnect with after={resume_after}"
+            ),
+        },
     }
 }
 
@@ -177,7 +137,7 @@ pub(crate) async fn stream(
         .live
         .subscribe(session, MAX_SUBSCRIBERS_PER_SESSION)
         .map_err(|full| ApiError::cap_reached("subscribers_per_session", full.to_string()))?;
-    let frames = produce(state.services.sessions.clone(), ctx, session, after, live);
+    let frames = produce(state.services.sessions.stream(ctx, session, after, live));
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -246,71 +206,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[cfg(test)]
 mod tests {
-    use overseer_domain::SessionId;
-    use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEvent};
-    use overseer_services::InProcessBroadcaster;
-
     use super::*;
 
-    fn event(session: SessionId, sequence: u64) -> LiveEvent {
-        LiveEvent {
-            session_id: session,
-            sequence,
-            body: overseer_ports::LiveEventBody::Message {
-                message_id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
-                message_type: overseer_domain::MessageType::Assistant,
-                role: None,
-                content: json!({}),
-            },
-        }
-    }
-
-    #[tokio::test]
-    async fn a_lagging_subscriber_is_closed_with_the_reason_and_never_slows_the_publisher() {
-        let broadcaster = InProcessBroadcaster::new(4);
-        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-        let mut live = EventSubscriber::subscribe(&broadcaster, session, 8).unwrap();
-        // The run publishes far more than the subscriber's buffer while it reads nothing: the
-        // publisher never waits.
-        let started = std::time::Instant::now();
-        for sequence in 1..=10_000 {
-            broadcaster.publish(event(session, sequence));
-        }
+    #[test]
+    fn a_lagging_stream_closes_with_the_reason_and_where_to_resume() {
+        let Frame::Close { reason } = frame_of(StreamItem::End(StreamEnd::Lagged {
+            missed: 7,
+            resume_after: 42,
+        })) else {
+            panic!("expected a closing frame");
+        };
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "publishing waited: {:?}",
-            started.elapsed()
+            reason.contains("too slow") && reason.contains("after=42"),
+            "{reason}"
         );
-
-        let (out, mut frames) = mpsc::channel(8);
-        follow_live(live.as_mut(), &out, 0).await;
-        match frames.recv().await {
-            Some(Frame::Close { reason }) => {
-                assert!(
-                    reason.contains("too slow") && reason.contains("after=0"),
-                    "{reason}"
-                );
-            }
-            _ => panic!("expected a closing frame"),
-        }
-    }
-
-    #[tokio::test]
-    async fn replayed_messages_are_not_sent_twice() {
-        let broadcaster = InProcessBroadcaster::new(16);
-        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-        let mut live = EventSubscriber::subscribe(&broadcaster, session, 8).unwrap();
-        for sequence in 1..=5 {
-            broadcaster.publish(event(session, sequence));
-        }
-        drop(broadcaster); // closes the channel once the buffered events are read
-        let (out, mut frames) = mpsc::channel(16);
-        follow_live(live.as_mut(), &out, 3).await;
-        drop(out);
-        let mut seen = Vec::new();
-        while let Some(Frame::Event { sequence, .. }) = frames.recv().await {
-            seen.push(sequence);
-        }
-        assert_eq!(seen, vec![4, 5]);
     }
 }

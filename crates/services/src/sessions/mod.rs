@@ -9,6 +9,7 @@
 mod control;
 pub(crate) mod processor;
 pub(crate) mod remote_commands;
+pub(crate) mod stream;
 mod turn;
 
 use overseer_domain::AuditAction;

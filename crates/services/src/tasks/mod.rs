@@ -2,6 +2,7 @@
 //! the queue, return at once).
 
 pub(crate) mod calendar;
+mod wait;
 
 use overseer_domain::AuditAction;
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use crate::agents::runtime::AgentRuntime;
 use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
+use crate::events::execution_watch::ExecutionWatch;
 use crate::executions::executor::{StopReason, StopRequests};
 use crate::quotas::QuotaService;
 use crate::sessions::SessionService;
@@ -73,6 +75,8 @@ pub struct TaskService {
     runtime: AgentRuntime,
     /// Where a queued execution's span waits for its worker.
     traces: TraceSpans,
+    /// Announces endings in this process, so waiters answer at once.
+    ended: ExecutionWatch,
 }
 
 /// What cancelling a running execution needs.
@@ -110,6 +114,7 @@ impl TaskService {
             option_rules: OptionRules::default(),
             runtime: AgentRuntime::default(),
             traces: TraceSpans::default(),
+            ended: ExecutionWatch::default(),
         }
     }
 
@@ -125,6 +130,14 @@ impl TaskService {
     #[must_use]
     pub fn with_option_rules(mut self, rules: OptionRules) -> Self {
         self.option_rules = rules;
+        self
+    }
+
+    /// Answers [`TaskService::wait_for_end`] as soon as `watch` announces the ending (without
+    /// it, waiters notice on their next re-read).
+    #[must_use]
+    pub fn with_execution_watch(mut self, watch: ExecutionWatch) -> Self {
+        self.ended = watch;
         self
     }
 
