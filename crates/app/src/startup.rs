@@ -357,6 +357,7 @@ pub fn wire(
         runner: Arc::new(runner),
         workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
         report_files: Arc::new(LocalReportFiles::new(&data_dir)),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: live,
         telemetry,
         cluster,

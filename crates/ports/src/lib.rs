@@ -14,6 +14,7 @@ mod files;
 mod health;
 mod id_source;
 mod page;
+pub mod report_renderer;
 pub mod repositories;
 mod telemetry;
 
@@ -29,6 +30,7 @@ pub use files::{FileError, ReportFiles, Workspaces};
 pub use health::HealthProbe;
 pub use id_source::{IdSource, RandomIds};
 pub use page::{Page, PageRequest, Scope};
+pub use report_renderer::ReportRenderer;
 pub use repositories::Repositories;
 pub use telemetry::{ApprovalResult, Hibernation, NoTelemetry, Telemetry};
 
@@ -44,4 +46,5 @@ pub use {
     cluster::MockClusterBus,
     execution_queue::MockExecutionQueue,
     files::{MockReportFiles, MockWorkspaces},
+    report_renderer::MockReportRenderer,
 };

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
-use overseer_ports::{ClusterBus, EventBroadcaster, ReportFiles, Telemetry, Workspaces};
+use overseer_ports::{
+    ClusterBus, EventBroadcaster, ReportFiles, ReportRenderer, Telemetry, Workspaces,
+};
 
 use crate::agents::mcp_config::McpConfigBuilder;
 use crate::agents::mcp_servers::McpServerService;
@@ -40,6 +42,8 @@ pub struct Adapters {
     pub runner: Arc<dyn AgentRunner>,
     pub workspaces: Arc<dyn Workspaces>,
     pub report_files: Arc<dyn ReportFiles>,
+    /// Turns reports into documents (`overseer_reports::DocumentRenderer`).
+    pub report_renderer: Arc<dyn ReportRenderer>,
     /// This node's own subscribers.
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub telemetry: Arc<dyn Telemetry>,
@@ -253,7 +257,11 @@ impl Services {
                 approvals: approvals.clone(),
             }),
         });
-        let reports = Arc::new(ReportService::new(deps.clone(), adapters.report_files));
+        let reports = Arc::new(ReportService::new(
+            deps.clone(),
+            adapters.report_files,
+            adapters.report_renderer,
+        ));
         let stops = Arc::new(StopRequests::default());
         let shutdown = Arc::new(Shutdown::default());
         let runner = Arc::new(

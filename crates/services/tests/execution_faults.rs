@@ -119,6 +119,7 @@ async fn setup(fault: Fault) -> Setup {
         runner: Arc::new(runner(fault)),
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(files),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

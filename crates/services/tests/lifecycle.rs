@@ -21,6 +21,7 @@ fn services(config: ServicesConfig) -> Services {
         runner: Arc::new(MockAgentRunner::new()),
         workspaces: Arc::new(MockWorkspaces::new()),
         report_files: Arc::new(MockReportFiles::new()),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(NoTelemetry),
         cluster: None,

@@ -104,6 +104,7 @@ async fn setup_with(default_quota: Quota, task_budget: Option<f64>, claims: Clai
         runner: Arc::new(runner),
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(MockReportFiles::new()),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -101,6 +101,7 @@ fn start_node(repos: &Repositories, node: &str, lease: Duration) -> Services {
         runner: Arc::new(MockAgentRunner::new()),
         workspaces: Arc::new(MockWorkspaces::new()),
         report_files: Arc::new(MockReportFiles::new()),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

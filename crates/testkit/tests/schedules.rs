@@ -33,6 +33,7 @@ fn node(repos: &Repositories, clock: &Arc<ManualClock>, dir: &std::path::Path) -
         runner: Arc::new(ClaudeRunner::default()),
         workspaces: Arc::new(LocalWorkspaces::new(dir)),
         report_files: Arc::new(LocalReportFiles::new(dir)),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -1,8 +1,6 @@
 //! Reports: a session's record (messages, tool calls, metrics) and, for a task run, its task,
 //! variables and outcome, rendered and stored as `<data_dir>/reports/<id>/report.<ext>`.
 
-pub(crate) mod render;
-
 use overseer_domain::AuditAction;
 use std::sync::Arc;
 
@@ -18,7 +16,9 @@ use crate::audit::{AuditRecord, AuditService};
 use crate::callbacks::tool_tracking::output_text;
 use crate::context::Deps;
 use crate::error::ServiceError;
-use crate::reports::render::{Metrics, Outcome, ReportData, TimelineEntry, ToolCallLine, render};
+use overseer_ports::report_renderer::{
+    Metrics, Outcome, ReportData, ReportRenderer, TimelineEntry, ToolCallLine,
+};
 
 /// Messages read into one report at most.
 const MAX_MESSAGES: u32 = 10_000;
@@ -28,6 +28,7 @@ pub struct ReportService {
     deps: Deps,
     audit: AuditService,
     files: Arc<dyn ReportFiles>,
+    renderer: Arc<dyn ReportRenderer>,
 }
 
 impl std::fmt::Debug for ReportService {
@@ -111,11 +112,12 @@ fn summary(message: &Message) -> String {
 
 impl ReportService {
     #[must_use]
-    pub fn new(deps: Deps, files: Arc<dyn ReportFiles>) -> Self {
+    pub fn new(deps: Deps, files: Arc<dyn ReportFiles>, renderer: Arc<dyn ReportRenderer>) -> Self {
         Self {
             audit: AuditService::new(deps.clone()),
             deps,
             files,
+            renderer,
         }
     }
 
@@ -251,7 +253,10 @@ impl ReportService {
             .await?;
         let data = self.data(&session, &subject).await?;
         let id = ReportId::from_uuid(self.deps.ids.new_id());
-        let file_path = self.files.write(id, format, render(format, &data)).await?;
+        let file_path = self
+            .files
+            .write(id, format, self.renderer.render(format, &data))
+            .await?;
         let report = Report {
             id,
             session_id,

@@ -470,6 +470,7 @@ mod tests {
             runner: Arc::new(MockAgentRunner::new()),
             workspaces: Arc::new(workspaces),
             report_files: Arc::new(overseer_ports::MockReportFiles::new()),
+            report_renderer: Arc::new(overseer_reports::DocumentRenderer),
             broadcaster: Arc::new(InProcessBroadcaster::default()),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
             cluster: None,

@@ -27,6 +27,7 @@ pub fn adapters(
         runner: Arc::new(runner),
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(report_files),
+        report_renderer: Arc::new(overseer_reports::DocumentRenderer),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -307,6 +307,7 @@ impl World {
             runner,
             workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
             report_files: Arc::new(LocalReportFiles::new(&data_dir)),
+            report_renderer: Arc::new(overseer_reports::DocumentRenderer),
             broadcaster: broadcaster.clone(),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
             cluster: membership.as_ref().map(|m| m.bus.clone()),

@@ -1,63 +1,22 @@
-//! Report renderers: one report model, four formats. Pure functions from data to bytes.
+//! The report renderer: one report model ([`ReportData`], from the ports), four formats —
+//! markdown, HTML, JSON and PDF (text set in Helvetica with `pdf-writer`). Pure functions from
+//! data to bytes.
 
 use std::fmt::Write as _;
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
-use serde::Serialize;
 
 use overseer_domain::ReportFormat;
+use overseer_ports::report_renderer::{ReportData, ReportRenderer};
 
-/// Everything a report shows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ReportData {
-    pub title: String,
-    pub task_name: Option<String>,
-    pub session_id: String,
-    pub execution_id: Option<String>,
-    pub trigger: Option<String>,
-    pub variables: serde_json::Map<String, serde_json::Value>,
-    pub outcome: Outcome,
-    pub metrics: Metrics,
-    pub timeline: Vec<TimelineEntry>,
-    pub tool_calls: Vec<ToolCallLine>,
-    pub generated_at: String,
-}
+/// Renders reports in every [`ReportFormat`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DocumentRenderer;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Outcome {
-    pub status: String,
-    pub result: Option<String>,
-    pub error: Option<String>,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
-    pub duration_seconds: Option<f64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Metrics {
-    pub messages: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub total_cost_usd: f64,
-    pub tool_calls: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TimelineEntry {
-    pub sequence: u64,
-    pub at: String,
-    pub kind: String,
-    pub summary: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ToolCallLine {
-    pub tool_name: String,
-    pub status: String,
-    pub decision: Option<String>,
-    pub input: String,
-    pub output: Option<String>,
-    pub duration_ms: Option<u64>,
+impl ReportRenderer for DocumentRenderer {
+    fn render(&self, format: ReportFormat, data: &ReportData) -> Vec<u8> {
+        render(format, data)
+    }
 }
 
 /// Renders `data` in `format`.
@@ -337,6 +296,8 @@ fn pdf(lines: &[String]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use overseer_ports::report_renderer::{Metrics, Outcome, TimelineEntry, ToolCallLine};
+
     use super::*;
 
     fn sample() -> ReportData {
