@@ -358,6 +358,7 @@ pub fn wire(
         workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
         report_files: Arc::new(LocalReportFiles::new(&data_dir)),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: live,
         telemetry,
         cluster,

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod auth;
 mod broadcast;
+mod calendar;
 mod clock;
 mod cluster;
 mod error;
@@ -22,6 +23,7 @@ pub use broadcast::{
     EventBroadcaster, EventSubscriber, LiveEvent, LiveEventBody, LiveEventKind, SubscribersFull,
     Subscription, SubscriptionEnd,
 };
+pub use calendar::ScheduleCalendar;
 pub use clock::{Clock, SystemClock};
 pub use cluster::{ClusterBus, Command, EventNote, NoteHandler, NoteKind, StoredEvent};
 pub use error::RepoError;
@@ -43,6 +45,7 @@ pub use id_source::MockIdSource;
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     broadcast::MockEventBroadcaster,
+    calendar::MockScheduleCalendar,
     cluster::MockClusterBus,
     execution_queue::MockExecutionQueue,
     files::{MockReportFiles, MockWorkspaces},

@@ -8,7 +8,8 @@ use std::time::Duration;
 use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
 use overseer_ports::{
-    ClusterBus, EventBroadcaster, ReportFiles, ReportRenderer, Telemetry, Workspaces,
+    ClusterBus, EventBroadcaster, ReportFiles, ReportRenderer, ScheduleCalendar, Telemetry,
+    Workspaces,
 };
 
 use crate::agents::mcp_config::McpConfigBuilder;
@@ -44,6 +45,8 @@ pub struct Adapters {
     pub report_files: Arc<dyn ReportFiles>,
     /// Turns reports into documents (`overseer_reports::DocumentRenderer`).
     pub report_renderer: Arc<dyn ReportRenderer>,
+    /// When schedules tick (`overseer_calendar::CronCalendar`).
+    pub calendar: Arc<dyn ScheduleCalendar>,
     /// This node's own subscribers.
     pub broadcaster: Arc<dyn EventBroadcaster>,
     pub telemetry: Arc<dyn Telemetry>,
@@ -289,16 +292,22 @@ impl Services {
         let queue: Arc<dyn overseer_ports::ExecutionQueue> = worker.clone();
         let mcp_servers = Arc::new(McpServerService::new(deps.clone()));
         let tasks = Arc::new(
-            TaskService::new(deps.clone(), queue, quotas.clone())
-                .with_cancellation(sessions.clone(), stops, config.cancel_grace)
-                .with_option_rules(option_rules)
-                .with_agent_runtime(config.agent_runtime.clone())
-                .with_traces(traces.clone())
-                .with_execution_watch(execution_watch.clone()),
+            TaskService::new(
+                deps.clone(),
+                queue,
+                quotas.clone(),
+                adapters.calendar.clone(),
+            )
+            .with_cancellation(sessions.clone(), stops, config.cancel_grace)
+            .with_option_rules(option_rules)
+            .with_agent_runtime(config.agent_runtime.clone())
+            .with_traces(traces.clone())
+            .with_execution_watch(execution_watch.clone()),
         );
         let scheduler = Scheduler::new(
             deps.clone(),
             tasks.clone(),
+            adapters.calendar,
             config.scheduler,
             shutdown.clone(),
         );

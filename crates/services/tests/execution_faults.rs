@@ -120,6 +120,7 @@ async fn setup(fault: Fault) -> Setup {
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(files),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

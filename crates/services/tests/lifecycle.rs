@@ -22,6 +22,7 @@ fn services(config: ServicesConfig) -> Services {
         workspaces: Arc::new(MockWorkspaces::new()),
         report_files: Arc::new(MockReportFiles::new()),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(NoTelemetry),
         cluster: None,

@@ -105,6 +105,7 @@ async fn setup_with(default_quota: Quota, task_budget: Option<f64>, claims: Clai
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(MockReportFiles::new()),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -102,6 +102,7 @@ fn start_node(repos: &Repositories, node: &str, lease: Duration) -> Services {
         workspaces: Arc::new(MockWorkspaces::new()),
         report_files: Arc::new(MockReportFiles::new()),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -34,6 +34,7 @@ fn node(repos: &Repositories, clock: &Arc<ManualClock>, dir: &std::path::Path) -
         workspaces: Arc::new(LocalWorkspaces::new(dir)),
         report_files: Arc::new(LocalReportFiles::new(dir)),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -471,6 +471,7 @@ mod tests {
             workspaces: Arc::new(workspaces),
             report_files: Arc::new(overseer_ports::MockReportFiles::new()),
             report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+            calendar: Arc::new(overseer_calendar::CronCalendar),
             broadcaster: Arc::new(InProcessBroadcaster::default()),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
             cluster: None,

@@ -1,7 +1,6 @@
 //! Tasks: create, update, soft-delete, list, and execute (validate, store `pending`, hand to
 //! the queue, return at once).
 
-pub(crate) mod calendar;
 mod wait;
 
 use overseer_domain::AuditAction;
@@ -16,7 +15,7 @@ use overseer_domain::{
     TriggerType, ValidationError, check_description,
 };
 use overseer_ports::repositories::ExecutionFilter;
-use overseer_ports::{ExecutionQueue, Page, PageRequest};
+use overseer_ports::{ExecutionQueue, Page, PageRequest, ScheduleCalendar};
 use serde_json::{Value, json};
 
 use crate::agents::option_rules::OptionRules;
@@ -28,7 +27,6 @@ use crate::events::execution_watch::ExecutionWatch;
 use crate::executions::executor::{StopReason, StopRequests};
 use crate::quotas::QuotaService;
 use crate::sessions::SessionService;
-use crate::tasks::calendar::Calendar;
 use crate::traces::TraceSpans;
 
 /// The changes of a task update; `None` leaves a field as it is.
@@ -48,9 +46,9 @@ pub struct TaskPatch {
 }
 
 /// A schedule must parse, and scheduled runs have no variables: each must have a default.
-fn check_schedule(task: &Task) -> Result<(), ServiceError> {
+fn check_schedule(calendar: &dyn ScheduleCalendar, task: &Task) -> Result<(), ServiceError> {
     if let Some(schedule) = &task.schedule {
-        Calendar::new(schedule)?;
+        calendar.check(schedule)?;
         if task.template.render(&BTreeMap::new()).is_err() {
             return Err(ValidationError::new(
                 "schedule",
@@ -75,6 +73,8 @@ pub struct TaskService {
     runtime: AgentRuntime,
     /// Where a queued execution's span waits for its worker.
     traces: TraceSpans,
+    /// Checks schedules.
+    calendar: Arc<dyn ScheduleCalendar>,
     /// Announces endings in this process, so waiters answer at once.
     ended: ExecutionWatch,
 }
@@ -104,7 +104,12 @@ impl std::fmt::Debug for TaskService {
 
 impl TaskService {
     #[must_use]
-    pub fn new(deps: Deps, queue: Arc<dyn ExecutionQueue>, quotas: Arc<QuotaService>) -> Self {
+    pub fn new(
+        deps: Deps,
+        queue: Arc<dyn ExecutionQueue>,
+        quotas: Arc<QuotaService>,
+        calendar: Arc<dyn ScheduleCalendar>,
+    ) -> Self {
         Self {
             audit: AuditService::new(deps.clone()),
             deps,
@@ -115,13 +120,14 @@ impl TaskService {
             runtime: AgentRuntime::default(),
             traces: TraceSpans::default(),
             ended: ExecutionWatch::default(),
+            calendar,
         }
     }
 
     /// What a task must satisfy beyond its own fields: a runnable schedule, and options this
     /// service allows.
     fn check(&self, task: &Task) -> Result<(), ServiceError> {
-        check_schedule(task)?;
+        check_schedule(self.calendar.as_ref(), task)?;
         Ok(self.option_rules.check(&task.options)?)
     }
 
@@ -547,6 +553,7 @@ mod tests {
                 deps.clone(),
                 Arc::new(queue),
                 Arc::new(QuotaService::new(deps, Quota::default())),
+                Arc::new(overseer_calendar::CronCalendar),
             ),
             RequestContext::internal(owner),
         )

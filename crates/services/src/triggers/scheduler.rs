@@ -12,13 +12,13 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use overseer_domain::{MissedTicks, Task, TaskExecution};
+use overseer_ports::ScheduleCalendar;
 use time::OffsetDateTime;
 
 use crate::context::Deps;
 use crate::error::ServiceError;
 use crate::executions::executor::Shutdown;
 use crate::tasks::TaskService;
-use crate::tasks::calendar::Calendar;
 
 /// How the scheduler runs.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +44,7 @@ impl Default for SchedulerConfig {
 pub struct Scheduler {
     deps: Deps,
     tasks: Arc<TaskService>,
+    calendar: Arc<dyn ScheduleCalendar>,
     config: SchedulerConfig,
     shutdown: Arc<Shutdown>,
 }
@@ -61,12 +62,14 @@ impl Scheduler {
     pub fn new(
         deps: Deps,
         tasks: Arc<TaskService>,
+        calendar: Arc<dyn ScheduleCalendar>,
         config: SchedulerConfig,
         shutdown: Arc<Shutdown>,
     ) -> Arc<Self> {
         Arc::new(Self {
             deps,
             tasks,
+            calendar,
             config,
             shutdown,
         })
@@ -126,7 +129,7 @@ impl Scheduler {
         let Some(schedule) = &task.schedule else {
             return Ok(None);
         };
-        let Some(tick) = Calendar::new(schedule)?.latest_tick(now) else {
+        let Some(tick) = self.calendar.latest_tick(schedule, now)? else {
             return Ok(None);
         };
         let since = self

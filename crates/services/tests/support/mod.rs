@@ -28,6 +28,7 @@ pub fn adapters(
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(report_files),
         report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+        calendar: Arc::new(overseer_calendar::CronCalendar),
         broadcaster: Arc::new(InProcessBroadcaster::default()),
         telemetry: Arc::new(overseer_ports::NoTelemetry),
         cluster: None,

@@ -308,6 +308,7 @@ impl World {
             workspaces: Arc::new(LocalWorkspaces::new(&data_dir)),
             report_files: Arc::new(LocalReportFiles::new(&data_dir)),
             report_renderer: Arc::new(overseer_reports::DocumentRenderer),
+            calendar: Arc::new(overseer_calendar::CronCalendar),
             broadcaster: broadcaster.clone(),
             telemetry: Arc::new(overseer_ports::NoTelemetry),
             cluster: membership.as_ref().map(|m| m.bus.clone()),

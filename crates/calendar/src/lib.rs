@@ -1,5 +1,5 @@
-//! Reading schedules: a cron pattern (croner) in an IANA time zone (chrono-tz), answered in
-//! UTC `OffsetDateTime`s. Daylight-saving gaps and repeats follow croner.
+//! The schedule calendar adapter: a cron pattern (croner) in an IANA time zone (chrono-tz),
+//! answered in UTC `OffsetDateTime`s. Daylight-saving gaps and repeats follow croner.
 
 use std::str::FromStr;
 
@@ -7,11 +7,30 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use overseer_domain::{Schedule, ValidationError};
+use overseer_ports::ScheduleCalendar;
 use time::OffsetDateTime;
+
+/// Evaluates schedules with croner and chrono-tz.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CronCalendar;
+
+impl ScheduleCalendar for CronCalendar {
+    fn check(&self, schedule: &Schedule) -> Result<(), ValidationError> {
+        Calendar::new(schedule).map(drop)
+    }
+
+    fn latest_tick(
+        &self,
+        schedule: &Schedule,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, ValidationError> {
+        Ok(Calendar::new(schedule)?.latest_tick(now))
+    }
+}
 
 /// A schedule ready to evaluate.
 #[derive(Clone, Debug)]
-pub struct Calendar {
+struct Calendar {
     cron: Cron,
     zone: Tz,
 }
@@ -19,7 +38,7 @@ pub struct Calendar {
 impl Calendar {
     /// # Errors
     /// A [`ValidationError`] on `schedule` (bad pattern) or `schedule_timezone` (unknown zone).
-    pub fn new(schedule: &Schedule) -> Result<Self, ValidationError> {
+    fn new(schedule: &Schedule) -> Result<Self, ValidationError> {
         let cron = Cron::from_str(schedule.cron.as_str())
             .map_err(|e| ValidationError::new("schedule", format!("not a cron pattern: {e}")))?;
         let zone = Tz::from_str(schedule.time_zone.as_str())
@@ -28,8 +47,7 @@ impl Calendar {
     }
 
     /// The latest tick at or before `now`, if the pattern has one.
-    #[must_use]
-    pub fn latest_tick(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    fn latest_tick(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         let local = self.zone.from_utc_datetime(&to_chrono(now)?.naive_utc());
         let tick = self.cron.find_previous_occurrence(&local, true).ok()?;
         from_chrono(tick.with_timezone(&Utc))
