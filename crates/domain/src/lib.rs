@@ -32,7 +32,7 @@ pub use ids::{
     ToolCallId, UserId,
 };
 pub use mcp_server::{McpScope, McpServer};
-pub use message::{Message, MessageRole, MessageType, NewMessage};
+pub use message::{Message, MessageContent, MessageRole, MessageType, NewMessage};
 pub use quota::{Quota, QuotaLimit};
 pub use report::{Report, ReportFormat, ReportTitle};
 pub use session::{NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage};

@@ -1,6 +1,6 @@
 //! Messages of a session's conversation, in order.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::ids::{MessageId, SessionId};
@@ -62,5 +62,35 @@ impl Message {
             sequence_number,
             created_at: new.created_at,
         }
+    }
+
+    /// The text of a user message (as recorded by [`MessageContent::user`]); `None` for any
+    /// other message.
+    #[must_use]
+    pub fn user_text(&self) -> Option<&str> {
+        (self.message_type == MessageType::User)
+            .then(|| self.content.pointer("/message/content"))
+            .flatten()
+            .and_then(Value::as_str)
+    }
+}
+
+/// The recorded content of the messages Overseer writes itself (the agent's own frames are
+/// recorded as the agent sent them). The shapes match the agent's frames of the same kind, so a
+/// reader handles one format.
+#[derive(Debug)]
+pub struct MessageContent;
+
+impl MessageContent {
+    /// A user's message: `{"type": "user", "message": {"role": "user", "content": text}}`.
+    #[must_use]
+    pub fn user(text: &str) -> Value {
+        json!({"type": "user", "message": {"role": "user", "content": text}})
+    }
+
+    /// The agent failed: `{"type": "error", "message": …, "exit_code": …}`.
+    #[must_use]
+    pub fn agent_failure(message: &str, exit_code: Option<i32>) -> Value {
+        json!({"type": "error", "message": message, "exit_code": exit_code})
     }
 }

@@ -8,11 +8,13 @@
 
 use std::sync::Arc;
 
-use overseer_domain::{Message, MessageId, MessageRole, MessageType, NewMessage, SessionId};
+use overseer_domain::{
+    Message, MessageContent, MessageId, MessageRole, MessageType, NewMessage, SessionId,
+};
 use overseer_ports::EventBroadcaster;
 use overseer_ports::agent::{AgentEvent, ContentBlock};
 use overseer_ports::repositories::UsageDelta;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::callbacks::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
 use crate::context::Deps;
@@ -112,18 +114,9 @@ impl MessageProcessor {
         session: SessionId,
         text: &str,
     ) -> Result<Message, ServiceError> {
-        let content = json!({"type": "user", "message": {"role": "user", "content": text}});
+        let content = MessageContent::user(text);
         self.persist(session, MessageType::User, Some(MessageRole::User), content)
             .await
-    }
-
-    /// The text of a message stored by [`MessageProcessor::user_message`].
-    #[must_use]
-    pub fn user_text(message: &Message) -> Option<&str> {
-        (message.message_type == MessageType::User)
-            .then(|| message.content.pointer("/message/content"))
-            .flatten()
-            .and_then(Value::as_str)
     }
 
     /// Records events that arrived together (group commit): their messages in one write,
@@ -235,7 +228,7 @@ impl MessageProcessor {
             AgentEvent::Other(raw) => (system, raw.clone()),
             AgentEvent::Failed(failure) => (
                 system,
-                json!({"type": "error", "message": failure.message, "exit_code": failure.exit_code}),
+                MessageContent::agent_failure(&failure.message, failure.exit_code),
             ),
             // Token-level deltas are not part of the record.
             AgentEvent::Stream(_) => return Ok(None),
@@ -273,6 +266,7 @@ mod flow_tests {
         MockEventBroadcaster, PageRequest, RandomIds, Repositories, Scope, SystemClock,
     };
     use overseer_testkit::{MemoryStore, fixtures};
+    use serde_json::json;
 
     use super::*;
 

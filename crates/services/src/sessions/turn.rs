@@ -18,7 +18,7 @@ use crate::callbacks::permissions::SessionPermissions;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::events::live::{agent_waiting_event, turn_failed_event};
-use crate::sessions::processor::{CostCursor, MessageProcessor};
+use crate::sessions::processor::CostCursor;
 use tracing::Instrument;
 
 /// Most agent events stored in one write: the events already waiting when the session reads
@@ -203,7 +203,7 @@ impl SessionService {
         let text = stored
             .first()
             .filter(|m| m.sequence_number == sequence)
-            .and_then(MessageProcessor::user_text)
+            .and_then(overseer_domain::Message::user_text)
             .ok_or_else(|| {
                 ServiceError::Conflict(format!("no user message {sequence} to deliver"))
             })?
