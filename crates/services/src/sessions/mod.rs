@@ -312,7 +312,9 @@ impl SessionService {
             .await?)
     }
 
-    /// Persists a status change and announces it.
+    /// Persists a status change and announces it at `session`'s message count, which the
+    /// caller keeps current (read with the session, or advanced by the turn that stores the
+    /// messages): no re-read.
     pub(super) async fn move_to(
         &self,
         session: &mut Session,
@@ -329,17 +331,9 @@ impl SessionService {
             .sessions
             .update_status(session, from)
             .await?;
-        let sequence = self
-            .deps
-            .repos
-            .sessions
-            .get(session.id, Scope::Admin)
-            .await?
-            .usage
-            .message_count;
         self.broadcaster.publish(status_event(
             session.id,
-            sequence,
+            session.usage.message_count,
             from,
             to,
             session.error_message.as_deref(),

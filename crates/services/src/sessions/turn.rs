@@ -305,10 +305,11 @@ impl SessionService {
         self.move_to(&mut session, SessionStatus::Processing, None)
             .await?;
         if user_message == UserMessage::ToStore {
-            self.processor.user_message(session.id, text).await?;
+            let stored = self.processor.user_message(session.id, text).await?;
+            session.usage.message_count = stored.sequence_number;
         }
         agent.send_message(text).await?;
-        let outcome = self.follow(&session, agent.as_ref(), cost).await?;
+        let outcome = self.follow(&mut session, agent.as_ref(), cost).await?;
         self.telemetry
             .turn_finished(began.elapsed(), outcome.is_error);
         self.pool.turn_finished(session.id).await;
@@ -317,10 +318,11 @@ impl SessionService {
         Ok(outcome)
     }
 
-    /// Records every event of the turn until its result.
+    /// Records every event of the turn until its result, keeping `session`'s message count
+    /// with what it stores (this turn is the session's only writer of messages).
     async fn follow(
         &self,
-        session: &Session,
+        session: &mut Session,
         agent: &dyn AgentSession,
         cost: &mut CostCursor,
     ) -> Result<TurnOutcome, ServiceError> {
@@ -337,6 +339,9 @@ impl SessionService {
                 .processor
                 .handle_all(id, &events, cost, process)
                 .await?;
+            if let Some(last) = messages.iter().flatten().last() {
+                session.usage.message_count = last.sequence_number;
+            }
             // `next_events` stops at the event that ends the turn, so it can only be last.
             for (event, message) in events.into_iter().zip(messages) {
                 match &event {
