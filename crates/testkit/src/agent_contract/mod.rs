@@ -2,10 +2,12 @@
 //! and the real CLI (pointed at the fake Anthropic API) with the same scripted scenarios.
 
 mod cases;
+mod failures;
 mod harness;
 mod recorders;
 
 pub use cases::*;
+pub use failures::*;
 pub use harness::{AgentHarness, RunnerFactory};
 pub use recorders::{CallLog, EchoServer, RecordingHooks, RecordingPermissions};
 
