@@ -41,6 +41,21 @@ impl Email {
 pub struct PasswordHash(String);
 
 impl PasswordHash {
+    /// The hash of an account nobody logs in to (a service account): it verifies no password.
+    pub const NO_LOGIN: &'static str = "$no-login$";
+
+    /// [`PasswordHash::NO_LOGIN`]: an account without a password.
+    #[must_use]
+    pub fn no_login() -> Self {
+        Self(Self::NO_LOGIN.to_owned())
+    }
+
+    /// Whether this account has no password (see [`PasswordHash::no_login`]).
+    #[must_use]
+    pub fn is_no_login(&self) -> bool {
+        self.0 == Self::NO_LOGIN
+    }
+
     /// Wraps a PHC string (`$argon2id$...`) produced by a password hasher.
     ///
     /// # Errors

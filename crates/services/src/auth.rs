@@ -204,7 +204,8 @@ impl AuthService {
             Err(_) => None,
         };
         let verified = match &user {
-            Some(user) if user.is_active => {
+            // A service account has no password: nothing to verify, never a login.
+            Some(user) if user.is_active && !user.password_hash.is_no_login() => {
                 let (hasher, password, hash) = (
                     self.hasher.clone(),
                     password.to_owned(),

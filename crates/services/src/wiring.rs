@@ -29,6 +29,7 @@ use crate::executions::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequ
 use crate::executions::queue::{QueueConfig, QueueWorker};
 use crate::quotas::QuotaService;
 use crate::reports::ReportService;
+use crate::service_accounts::ServiceAccounts;
 use crate::sessions::remote_commands::SessionCommands;
 use crate::sessions::{SessionService, SessionServiceParts};
 use crate::tasks::TaskService;
@@ -132,6 +133,8 @@ pub struct Services {
     pub worker: Arc<QueueWorker>,
     /// Whether this node can run agents (for `/health`).
     pub agent_runtime: AgentRuntime,
+    /// Owners without a password, by name.
+    pub service_accounts: Arc<ServiceAccounts>,
     shutdown: Arc<Shutdown>,
     /// What [`Services::start`] needs beyond the services themselves.
     background: Background,
@@ -313,6 +316,7 @@ impl Services {
         );
         Self {
             scheduler,
+            service_accounts: Arc::new(ServiceAccounts::new(deps.clone())),
             webhooks: Arc::new(WebhookService::new(deps, tasks.clone())),
             tasks,
             quotas,

@@ -79,6 +79,9 @@ pub trait AgentRunner: Send + Sync {
     /// The agent's own log of a conversation (JSON lines), at most `max_bytes` of it (the
     /// end, which holds the latest turns).
     ///
+    /// A runner that keeps none answers [`AgentError::InvalidRequest`]. There is no default
+    /// body: a wrapper must forward this (see [`Layered`]) or decide what to answer.
+    ///
     /// # Errors
     /// [`AgentError::InvalidRequest`] if this runner keeps no transcript or it is missing.
     async fn transcript(
@@ -86,11 +89,66 @@ pub trait AgentRunner: Send + Sync {
         working_directory: &Path,
         agent_session_id: &str,
         max_bytes: usize,
+    ) -> Result<Vec<u8>, AgentError>;
+}
+
+/// Something around an [`AgentRunner`], in the spirit of a tower layer: it sees every start and
+/// decides what to do with it (log, measure, change the spec, wrap the session), calling
+/// `inner` to really start. [`Layered`] turns it into a runner that forwards everything else to
+/// the inner runner, so a layer cannot forget a method.
+#[async_trait]
+pub trait RunnerLayer: Send + Sync {
+    /// Starts an agent through `inner`.
+    ///
+    /// # Errors
+    /// Whatever `inner` answers, or the layer's own [`AgentError`].
+    async fn start(
+        &self,
+        inner: &dyn AgentRunner,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+    ) -> Result<Arc<dyn AgentSession>, AgentError>;
+}
+
+/// A runner made of a [`RunnerLayer`] around an inner runner: `start` goes through the layer,
+/// every other method is forwarded to the inner runner unchanged.
+pub struct Layered<L> {
+    layer: L,
+    inner: Arc<dyn AgentRunner>,
+}
+
+impl<L> Layered<L> {
+    /// `layer` around `inner`.
+    pub fn new(layer: L, inner: Arc<dyn AgentRunner>) -> Self {
+        Self { layer, inner }
+    }
+}
+
+impl<L> std::fmt::Debug for Layered<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layered").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<L: RunnerLayer> AgentRunner for Layered<L> {
+    async fn start(
+        &self,
+        spec: AgentSpec,
+        callbacks: AgentCallbacks,
+    ) -> Result<Arc<dyn AgentSession>, AgentError> {
+        self.layer.start(self.inner.as_ref(), spec, callbacks).await
+    }
+
+    async fn transcript(
+        &self,
+        working_directory: &Path,
+        agent_session_id: &str,
+        max_bytes: usize,
     ) -> Result<Vec<u8>, AgentError> {
-        let _ = (working_directory, agent_session_id, max_bytes);
-        Err(AgentError::InvalidRequest(
-            "this agent keeps no transcript".to_owned(),
-        ))
+        self.inner
+            .transcript(working_directory, agent_session_id, max_bytes)
+            .await
     }
 }
 
@@ -148,5 +206,57 @@ pub trait AgentSession: Send + Sync {
     /// it any more. Adapters without such an end keep the default.
     fn has_exited(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl RunnerLayer for Counting {
+        async fn start(
+            &self,
+            inner: &dyn AgentRunner,
+            spec: AgentSpec,
+            callbacks: AgentCallbacks,
+        ) -> Result<Arc<dyn AgentSession>, AgentError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            inner.start(spec, callbacks).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_layer_sees_starts_and_everything_else_is_forwarded() {
+        let mut inner = MockAgentRunner::new();
+        inner
+            .expect_transcript()
+            .returning(|_, id, _| Ok(format!("transcript of {id}").into_bytes()));
+        inner
+            .expect_start()
+            .returning(|_, _| Err(AgentError::InvalidRequest("no agents here".to_owned())));
+        let layered = Layered::new(Counting(AtomicUsize::new(0)), Arc::new(inner));
+        let transcript = layered
+            .transcript(Path::new("/tmp"), "cli-1", 1024)
+            .await
+            .unwrap();
+        assert_eq!(transcript, b"transcript of cli-1");
+        let spec = AgentSpec {
+            working_directory: PathBuf::from("/tmp"),
+            options: AgentOptions::default(),
+            env: BTreeMap::new(),
+            resume: None,
+        };
+        assert!(
+            layered
+                .start(spec, AgentCallbacks::default())
+                .await
+                .is_err()
+        );
+        assert_eq!(layered.layer.0.load(Ordering::SeqCst), 1);
     }
 }
