@@ -5,9 +5,14 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use overseer_app::{AgentSetup, Application, Settings, open_store, wire};
+use std::sync::Arc;
+
+use overseer_app::{Application, Settings, open_store};
+use overseer_auth::{Argon2Hasher, JwtIssuer};
 use overseer_domain::Role;
-use overseer_services::InProcessBroadcaster;
+use overseer_ports::agent::Secret;
+use overseer_ports::{RandomIds, SystemClock};
+use overseer_services::{AuthConfig, AuthService, Deps};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,13 +140,19 @@ async fn create_user(
     user: CreateUser,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = open_store(settings).await?;
-    let (_, auth) = wire(
-        settings,
-        &store,
-        std::sync::Arc::new(InProcessBroadcaster::default()),
-        std::sync::Arc::new(overseer_ports::NoTelemetry),
-        AgentSetup::unchecked(settings),
-    )?;
+    let deps = Deps {
+        repos: store.repositories(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    // This command issues no token: the signing key is a throwaway.
+    let issuer = JwtIssuer::new(&Secret::new(uuid::Uuid::new_v4().simple().to_string()));
+    let auth = AuthService::new(
+        deps,
+        Arc::new(Argon2Hasher),
+        Arc::new(issuer),
+        AuthConfig::default(),
+    );
     let role = if user.admin { Role::Admin } else { Role::User };
     let created = auth
         .create_user(&user.email, &user.password, role, None)

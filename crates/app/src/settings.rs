@@ -21,8 +21,8 @@ use overseer_services::{PoolConfig, ServicesConfig, WarmPoolConfig};
 use overseer_tools::ToolsConfig;
 use serde::Deserialize;
 
-use crate::database_url::DatabaseUrl;
 use crate::logging::LogFormat;
+use overseer::DatabaseUrl;
 
 // The doc comment is for rustdoc only: clap would take it for the program's `--help` text.
 #[cfg_attr(
@@ -373,7 +373,7 @@ impl Settings {
                 }));
             }
         };
-        settings.agent_env = agent_env_from_process();
+        settings.agent_env = overseer::anthropic_env_from_process();
         // The configuration file may hold the JWT secret or the database password.
         if let Ok(file) = std::fs::canonicalize(config) {
             settings.agent_hidden_paths.push(file);
@@ -450,24 +450,6 @@ impl Settings {
     pub fn warm_agent_max_age(&self) -> Duration {
         Duration::from_secs(self.warm_agent_max_age_seconds)
     }
-}
-
-/// The agent environment taken from this process's own: `ANTHROPIC_API_KEY`,
-/// `ANTHROPIC_BASE_URL` and `ANTHROPIC_AUTH_TOKEN` when set.
-#[must_use]
-pub fn agent_env_from_process() -> Vec<(String, Secret)> {
-    [
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "ANTHROPIC_AUTH_TOKEN",
-    ]
-    .into_iter()
-    .filter_map(|name| {
-        std::env::var(name)
-            .ok()
-            .map(|value| (name.to_owned(), Secret::new(value)))
-    })
-    .collect()
 }
 
 /// The file as a table; a missing file is empty unless `required`.
