@@ -99,7 +99,11 @@ pub struct OverseerBuilder {
     events: Option<(Arc<dyn EventBroadcaster>, Arc<dyn EventSubscriber>)>,
     telemetry: Arc<dyn Telemetry>,
     config: ServicesConfig,
+    wrap: Option<RunnerWrap>,
 }
+
+/// Wraps the runner the builder made (see [`OverseerBuilder::wrap_runner`]).
+type RunnerWrap = Box<dyn FnOnce(Arc<dyn AgentRunner>) -> Arc<dyn AgentRunner> + Send>;
 
 impl std::fmt::Debug for OverseerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,6 +122,7 @@ impl Default for OverseerBuilder {
             events: None,
             telemetry: Arc::new(NoTelemetry),
             config: ServicesConfig::default(),
+            wrap: None,
         }
     }
 }
@@ -160,6 +165,19 @@ impl OverseerBuilder {
     #[must_use]
     pub fn runner(mut self, runner: Arc<dyn AgentRunner>) -> Self {
         self.agents = Agents::Runner(runner);
+        self
+    }
+
+    /// Wraps the runner (the Claude CLI's, set up as `serve` sets it up, or the one given to
+    /// [`OverseerBuilder::runner`]) before the services get it: e.g.
+    /// `|inner| Arc::new(Layered::new(MyLayer, inner))` with a
+    /// [`overseer_ports::agent::RunnerLayer`] that logs or measures every start.
+    #[must_use]
+    pub fn wrap_runner(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn AgentRunner>) -> Arc<dyn AgentRunner> + Send + 'static,
+    ) -> Self {
+        self.wrap = Some(Box::new(wrap));
         self
     }
 
@@ -224,6 +242,10 @@ impl OverseerBuilder {
                 Arc::new(runner)
             }
             Agents::Runner(runner) => runner,
+        };
+        let runner = match self.wrap {
+            Some(wrap) => wrap(runner),
+            None => runner,
         };
         config.queue.node_id = node.clone();
         let (broadcaster, subscriber) = self.events.unwrap_or_else(|| {
