@@ -11,6 +11,9 @@
 //! `./data-embed` (`OVERSEER_DATA_DIR` to change): running it again reuses the service account
 //! and the task, and adds a run.
 
+// An example prints its results.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! ANTHROPIC_API_KEY=… cargo run -p overseer --example wrap_runner
 //! ```
 
+// An example prints its results.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
