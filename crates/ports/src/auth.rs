@@ -7,10 +7,13 @@ use time::OffsetDateTime;
 /// Why a credential operation failed. Deliberately vague: the reason never reaches a client.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
+    /// The token is malformed, forged, of the wrong kind or expired.
     #[error("the token is invalid or expired")]
     InvalidToken,
+    /// A password could not be hashed.
     #[error("cannot hash the password")]
     Hashing,
+    /// A token could not be signed.
     #[error("cannot sign the token")]
     Signing,
 }
@@ -40,9 +43,13 @@ pub enum TokenKind {
 /// The signed content of a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenClaims {
+    /// Whose token it is.
     pub user_id: UserId,
+    /// Their role when it was issued.
     pub role: Role,
+    /// Access, refresh or stream token.
     pub kind: TokenKind,
+    /// When it stops being accepted.
     pub expires_at: OffsetDateTime,
 }
 

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 /// One live event of a session, published after what it reports was persisted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveEvent {
+    /// The session the event belongs to.
     pub session_id: SessionId,
     /// The persisted message's sequence number, or the last one for events that are not
     /// messages (status changes, approvals), so subscribers can resume with `after=`.
@@ -18,34 +19,51 @@ pub struct LiveEvent {
 pub enum LiveEventBody {
     /// A stored message.
     Message {
+        /// The stored message.
         message_id: MessageId,
+        /// What kind of frame it was.
         message_type: MessageType,
+        /// Who spoke.
         role: Option<MessageRole>,
+        /// Its content, as stored.
         content: Value,
     },
     /// A tool waits for a person's approval; `reason` is the rule that asked (known only on
     /// the node that asked).
     Approval {
+        /// The approval.
         approval_id: ApprovalId,
+        /// The tool that waits for it.
         tool_name: String,
+        /// The tool's input.
         tool_input: Value,
+        /// The model's id for the tool use.
         tool_use_id: Option<String>,
+        /// Why a person is asked, when a rule says.
         reason: Option<String>,
         /// Unix seconds.
         expires_at: i64,
     },
     /// The session's status changed.
     Status {
+        /// The status before.
         from: SessionStatus,
+        /// The status now.
         to: SessionStatus,
+        /// Why it failed, for `failed`.
         error_message: Option<String>,
     },
     /// The session's start waits for an agent slot (every live agent is mid-turn); 1 is next.
-    AgentWaiting { queue_position: usize },
+    AgentWaiting {
+        /// Place in the queue for a slot (1: next).
+        queue_position: usize,
+    },
     /// A turn could not run (nothing was stored for it); `limit` names the setting that
     /// bounded it, if one did.
     TurnFailed {
+        /// Why, for people.
         reason: String,
+        /// The setting that bounded it, if one did (e.g. `agent_start_timeout_seconds`).
         limit: Option<String>,
     },
 }
@@ -53,10 +71,15 @@ pub enum LiveEventBody {
 /// The kinds of live events, as their wire names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LiveEventKind {
+    /// A message was stored.
     Message,
+    /// An approval was asked or answered.
     Approval,
+    /// The session's status changed.
     Status,
+    /// The session's agent changed state (waiting for a slot …).
     Agent,
+    /// A turn could not run.
     TurnFailed,
 }
 
@@ -129,6 +152,7 @@ impl LiveEvent {
 /// Delivers live events to a session's subscribers. Never blocks the publisher.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait EventBroadcaster: Send + Sync {
+    /// Hands `event` to this node's subscribers of its session; never waits for them.
     fn publish(&self, event: LiveEvent);
 }
 
@@ -136,6 +160,7 @@ pub trait EventBroadcaster: Send + Sync {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the session already has {max} live subscribers")]
 pub struct SubscribersFull {
+    /// The most subscribers a session may have.
     pub max: usize,
 }
 
@@ -144,7 +169,10 @@ pub struct SubscribersFull {
 pub enum SubscriptionEnd {
     /// The subscriber fell behind: `missed` events are gone (resume from the store).
     #[error("{missed} events missed")]
-    Lagged { missed: u64 },
+    Lagged {
+        /// Events lost.
+        missed: u64,
+    },
     /// Nothing more will come.
     #[error("the event stream closed")]
     Closed,

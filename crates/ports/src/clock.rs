@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 /// so a value read back from storage equals the one written.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current time, UTC.
     fn now(&self) -> OffsetDateTime;
 }
 

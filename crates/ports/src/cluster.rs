@@ -12,9 +12,11 @@ use crate::RepoError;
 /// subscribers), or a command for the node that runs the session's agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventNote {
+    /// The session the note is about.
     pub session_id: SessionId,
     /// The message's sequence number (for other notes, the session's last one, or 0).
     pub sequence: u64,
+    /// What the note says.
     pub kind: NoteKind,
 }
 
@@ -27,7 +29,9 @@ pub enum NoteKind {
     /// A command for the node named `node` (every node when `None`: whichever holds what it
     /// is about acts).
     Command {
+        /// The node that must act, or every node.
         node: Option<String>,
+        /// What to do.
         command: Command,
     },
 }
@@ -40,11 +44,16 @@ pub enum StoredEvent {
     Message,
     /// The session's status changed from `from` to `to`.
     Status {
+        /// The status before.
         from: SessionStatus,
+        /// The status after.
         to: SessionStatus,
     },
     /// The approval was asked or answered.
-    Approval { approval_id: ApprovalId },
+    Approval {
+        /// The approval.
+        approval_id: ApprovalId,
+    },
 }
 
 /// What one node asks of the node that runs a session's agent.
@@ -55,7 +64,10 @@ pub enum Command {
     /// Interrupt the session's current turn.
     Interrupt,
     /// The approval was answered in the database: wake its waiter.
-    ApprovalAnswered { approval_id: ApprovalId },
+    ApprovalAnswered {
+        /// The approval.
+        approval_id: ApprovalId,
+    },
 }
 
 impl EventNote {

@@ -4,8 +4,10 @@ use overseer_domain::ExecutionId;
 /// Why a queued execution could not be handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// The queue stopped: the node is shutting down.
     #[error("the execution queue is shut down")]
     ShutDown,
+    /// The queue's backend failed (the message says how).
     #[error("the execution queue is unavailable: {0}")]
     Unavailable(String),
 }

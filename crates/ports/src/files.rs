@@ -7,7 +7,9 @@ use overseer_domain::{ReportFormat, ReportId, SessionId};
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} failed: {reason}")]
 pub struct FileError {
+    /// What was being done (`create`, `write` …).
     pub operation: &'static str,
+    /// What the file system said.
     pub reason: String,
 }
 

@@ -5,6 +5,7 @@ use uuid::Uuid;
 /// Contract: never returns the same id twice.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait IdSource: Send + Sync {
+    /// A new, unique id (UUIDv7: ordered by creation time).
     fn new_id(&self) -> Uuid;
 }
 

@@ -2,6 +2,7 @@
 //! HTTP layer) implement or call them; nothing here knows which adapter is behind a trait.
 //!
 //! With the `mocks` feature every trait also has a mockall `Mock…` type.
+#![warn(missing_docs)]
 
 pub mod agent;
 pub mod auth;

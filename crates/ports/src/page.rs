@@ -3,7 +3,9 @@ use overseer_domain::UserId;
 /// Who is asking: a user sees only their own rows, an admin sees everyone's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// Only this user's rows.
     Owner(UserId),
+    /// Every row.
     Admin,
 }
 
@@ -26,7 +28,9 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The largest page a caller may ask for.
     pub const MAX_LIMIT: u32 = 100;
+    /// The page size when none is asked for.
     pub const DEFAULT_LIMIT: u32 = 20;
     /// The largest offset a database takes (a signed 64-bit integer).
     pub const MAX_OFFSET: u64 = i64::MAX as u64;
@@ -40,16 +44,19 @@ impl PageRequest {
         }
     }
 
+    /// The first page of `limit` rows (clamped to 1 ..= `MAX_LIMIT`).
     #[must_use]
     pub fn first(limit: u32) -> Self {
         Self::new(limit, 0)
     }
 
+    /// Rows per page.
     #[must_use]
     pub fn limit(self) -> u32 {
         self.limit
     }
 
+    /// Rows skipped before this page.
     #[must_use]
     pub fn offset(self) -> u64 {
         self.offset
@@ -65,7 +72,9 @@ impl Default for PageRequest {
 /// A page of rows and the total number of rows matching the query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
+    /// This page's rows.
     pub items: Vec<T>,
+    /// Rows in every page together.
     pub total: u64,
 }
 

@@ -25,7 +25,9 @@ impl Hibernation {
 /// How a person's approval ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApprovalResult {
+    /// Allowed, by a rule or a person.
     Approved,
+    /// Denied, by a rule, a person or expiry.
     Denied,
     /// Nobody answered in time (a deny).
     Expired,

@@ -10,8 +10,11 @@ use serde_json::Value;
 /// The agent wants to use a tool that no rule pre-allowed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PermissionRequest {
+    /// The tool the agent wants to use (`Bash`, `mcp__server__tool` …).
     pub tool_name: String,
+    /// Its input, as the model wrote it.
     pub input: Value,
+    /// The model's id for this tool use, when the agent sends it.
     pub tool_use_id: Option<String>,
     /// A path outside the allowed directories that the tool would touch, if any.
     pub blocked_path: Option<String>,
@@ -21,54 +24,76 @@ pub struct PermissionRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PermissionVerdict {
     /// Run the tool, with `updated_input` instead of the original if given.
-    Allow { updated_input: Option<Value> },
+    Allow {
+        /// The input to run instead, if any.
+        updated_input: Option<Value>,
+    },
     /// Do not run it; the model sees `message`. `interrupt` also ends the turn.
-    Deny { message: String, interrupt: bool },
+    Deny {
+        /// Why: shown to the model.
+        message: String,
+        /// Whether the turn ends too.
+        interrupt: bool,
+    },
 }
 
 /// Decides tool permissions. May take its time (a person may be asked).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PermissionHandler: Send + Sync {
+    /// The verdict for `request`; the agent waits for it.
     async fn decide(&self, request: PermissionRequest) -> PermissionVerdict;
 }
 
 /// Which hook fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HookKind {
+    /// Before the tool runs: the verdict may block it or change its input.
     PreToolUse,
+    /// After the tool ran: `tool_response` holds its result.
     PostToolUse,
 }
 
 /// A tool hook: before the tool runs (`tool_response` empty) or after (with its response).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HookEvent {
+    /// Before or after the tool.
     pub kind: HookKind,
+    /// The tool's name.
     pub tool_name: String,
+    /// The tool's input.
     pub tool_input: Value,
+    /// The model's id for this tool use.
     pub tool_use_id: Option<String>,
+    /// The tool's result (after only).
     pub tool_response: Option<Value>,
+    /// How long the tool ran (after only, when the agent measures it).
     pub duration_ms: Option<u64>,
 }
 
 /// The answer to a [`HookEvent`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum HookVerdict {
+    /// Let the tool run (or its result stand) unchanged.
     Continue,
     /// Before the tool: do not run it.
     Deny {
+        /// Why: shown to the model.
         reason: String,
     },
     /// Before the tool: run it with this input instead.
     RewriteInput {
+        /// The input to run instead.
         input: Value,
     },
     /// Stop the agent's turn.
     Stop {
+        /// Why: shown to the model.
         reason: String,
     },
     /// After the tool: extra context for the model.
     AddContext {
+        /// Text added to the model's context.
         context: String,
     },
 }
@@ -77,6 +102,7 @@ pub enum HookVerdict {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait HookHandler: Send + Sync {
+    /// The verdict for `event`; the agent waits for it.
     async fn on_hook(&self, event: HookEvent) -> HookVerdict;
 
     /// The hooks to register. Each registered hook is a round trip the CLI waits for on
@@ -89,7 +115,9 @@ pub trait HookHandler: Send + Sync {
 /// A tool an in-process MCP server offers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct McpTool {
+    /// The tool's name within its server.
     pub name: String,
+    /// What the tool does, for the model.
     pub description: String,
     /// JSON Schema of the arguments.
     pub input_schema: Value,
@@ -98,7 +126,9 @@ pub struct McpTool {
 /// A tool's answer: text for the model, and whether it is an error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct McpToolOutput {
+    /// The tool's answer, as text for the model.
     pub text: String,
+    /// Whether the call failed (the model sees the text as an error).
     pub is_error: bool,
 }
 
@@ -106,6 +136,7 @@ pub struct McpToolOutput {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait McpToolServer: Send + Sync {
+    /// The tools this server offers.
     fn tools(&self) -> Vec<McpTool>;
     /// Runs `tool` (its bare name). Failures are outputs with `is_error`, never panics.
     async fn call(&self, tool: &str, arguments: Value) -> McpToolOutput;
@@ -130,8 +161,11 @@ pub trait ToolServerFactory: Send + Sync {
 /// permission mode decides tools no rule covers.
 #[derive(Clone, Default)]
 pub struct AgentCallbacks {
+    /// Answers permission requests; `None`: the agent decides by its own rules.
     pub permissions: Option<Arc<dyn PermissionHandler>>,
+    /// Sees every tool use before and after; `None`: no hooks.
     pub hooks: Option<Arc<dyn HookHandler>>,
+    /// Tool servers run in this process, by the name the agent knows them by.
     pub mcp_servers: BTreeMap<McpServerName, Arc<dyn McpToolServer>>,
 }
 

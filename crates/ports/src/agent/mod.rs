@@ -32,7 +32,9 @@ pub use callbacks::{
 /// What to start: where, with which options and environment, and whether to resume.
 #[derive(Clone, Debug)]
 pub struct AgentSpec {
+    /// The directory the agent works in (its tools' current directory).
     pub working_directory: PathBuf,
+    /// What the agent may do and how: model, tools, permission mode, MCP servers …
     pub options: AgentOptions,
     /// Extra environment for the agent process only (API keys …); never logged.
     pub env: BTreeMap<String, Secret>,
@@ -43,19 +45,37 @@ pub struct AgentSpec {
 /// How talking to an agent failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The process could not be started (missing binary, no permission …).
     #[error("cannot start the agent: {0}")]
     Spawn(String),
+    /// The process exited before or while it was used.
     #[error("the agent exited (code {exit_code:?}): {stderr_tail}")]
     Exited {
+        /// Its exit code, when it exited by itself.
         exit_code: Option<i32>,
+        /// The end of what it wrote to stderr (secrets redacted).
         stderr_tail: String,
     },
+    /// The agent did not answer a control request in time.
     #[error("the agent did not answer '{subtype}' within {seconds} s")]
-    Timeout { subtype: String, seconds: u64 },
+    Timeout {
+        /// The request (`initialize`, `interrupt` …).
+        subtype: String,
+        /// How long it waited.
+        seconds: u64,
+    },
+    /// The agent answered a control request with an error.
     #[error("the agent refused '{subtype}': {message}")]
-    Rejected { subtype: String, message: String },
+    Rejected {
+        /// The request.
+        subtype: String,
+        /// The agent's reason.
+        message: String,
+    },
+    /// The session was closed; nothing more can be sent.
     #[error("the agent session is closed")]
     Closed,
+    /// The request cannot be carried out by this runner (the message says why).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }

@@ -5,6 +5,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`.
     #[must_use]
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())

@@ -3,6 +3,7 @@ use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId};
 
 use crate::{RepoError, Scope};
 
+/// Approvals: tool uses waiting for a person.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ApprovalRepository: Send + Sync {

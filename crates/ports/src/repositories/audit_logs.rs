@@ -7,8 +7,11 @@ use crate::{Page, PageRequest, RepoError, Scope};
 /// Narrows an audit query. Every set field must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {
+    /// Only this action.
     pub action: Option<AuditAction>,
+    /// Only this kind of resource.
     pub resource_type: Option<ResourceType>,
+    /// Only this resource.
     pub resource_id: Option<String>,
     /// Inclusive.
     pub since: Option<OffsetDateTime>,

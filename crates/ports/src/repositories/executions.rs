@@ -34,10 +34,13 @@ pub enum LostLeases {
 /// Narrows an execution list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {
+    /// Only this task's runs.
     pub task_id: Option<TaskId>,
+    /// Only runs in this status.
     pub status: Option<ExecutionStatus>,
 }
 
+/// Task runs, and the queue they wait in.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ExecutionRepository: Send + Sync {

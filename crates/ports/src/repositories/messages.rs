@@ -3,6 +3,7 @@ use overseer_domain::{Message, MessageId, NewMessage, SessionId};
 
 use crate::RepoError;
 
+/// Messages of sessions, with gap-free sequence numbers.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MessageRepository: Send + Sync {

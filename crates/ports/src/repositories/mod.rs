@@ -47,17 +47,29 @@ pub use {
 /// Every repository, as the trait objects services hold.
 #[derive(Clone)]
 pub struct Repositories {
+    /// Accounts.
     pub users: Arc<dyn UserRepository>,
+    /// Tasks and their versions.
     pub tasks: Arc<dyn TaskRepository>,
+    /// Task runs and the queue.
     pub executions: Arc<dyn ExecutionRepository>,
+    /// Sessions and their usage.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Messages, in order per session.
     pub messages: Arc<dyn MessageRepository>,
+    /// Tool calls.
     pub tool_calls: Arc<dyn ToolCallRepository>,
+    /// The audit trail.
     pub audit_logs: Arc<dyn AuditLogRepository>,
+    /// Reports.
     pub reports: Arc<dyn ReportRepository>,
+    /// Registered MCP servers.
     pub mcp_servers: Arc<dyn McpServerRepository>,
+    /// Approvals.
     pub approvals: Arc<dyn ApprovalRepository>,
+    /// Quotas and daily cost.
     pub quotas: Arc<dyn QuotaRepository>,
+    /// Inbound webhooks.
     pub webhooks: Arc<dyn WebhookRepository>,
 }
 

@@ -3,6 +3,7 @@ use overseer_domain::{Report, ReportId, SessionId};
 
 use crate::{Page, PageRequest, RepoError, Scope};
 
+/// Reports' records (their files are `ReportFiles`').
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ReportRepository: Send + Sync {

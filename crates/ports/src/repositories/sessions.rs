@@ -6,7 +6,9 @@ use crate::{Page, PageRequest, RepoError, Scope};
 /// Narrows a session list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SessionFilter {
+    /// Only sessions in this status.
     pub status: Option<SessionStatus>,
+    /// Only interactive or task sessions.
     pub mode: Option<SessionMode>,
     /// Only sessions in a live status (`created`, `connecting`, `active`, `processing`).
     pub live_only: bool,
@@ -15,11 +17,15 @@ pub struct SessionFilter {
 /// Usage to add to a session's totals after a turn.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct UsageDelta {
+    /// Input tokens to add.
     pub input_tokens: u64,
+    /// Output tokens to add.
     pub output_tokens: u64,
+    /// Cost to add, in USD.
     pub cost_usd: f64,
 }
 
+/// Sessions: their status (compare-and-set), usage and host node.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {

@@ -3,6 +3,7 @@ use overseer_domain::{Task, TaskId};
 
 use crate::{Page, PageRequest, RepoError, Scope};
 
+/// Tasks, versioned (compare-and-set on `version`), soft-deleted.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TaskRepository: Send + Sync {

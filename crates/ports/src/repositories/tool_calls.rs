@@ -6,11 +6,13 @@ use crate::{Page, PageRequest, RepoError};
 /// One write of [`ToolCallRepository::save_all`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolCallWrite {
+    /// The row to write.
     pub call: ToolCall,
     /// `None` inserts the call; `Some(status)` updates it if its stored status is `status`.
     pub expected: Option<ToolCallStatus>,
 }
 
+/// Tool calls, by session and tool use id.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ToolCallRepository: Send + Sync {

@@ -3,6 +3,7 @@ use overseer_domain::{Email, User, UserId};
 
 use crate::{Page, PageRequest, RepoError};
 
+/// Accounts, unique by e-mail.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
