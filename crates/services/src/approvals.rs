@@ -33,6 +33,7 @@ pub enum ApprovalOutcome {
     Failed(String),
 }
 
+/// Tool uses waiting for a person: asked, answered (here or on another node), expired.
 pub struct ApprovalGate {
     deps: Deps,
     audit: AuditService,
@@ -52,6 +53,7 @@ impl std::fmt::Debug for ApprovalGate {
 }
 
 impl ApprovalGate {
+    /// The gate over `deps`, announcing on `broadcaster`; approvals expire after `timeout`.
     #[must_use]
     pub fn new(
         deps: Deps,

@@ -16,12 +16,14 @@ pub struct AuditRecord<'a> {
     pub details: Value,
 }
 
+/// Writes the audit trail.
 #[derive(Clone, Debug)]
 pub struct AuditService {
     deps: Deps,
 }
 
 impl AuditService {
+    /// The audit trail in `deps`' repositories.
     #[must_use]
     pub fn new(deps: Deps) -> Self {
         Self { deps }

@@ -18,10 +18,14 @@ use crate::error::ServiceError;
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Token lifetimes and registration.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
+    /// How long an access token is accepted.
     pub access_ttl: Duration,
+    /// How long a refresh token is accepted.
     pub refresh_ttl: Duration,
+    /// How long a stream token (for `?token=` on a live stream) is accepted.
     pub stream_ttl: Duration,
     /// When false, accounts are created only with `overseer user create`.
     pub registration_open: bool,
@@ -41,8 +45,11 @@ impl Default for AuthConfig {
 /// An access token and the refresh token that renews it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenPair {
+    /// A bearer token for the API.
     pub access_token: String,
+    /// Exchanged for a new pair once the access token expires.
     pub refresh_token: String,
+    /// Seconds until the access token expires.
     pub expires_in_seconds: u64,
 }
 
@@ -60,6 +67,7 @@ const CALLER_TTL: time::Duration = time::Duration::seconds(2);
 /// Beyond this many cached callers the cache starts over (a bound, not an eviction policy).
 const CALLER_CACHE_LIMIT: usize = 10_000;
 
+/// Accounts, logins and tokens.
 pub struct AuthService {
     deps: Deps,
     audit: AuditService,
@@ -89,6 +97,7 @@ fn check_password(password: &str) -> Result<(), ValidationError> {
 }
 
 impl AuthService {
+    /// The service over `deps`, hashing passwords with `hasher` and signing tokens with `issuer`.
     #[must_use]
     pub fn new(
         deps: Deps,

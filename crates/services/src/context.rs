@@ -8,9 +8,13 @@ use overseer_ports::{Clock, IdSource, Repositories, Scope};
 /// The caller of a use case, as the HTTP layer (or a scheduler) saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
+    /// Who acts.
     pub user_id: UserId,
+    /// Whether they act as an admin (every owner's resources).
     pub is_admin: bool,
+    /// The client's address, for the audit trail.
     pub ip_address: Option<String>,
+    /// The client's user agent, for the audit trail.
     pub user_agent: Option<String>,
 }
 
@@ -40,8 +44,11 @@ impl RequestContext {
 /// The ports every service uses.
 #[derive(Clone)]
 pub struct Deps {
+    /// Every repository.
     pub repos: Repositories,
+    /// What time it is.
     pub clock: Arc<dyn Clock>,
+    /// Where new ids come from.
     pub ids: Arc<dyn IdSource>,
 }
 

@@ -4,6 +4,7 @@
 //! One folder per capability (docs/architecture.md has the map); modules are private and this
 //! file re-exports the API. [`Services::build`] wires everything from [`Adapters`] and a
 //! [`ServicesConfig`]; [`Services::start`] starts the background loops.
+#![warn(missing_docs)]
 
 mod agents;
 mod approvals;

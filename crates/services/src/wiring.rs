@@ -40,9 +40,13 @@ use crate::triggers::webhooks::WebhookService;
 /// The adapters the services run on.
 #[allow(missing_debug_implementations)] // trait objects only
 pub struct Adapters {
+    /// Repositories, clock and ids.
     pub deps: Deps,
+    /// Starts agents.
     pub runner: Arc<dyn AgentRunner>,
+    /// Sessions' working directories.
     pub workspaces: Arc<dyn Workspaces>,
+    /// Where report files are kept.
     pub report_files: Arc<dyn ReportFiles>,
     /// Turns reports into documents (`overseer_reports::DocumentRenderer`).
     pub report_renderer: Arc<dyn ReportRenderer>,
@@ -50,6 +54,7 @@ pub struct Adapters {
     pub calendar: Arc<dyn ScheduleCalendar>,
     /// This node's own subscribers.
     pub broadcaster: Arc<dyn EventBroadcaster>,
+    /// Where measurements go.
     pub telemetry: Arc<dyn Telemetry>,
     /// The other nodes on the same database, if any: live events and session commands
     /// travel over it.
@@ -59,6 +64,7 @@ pub struct Adapters {
 /// Tunables of the services layer.
 #[derive(Clone, Debug)]
 pub struct ServicesConfig {
+    /// The live agents' pool.
     pub pool: PoolConfig,
     /// An unanswered approval is denied after this long.
     pub approval_timeout: Duration,
@@ -73,6 +79,7 @@ pub struct ServicesConfig {
     pub default_execution_timeout: Duration,
     /// Quota limits for users who have none of their own (unset: unlimited).
     pub default_quota: Quota,
+    /// The scheduler.
     pub scheduler: SchedulerConfig,
     /// Agents started ahead of demand (off unless `max_agents` > 0).
     pub warm: WarmPoolConfig,
@@ -117,15 +124,25 @@ impl Default for ServicesConfig {
 /// Every service, wired.
 #[derive(Clone)]
 pub struct Services {
+    /// Tasks and their runs.
     pub tasks: Arc<TaskService>,
+    /// Sessions and turns.
     pub sessions: Arc<SessionService>,
+    /// Reports.
     pub reports: Arc<ReportService>,
+    /// Approvals.
     pub approvals: Arc<ApprovalGate>,
+    /// The audit trail.
     pub audit: AuditService,
+    /// The live agents.
     pub pool: Arc<AgentPool>,
+    /// The warm agents.
     pub warm: Arc<WarmPool>,
+    /// Registered MCP servers.
     pub mcp_servers: Arc<McpServerService>,
+    /// Quotas.
     pub quotas: Arc<QuotaService>,
+    /// Inbound webhooks.
     pub webhooks: Arc<WebhookService>,
     /// This node's scheduler.
     pub scheduler: Arc<Scheduler>,

@@ -13,11 +13,15 @@ use crate::error::ServiceError;
 /// Changes to a registered server; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct McpServerPatch {
+    /// A new name (unique per owner).
     pub name: Option<McpServerName>,
+    /// A new configuration.
     pub config: Option<McpServerConfig>,
+    /// Turns the server on or off for new sessions.
     pub is_enabled: Option<bool>,
 }
 
+/// Registers MCP servers (a user's own, or global ones by admins) that sessions may use.
 #[derive(Debug)]
 pub struct McpServerService {
     deps: Deps,
@@ -34,6 +38,7 @@ fn may_change(ctx: &RequestContext, server: &McpServer) -> Result<(), ServiceErr
 }
 
 impl McpServerService {
+    /// The service over `deps`.
     #[must_use]
     pub fn new(deps: Deps) -> Self {
         Self {

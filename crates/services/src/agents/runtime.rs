@@ -12,9 +12,15 @@ use crate::error::ServiceError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentRuntime {
     /// Agents can start; `version` is what the CLI said it is.
-    Ready { version: String },
+    Ready {
+        /// The CLI's version.
+        version: String,
+    },
     /// Agents cannot start; `reason` (for operators' logs) says why and how to fix it.
-    Unavailable { reason: String },
+    Unavailable {
+        /// Why, and how to fix it.
+        reason: String,
+    },
 }
 
 impl Default for AgentRuntime {

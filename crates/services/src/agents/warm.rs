@@ -135,6 +135,7 @@ impl std::fmt::Debug for WarmPool {
 }
 
 impl WarmPool {
+    /// A pool of warm agents started with `runner` within `slots`, configured by `config`.
     #[must_use]
     pub fn new(
         runner: Arc<dyn AgentRunner>,

@@ -11,6 +11,7 @@ pub use overseer_ports::SubscribersFull;
 use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEvent, Subscription, SubscriptionEnd};
 use tokio::sync::broadcast;
 
+/// Live events within this process: publishing never waits; a subscriber that falls behind its buffer is told how many it missed.
 #[derive(Debug)]
 pub struct InProcessBroadcaster {
     channels: Mutex<HashMap<SessionId, broadcast::Sender<LiveEvent>>>,
@@ -18,6 +19,7 @@ pub struct InProcessBroadcaster {
 }
 
 impl InProcessBroadcaster {
+    /// A broadcaster whose subscribers each buffer `capacity` events.
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         Self {

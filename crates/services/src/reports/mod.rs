@@ -24,6 +24,7 @@ use overseer_ports::report_renderer::{
 const MAX_MESSAGES: u32 = 10_000;
 const SUMMARY_CHARS: usize = 300;
 
+/// Writes reports of sessions and runs.
 pub struct ReportService {
     deps: Deps,
     audit: AuditService,
@@ -40,8 +41,11 @@ impl std::fmt::Debug for ReportService {
 /// What a report is about besides the session.
 #[derive(Clone, Debug, Default)]
 pub struct ReportSubject<'a> {
+    /// The task's name, for a run.
     pub task_name: Option<&'a str>,
+    /// The run, for a task run.
     pub execution: Option<&'a TaskExecution>,
+    /// Whether the run asked for it (rather than a person).
     pub auto_generated: bool,
 }
 
@@ -111,6 +115,7 @@ fn summary(message: &Message) -> String {
 }
 
 impl ReportService {
+    /// The service over `deps`, storing files in `files`, rendering with `renderer`.
     #[must_use]
     pub fn new(deps: Deps, files: Arc<dyn ReportFiles>, renderer: Arc<dyn ReportRenderer>) -> Self {
         Self {

@@ -49,6 +49,7 @@ pub(super) const AGENT_GONE: &str = "the agent stopped before the tool finished"
 pub struct TurnOutcome {
     /// The stored `result` message.
     pub result_message_id: Option<MessageId>,
+    /// Whether the turn ended in an error.
     pub is_error: bool,
     /// The agent's final text, or its error.
     pub text: Option<String>,
@@ -83,6 +84,7 @@ pub struct SessionServiceParts {
     pub trace_propagation: TracePropagation,
 }
 
+/// Sessions: create, run turns, interrupt, terminate, archive, read.
 pub struct SessionService {
     deps: Deps,
     audit: AuditService,
@@ -117,6 +119,7 @@ impl std::fmt::Debug for SessionService {
 }
 
 impl SessionService {
+    /// The service from its parts.
     #[must_use]
     pub fn new(parts: SessionServiceParts) -> Self {
         let tracker =

@@ -35,7 +35,12 @@ pub enum StreamEnd {
     /// The stored messages could not be read.
     ReplayFailed,
     /// The subscriber fell `missed` events behind; resume from `resume_after`.
-    Lagged { missed: u64, resume_after: u64 },
+    Lagged {
+        /// Events lost.
+        missed: u64,
+        /// The last sequence delivered: resume after it.
+        resume_after: u64,
+    },
 }
 
 /// Replays a session's stored messages after a point, then follows its live events. Pull it

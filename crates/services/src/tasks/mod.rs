@@ -32,16 +32,25 @@ use crate::traces::TraceSpans;
 /// The changes of a task update; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct TaskPatch {
+    /// A new name.
     pub name: Option<TaskName>,
+    /// A new description (`Some(None)` removes it).
     pub description: Option<Option<String>>,
+    /// A new template and variable declarations.
     pub template: Option<TaskTemplate>,
+    /// New agent options.
     pub options: Option<AgentOptions>,
+    /// Activates or deactivates the task.
     pub is_active: Option<bool>,
+    /// Whether runs write a report.
     pub generate_report: Option<bool>,
+    /// The report's format.
     pub report_format: Option<ReportFormat>,
     /// `Some(None)` removes the schedule.
     pub schedule: Option<Option<CronSchedule>>,
+    /// The schedule's IANA time zone.
     pub schedule_timezone: Option<TimeZoneName>,
+    /// What a schedule does about ticks it missed.
     pub schedule_missed_ticks: Option<MissedTicks>,
 }
 
@@ -60,6 +69,7 @@ fn check_schedule(calendar: &dyn ScheduleCalendar, task: &Task) -> Result<(), Se
     Ok(())
 }
 
+/// Tasks: create, update, delete, list, and execute (validate, snapshot, queue).
 pub struct TaskService {
     deps: Deps,
     audit: AuditService,
@@ -103,6 +113,7 @@ impl std::fmt::Debug for TaskService {
 }
 
 impl TaskService {
+    /// The service over `deps`, queueing runs on `queue` under `quotas`, checking schedules with `calendar`.
     #[must_use]
     pub fn new(
         deps: Deps,

@@ -23,7 +23,9 @@ use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::tasks::TaskService;
 
+/// The header carrying `sha256=<hex>` of HMAC-SHA256 over `"<timestamp>.<body>"`.
 pub const SIGNATURE_HEADER: &str = "x-overseer-signature";
+/// The header carrying the Unix time the delivery was signed at.
 pub const TIMESTAMP_HEADER: &str = "x-overseer-timestamp";
 
 /// `hex(HMAC-SHA256(key, message))`.
@@ -62,14 +64,21 @@ fn verify(secret: &str, message: &[u8], signature: &str) -> bool {
 /// One incoming webhook request, as received.
 #[derive(Clone, Copy, Debug)]
 pub struct Delivery<'a> {
+    /// The task the webhook runs.
     pub task: TaskId,
+    /// The timestamp header's value.
     pub timestamp: Option<&'a str>,
+    /// The signature header's value.
     pub signature: Option<&'a str>,
+    /// The raw body (its JSON object's keys are the run's variables).
     pub body: &'a [u8],
+    /// The sender's address, for the audit trail.
     pub ip_address: Option<&'a str>,
+    /// The sender's user agent, for the audit trail.
     pub user_agent: Option<&'a str>,
 }
 
+/// Signed inbound webhooks that run tasks.
 pub struct WebhookService {
     deps: Deps,
     audit: AuditService,
@@ -86,6 +95,7 @@ impl WebhookService {
     /// How far a request's timestamp may be from the service's clock, either way.
     pub const WINDOW: Duration = Duration::from_secs(300);
 
+    /// The service over `deps`, running tasks through `tasks`.
     #[must_use]
     pub fn new(deps: Deps, tasks: Arc<TaskService>) -> Self {
         Self {

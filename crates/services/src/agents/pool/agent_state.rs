@@ -8,7 +8,10 @@ pub enum AgentState {
     /// Being started (its slot is granted).
     Starting,
     /// Queued for a slot; `position` 1 is next.
-    Waiting { position: usize },
+    Waiting {
+        /// Place in the queue (1: next).
+        position: usize,
+    },
     /// No process now; the next message resumes the conversation.
     Hibernated,
 }

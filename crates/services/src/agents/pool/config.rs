@@ -37,13 +37,17 @@ impl Default for PoolConfig {
 /// Why the pool could not give a session an agent.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
+    /// The agent failed to start.
     #[error(transparent)]
     Agent(#[from] AgentError),
     /// Every live agent stayed mid-turn for the whole start timeout.
     #[error(
         "no agent slot came free within {seconds} s (agent_start_timeout_seconds): every live agent is in a turn"
     )]
-    StartTimeout { seconds: u64 },
+    StartTimeout {
+        /// The start timeout that passed.
+        seconds: u64,
+    },
 }
 
 impl From<PoolError> for crate::error::ServiceError {
