@@ -13,16 +13,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::Store;
+use crate::connect::application_name;
 use crate::convert::unavailable;
 
 const CHANNEL: &str = "overseer_events";
-
-/// The `application_name` of every connection of `node`: Postgres itself then knows which nodes
-/// are up (a killed node's connections close with it).
-#[must_use]
-pub fn application_name(node: &str) -> String {
-    format!("overseer:{node}")
-}
 
 /// Notes between the nodes sharing one Postgres database.
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use overseer_migrations::{Migrator, MigratorTrait};
 use overseer_ports::Repositories;
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
@@ -19,6 +20,8 @@ pub enum StoreError {
     Migrate(#[source] DbErr),
     #[error("database does not answer")]
     Ping(#[source] DbErr),
+    #[error("this build has no {driver} driver (the overseer-store feature `{driver}` is off)")]
+    DriverNotBuilt { driver: &'static str },
 }
 
 #[async_trait::async_trait]
@@ -51,7 +54,70 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The `application_name` of every connection of `node`: Postgres itself then knows which nodes
+/// are up (a killed node's connections close with it).
+#[must_use]
+pub fn application_name(node: &str) -> String {
+    format!("overseer:{node}")
+}
+
 impl Store {
+    #[cfg(feature = "sqlite")]
+    #[allow(clippy::unnecessary_wraps)]
+    fn sqlite_options(options: &mut ConnectOptions, url: &str) -> Result<(), StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if in_memory {
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>);
+        }
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if in_memory {
+                o
+            } else {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            }
+        });
+        Ok(())
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    fn sqlite_options(_: &mut ConnectOptions, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::DriverNotBuilt { driver: "sqlite" })
+    }
+
+    #[cfg(feature = "postgres")]
+    #[allow(clippy::unnecessary_wraps)]
+    fn postgres_options(
+        options: &mut ConnectOptions,
+        application_name: Option<String>,
+    ) -> Result<(), StoreError> {
+        options.map_sqlx_postgres_opts(move |o| {
+            // Plan every statement for its own parameters. With the default (a generic plan
+            // after five runs) a statement first planned while its table was nearly empty
+            // keeps a scan that grows with the table: the tool call lookup of a busy
+            // session, planned on a fresh database, went quadratic (see benchmarks.md).
+            let o = o.options([("plan_cache_mode", "force_custom_plan")]);
+            match &application_name {
+                Some(name) => o.application_name(name),
+                None => o,
+            }
+        });
+        Ok(())
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn postgres_options(_: &mut ConnectOptions, _: Option<String>) -> Result<(), StoreError> {
+        Err(StoreError::DriverNotBuilt { driver: "postgres" })
+    }
+
     /// Opens `url`. SQLite files are created if missing and run in WAL mode; an in-memory SQLite
     /// database gets exactly one connection (each connection would be a database of its own).
     ///
@@ -67,7 +133,7 @@ impl Store {
     /// # Errors
     /// As [`Store::connect`].
     pub async fn connect_as(url: &str, node: &str) -> Result<Self, StoreError> {
-        Self::open(url, Some(crate::cluster::application_name(node))).await
+        Self::open(url, Some(application_name(node))).await
     }
 
     async fn open(url: &str, application_name: Option<String>) -> Result<Self, StoreError> {
@@ -77,40 +143,11 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
         if url.starts_with("sqlite:") {
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            if in_memory {
-                options
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None::<Duration>)
-                    .max_lifetime(None::<Duration>);
-            }
-            options.map_sqlx_sqlite_opts(move |o| {
-                let o = o
-                    .create_if_missing(true)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
-                if in_memory {
-                    o
-                } else {
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                }
-            });
-        } else if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(StoreError::UnsupportedUrl);
+            Self::sqlite_options(&mut options, url)?;
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::postgres_options(&mut options, application_name)?;
         } else {
-            options.map_sqlx_postgres_opts(move |o| {
-                // Plan every statement for its own parameters. With the default (a generic plan
-                // after five runs) a statement first planned while its table was nearly empty
-                // keeps a scan that grows with the table: the tool call lookup of a busy
-                // session, planned on a fresh database, went quadratic (see benchmarks.md).
-                let o = o.options([("plan_cache_mode", "force_custom_plan")]);
-                match &application_name {
-                    Some(name) => o.application_name(name),
-                    None => o,
-                }
-            });
+            return Err(StoreError::UnsupportedUrl);
         }
         let db = Database::connect(options)
             .await
@@ -121,13 +158,14 @@ impl Store {
         })
     }
 
-    /// The URL this store was opened with (it may hold a password: never log it).
     /// The pool, for the other adapters over the same database.
     #[must_use]
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
 
+    /// The URL this store was opened with (it may hold a password: never log it).
     #[must_use]
     pub fn connection_url(&self) -> &str {
         &self.url

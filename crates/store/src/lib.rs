@@ -3,6 +3,7 @@
 //! The backend is chosen at runtime from the URL (`postgres://…` or `sqlite:…`); both run the
 //! same migrations and pass the same contract suite.
 
+#[cfg(feature = "postgres")]
 mod cluster;
 mod connect;
 mod convert;
@@ -10,6 +11,7 @@ mod entities;
 mod repos;
 mod task_snapshot;
 
+#[cfg(feature = "postgres")]
 pub use cluster::PgClusterBus;
 pub use connect::{Store, StoreError};
 
