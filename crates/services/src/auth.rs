@@ -395,6 +395,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn nobody_logs_in_to_a_service_account_whatever_the_hasher_says() {
+        let deps = Deps {
+            repos: MemoryStore::new().repositories(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        };
+        let account = crate::service_accounts::ServiceAccounts::new(deps.clone())
+            .ensure("robot")
+            .await
+            .unwrap();
+        // A hasher that would accept anything: the account must still be refused.
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| true);
+        let auth = AuthService::new(
+            deps,
+            Arc::new(hasher),
+            Arc::new(MockTokenIssuer::new()),
+            AuthConfig::default(),
+        );
+        let result = auth
+            .login(
+                account.email.as_str(),
+                "anything",
+                &RequestContext::internal(account.id),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(ServiceError::Unauthorized)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_first_account_is_an_admin_and_the_next_are_users() {
         let auth = service(true);
         assert_eq!(
