@@ -17,20 +17,7 @@ use overseer_store::Store;
 use crate::database_url::DatabaseUrl;
 use crate::error::StartError;
 use crate::handle::Overseer;
-use crate::node;
-
-/// Whether agents run sandboxed (bubblewrap).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SandboxMode {
-    /// Sandboxed where `bwrap` is installed and works; otherwise unsandboxed, with a warning.
-    #[default]
-    Auto,
-    /// Always sandboxed: agents do not run without a working `bwrap` (the node says so on
-    /// its health, and runs are refused).
-    On,
-    /// Never sandboxed.
-    Off,
-}
+use crate::node::{self, SandboxMode};
 
 /// The Claude Code CLI as the agent runner, with the server's safety defaults.
 #[derive(Clone, Debug)]
@@ -77,6 +64,14 @@ pub fn anthropic_env_from_process() -> Vec<(String, Secret)> {
             .map(|value| (name.to_owned(), Secret::new(value)))
     })
     .collect()
+}
+
+impl Overseer {
+    /// A builder with every default (see [`OverseerBuilder`]).
+    #[must_use]
+    pub fn builder() -> OverseerBuilder {
+        OverseerBuilder::default()
+    }
 }
 
 enum Database {

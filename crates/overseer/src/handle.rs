@@ -9,7 +9,6 @@ use overseer_ports::{EventSubscriber, SubscribersFull};
 use overseer_services::{RequestContext, Running, ServiceError, Services, SessionStream};
 use overseer_store::Store;
 
-use crate::builder::OverseerBuilder;
 use crate::execution_events::ExecutionEvents;
 
 /// Live streams open at once on one session through [`Overseer::session_events`].
@@ -37,12 +36,6 @@ impl std::fmt::Debug for Overseer {
 }
 
 impl Overseer {
-    /// A builder with every default (see [`OverseerBuilder`]).
-    #[must_use]
-    pub fn builder() -> OverseerBuilder {
-        OverseerBuilder::default()
-    }
-
     pub(crate) fn new(
         services: Services,
         store: Store,

@@ -32,15 +32,14 @@ mod handle;
 mod http;
 mod node;
 
-pub use builder::{
-    ClaudeAgents, OverseerBuilder, SandboxMode, anthropic_env_from_process, open_store,
-};
+pub use builder::{ClaudeAgents, OverseerBuilder, anthropic_env_from_process, open_store};
 pub use database_url::DatabaseUrl;
 pub use error::StartError;
 pub use execution_events::{ExecutionEvent, ExecutionEvents};
 pub use handle::Overseer;
 #[cfg(feature = "http")]
 pub use http::{HttpApi, HttpOptions};
+pub use node::SandboxMode;
 pub use overseer_store::Store;
 
 /// The domain: tasks, sessions, executions, options … (`overseer-domain`).

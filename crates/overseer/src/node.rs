@@ -6,8 +6,20 @@ use std::path::{Path, PathBuf};
 use overseer_ports::agent::Secret;
 use overseer_runner_claude::{Containment, Sandbox, find_on_path};
 
-use crate::builder::SandboxMode;
 use crate::error::StartError;
+
+/// Whether agents run sandboxed (bubblewrap).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Sandboxed where `bwrap` is installed and works; otherwise unsandboxed, with a warning.
+    #[default]
+    Auto,
+    /// Always sandboxed: agents do not run without a working `bwrap` (the node says so on
+    /// its health, and runs are refused).
+    On,
+    /// Never sandboxed.
+    Off,
+}
 
 /// The data directory, created and made absolute (agents run in directories under it).
 pub(crate) fn data_dir(configured: &Path) -> Result<PathBuf, StartError> {
