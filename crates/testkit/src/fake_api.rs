@@ -140,6 +140,11 @@ async fn messages(
             HttpResponse::build(status)
                 .json(json!({"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}))
         }
+        // A plain request (newer CLIs validate a model with one before `set_model`): one JSON
+        // message, with the usage the caller reads.
+        reply if body.get("stream").and_then(Value::as_bool) != Some(true) => {
+            HttpResponse::Ok().json(plain_message(&reply, &model, &format!("msg_fake_{id}")))
+        }
         reply => {
             let events = sse_events(&reply, &model, &format!("msg_fake_{id}"));
             let pause = Duration::from_millis(delay);
@@ -163,6 +168,28 @@ async fn messages(
 
 fn sse(event: &str, data: &Value) -> String {
     format!("event: {event}\ndata: {data}\n\n")
+}
+
+/// One model message, not streamed.
+fn plain_message(reply: &Reply, model: &str, message_id: &str) -> Value {
+    let (content, stop_reason) = match reply {
+        Reply::Text { text } => (json!([{"type": "text", "text": text}]), "end_turn"),
+        Reply::ToolUse { name, input, text } => {
+            let tool_id = format!("toolu_{}", message_id.trim_start_matches("msg_"));
+            let mut blocks: Vec<Value> = text
+                .iter()
+                .map(|text| json!({"type": "text", "text": text}))
+                .collect();
+            blocks.push(json!({"type": "tool_use", "id": tool_id, "name": name, "input": input}));
+            (Value::Array(blocks), "tool_use")
+        }
+        _ => (json!([{"type": "text", "text": "OK"}]), "end_turn"),
+    };
+    json!({
+        "id": message_id, "type": "message", "role": "assistant", "model": model,
+        "content": content, "stop_reason": stop_reason, "stop_sequence": null,
+        "usage": {"input_tokens": 12, "output_tokens": 7}
+    })
 }
 
 /// The server-sent events of one streamed model message.

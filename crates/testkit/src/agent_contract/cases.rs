@@ -14,6 +14,10 @@ use super::harness::AgentHarness;
 use super::recorders::{CallLog, EchoServer, RecordingHooks, RecordingPermissions};
 use crate::script::{Reply, Script};
 
+/// A tool command that runs for 30 s. Not a plain `sleep 30`: newer CLIs (2.1.3xx) refuse a
+/// standalone `sleep` in the Bash tool ("Blocked: standalone sleep …").
+pub(super) const LONG_RUNNING_COMMAND: &str = "timeout 30 tail -f /dev/null";
+
 const TURN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Reads events until the turn ends (or the agent fails / goes away).
@@ -366,11 +370,14 @@ pub async fn in_process_mcp_tool_is_listed_and_called(h: &AgentHarness) {
     session.close().await.expect("close");
 }
 
-/// 5. Interrupt during `sleep 30`: the turn ends within 2 s; the same session answers again.
+/// 5. Interrupt during a 30 s command: the turn ends within 2 s; the same session answers again.
 pub async fn interrupt_ends_the_turn_and_the_session_goes_on(h: &AgentHarness) {
     h.script(Script::new(
         "case-interrupt",
-        vec![Reply::bash("sleep 30"), Reply::text("Second answer.")],
+        vec![
+            Reply::bash(LONG_RUNNING_COMMAND),
+            Reply::text("Second answer."),
+        ],
     ));
     let log = CallLog::default();
     let session = h
@@ -382,7 +389,7 @@ pub async fn interrupt_ends_the_turn_and_the_session_goes_on(h: &AgentHarness) {
         .send_message("case-interrupt: sleep for a long time")
         .await
         .expect("send");
-    // The real CLI runs `sleep` without asking permission; the PreToolUse hook always fires.
+    // Whether or not the CLI asks permission for the command, the PreToolUse hook fires.
     AgentHarness::eventually(Duration::from_secs(30), "the sleep to start", || {
         log.contains("pre:Bash")
     })
