@@ -31,3 +31,8 @@ e2e:
 bench *scenarios:
     cargo build --release -p overseer-app -p overseer-bench -p overseer-testkit
     target/release/overseer-bench {{scenarios}}
+
+# The CLI-facing tests against one Claude Code CLI version (installed into a scratch folder):
+# `just compat 2.1.332`, `just compat latest`. Results go into docs/compatibility.md by hand.
+compat version:
+    scripts/compat.sh {{version}}
