@@ -323,6 +323,14 @@ async fn claude_runner(claude: ClaudeAgents, data_dir: &Path) -> (ClaudeRunner, 
     let (binary, mut runtime) = match check_cli(&claude.binary, &here).await {
         Ok(found) => {
             tracing::info!(path = %found.path.display(), version = %found.version, "Claude Code CLI found");
+            if found.older_than_tested() {
+                tracing::warn!(
+                    version = %found.version,
+                    oldest_tested = overseer_runner_claude::OLDEST_TESTED_VERSION,
+                    "this Claude Code CLI is older than any version Overseer was tested with \
+                     (docs/compatibility.md): update it (npm ci installs the pinned one)"
+                );
+            }
             (
                 found.path,
                 AgentRuntime::Ready {

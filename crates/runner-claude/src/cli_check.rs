@@ -20,6 +20,27 @@ pub struct CliFound {
     pub version: String,
 }
 
+/// The oldest CLI version the compatibility run passed on (docs/compatibility.md).
+pub const OLDEST_TESTED_VERSION: &str = "2.1.197";
+
+impl CliFound {
+    /// Whether this CLI is older than [`OLDEST_TESTED_VERSION`]; `false` when its version
+    /// cannot be read (nothing to compare).
+    #[must_use]
+    pub fn older_than_tested(&self) -> bool {
+        match (numbers(&self.version), numbers(OLDEST_TESTED_VERSION)) {
+            (Some(found), Some(oldest)) => found < oldest,
+            _ => false,
+        }
+    }
+}
+
+/// `2.1.197 (Claude Code)` → `[2, 1, 197]`.
+fn numbers(version: &str) -> Option<Vec<u64>> {
+    let first = version.split_whitespace().next()?;
+    first.split('.').map(|part| part.parse().ok()).collect()
+}
+
 /// Why no usable CLI was found. The messages say how to fix it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CliCheckError {
@@ -127,6 +148,20 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn versions_older_than_the_oldest_tested_are_told_apart() {
+        let found = |version: &str| CliFound {
+            path: PathBuf::from("claude"),
+            version: version.to_owned(),
+        };
+        assert!(found("2.1.196 (Claude Code)").older_than_tested());
+        assert!(found("2.0.999").older_than_tested());
+        assert!(!found("2.1.197 (Claude Code)").older_than_tested());
+        assert!(!found("2.1.332 (Claude Code)").older_than_tested());
+        assert!(!found("10.0.0").older_than_tested());
+        assert!(!found("not a version").older_than_tested());
+    }
 
     fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
         let path = dir.join(name);

@@ -21,7 +21,9 @@ mod session;
 pub mod transcript;
 
 pub use args::{LaunchExtras, build_args};
-pub use cli_check::{CliCheckError, CliFound, PROJECT_CLI, check_cli, cli_version, locate_cli};
+pub use cli_check::{
+    CliCheckError, CliFound, OLDEST_TESTED_VERSION, PROJECT_CLI, check_cli, cli_version, locate_cli,
+};
 pub use containment::Containment;
 pub use lookup::find_on_path;
 pub use records::ProcessRecords;
