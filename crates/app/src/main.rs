@@ -11,7 +11,6 @@ use overseer_app::{Application, Settings, open_store};
 use overseer_auth::{Argon2Hasher, JwtIssuer};
 use overseer_domain::Role;
 use overseer_ports::agent::Secret;
-use overseer_ports::{RandomIds, SystemClock};
 use overseer_services::{AuthConfig, AuthService, Deps};
 
 #[derive(Debug, Parser)]
@@ -140,11 +139,7 @@ async fn create_user(
     user: CreateUser,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = open_store(settings).await?;
-    let deps = Deps {
-        repos: store.repositories(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    };
+    let deps = Deps::system(store.repositories());
     // This command issues no token: the signing key is a throwaway.
     let issuer = JwtIssuer::new(&Secret::new(uuid::Uuid::new_v4().simple().to_string()));
     let auth = AuthService::new(

@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use overseer_ports::agent::{AgentRunner, Secret};
-use overseer_ports::{
-    ClusterBus, EventBroadcaster, EventSubscriber, NoTelemetry, RandomIds, SystemClock, Telemetry,
-};
+use overseer_ports::{ClusterBus, EventBroadcaster, EventSubscriber, NoTelemetry, Telemetry};
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, check_cli};
 use overseer_services::{
     Adapters, AgentRuntime, Deps, InProcessBroadcaster, Services, ServicesConfig,
@@ -248,11 +246,7 @@ impl OverseerBuilder {
             (live.clone(), live)
         });
         let adapters = Adapters {
-            deps: Deps {
-                repos: store.repositories(),
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(RandomIds),
-            },
+            deps: Deps::system(store.repositories()),
             runner,
             workspaces: Arc::new(overseer_files::LocalWorkspaces::new(&data_dir)),
             report_files: Arc::new(overseer_files::LocalReportFiles::new(&data_dir)),

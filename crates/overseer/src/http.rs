@@ -75,11 +75,7 @@ impl Overseer {
             Some(secret) => secret,
             None => node::stored_jwt_secret(self.data_dir())?,
         };
-        let deps = Deps {
-            repos: self.store().repositories(),
-            clock: Arc::new(overseer_ports::SystemClock),
-            ids: Arc::new(overseer_ports::RandomIds),
-        };
+        let deps = Deps::system(self.store().repositories());
         let auth = Arc::new(AuthService::new(
             deps,
             Arc::new(Argon2Hasher),

@@ -292,7 +292,7 @@ fn outcome_of(approval: &Approval) -> ApprovalOutcome {
 
 #[cfg(test)]
 mod tests {
-    use overseer_ports::{MockEventBroadcaster, RandomIds, SystemClock};
+    use overseer_ports::MockEventBroadcaster;
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
@@ -304,11 +304,7 @@ mod tests {
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
-        let deps = Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos.clone());
         let mut broadcaster = MockEventBroadcaster::new();
         let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
         broadcaster.expect_publish().returning(move |event| {

@@ -363,18 +363,14 @@ impl AuthService {
 
 #[cfg(test)]
 mod tests {
+    use overseer_ports::RandomIds;
     use overseer_ports::auth::{MockPasswordHasher, MockTokenIssuer};
-    use overseer_ports::{RandomIds, SystemClock};
     use overseer_testkit::MemoryStore;
 
     use super::*;
 
     fn service(registration_open: bool) -> AuthService {
-        let deps = Deps {
-            repos: MemoryStore::new().repositories(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(MemoryStore::new().repositories());
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_hash().returning(|_| {
             Ok(
@@ -396,11 +392,7 @@ mod tests {
 
     #[tokio::test]
     async fn nobody_logs_in_to_a_service_account_whatever_the_hasher_says() {
-        let deps = Deps {
-            repos: MemoryStore::new().repositories(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(MemoryStore::new().repositories());
         let account = crate::service_accounts::ServiceAccounts::new(deps.clone())
             .ensure("robot")
             .await

@@ -52,6 +52,19 @@ pub struct Deps {
     pub ids: Arc<dyn IdSource>,
 }
 
+impl Deps {
+    /// `repos` with the system clock and random (UUIDv7) ids: what runs everywhere but in
+    /// tests that control time or ids.
+    #[must_use]
+    pub fn system(repos: Repositories) -> Self {
+        Self {
+            repos,
+            clock: Arc::new(overseer_ports::SystemClock),
+            ids: Arc::new(overseer_ports::RandomIds),
+        }
+    }
+}
+
 impl std::fmt::Debug for Deps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deps").finish_non_exhaustive()

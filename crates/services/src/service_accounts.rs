@@ -99,20 +99,14 @@ impl ServiceAccounts {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use overseer_ports::{RandomIds, SystemClock};
     use overseer_testkit::MemoryStore;
 
     use super::*;
 
     fn accounts() -> (ServiceAccounts, overseer_ports::Repositories) {
         let repos = MemoryStore::new().repositories();
-        let deps = Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos.clone());
         (ServiceAccounts::new(deps), repos)
     }
 

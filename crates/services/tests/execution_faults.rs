@@ -19,8 +19,7 @@ use overseer_ports::agent::{
 };
 use overseer_ports::repositories::{AuditFilter, SessionFilter};
 use overseer_ports::{
-    FileError, MockReportFiles, MockWorkspaces, PageRequest, RandomIds, Repositories, Scope,
-    SystemClock,
+    FileError, MockReportFiles, MockWorkspaces, PageRequest, Repositories, Scope,
 };
 use overseer_services::InProcessBroadcaster;
 use overseer_services::TaskService;
@@ -93,11 +92,7 @@ struct Setup {
 
 async fn setup(fault: Fault) -> Setup {
     let repos = MemoryStore::new().repositories();
-    let deps = Deps {
-        repos: repos.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    };
+    let deps = Deps::system(repos.clone());
     let mut workspaces = MockWorkspaces::new();
     workspaces.expect_create().returning(move |id| match fault {
         Fault::WorkdirCannotBeCreated => Err(FileError {

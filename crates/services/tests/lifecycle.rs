@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use overseer_ports::agent::MockAgentRunner;
-use overseer_ports::{MockReportFiles, MockWorkspaces, NoTelemetry, RandomIds, SystemClock};
+use overseer_ports::{MockReportFiles, MockWorkspaces, NoTelemetry};
 use overseer_services::InProcessBroadcaster;
 use overseer_services::SchedulerConfig;
 use overseer_services::{Adapters, Deps, Services, ServicesConfig, WarmPoolConfig};
@@ -13,11 +13,7 @@ use overseer_testkit::MemoryStore;
 
 fn services(config: ServicesConfig) -> Services {
     let adapters = Adapters {
-        deps: Deps {
-            repos: MemoryStore::new().repositories(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        },
+        deps: Deps::system(MemoryStore::new().repositories()),
         runner: Arc::new(MockAgentRunner::new()),
         workspaces: Arc::new(MockWorkspaces::new()),
         report_files: Arc::new(MockReportFiles::new()),

@@ -18,9 +18,7 @@ use overseer_ports::agent::{
     AgentEvent, AgentSession, InitEvent, MockAgentRunner, TokenUsage, TurnResult,
 };
 use overseer_ports::repositories::{ClaimLimits, ExecutionFilter};
-use overseer_ports::{
-    MockReportFiles, MockWorkspaces, PageRequest, RandomIds, Repositories, Scope, SystemClock,
-};
+use overseer_ports::{MockReportFiles, MockWorkspaces, PageRequest, Repositories, Scope};
 use overseer_services::InProcessBroadcaster;
 use overseer_services::QueueConfig;
 use overseer_services::{Adapters, Deps, RequestContext, ServiceError, Services, ServicesConfig};
@@ -81,11 +79,7 @@ async fn setup(default_quota: Quota, task_budget: Option<f64>) -> Setup {
 /// `claims` bounds the queue worker (zero: it runs nothing, so stored runs stay pending).
 async fn setup_with(default_quota: Quota, task_budget: Option<f64>, claims: ClaimLimits) -> Setup {
     let repos = MemoryStore::new().repositories();
-    let deps = Deps {
-        repos: repos.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    };
+    let deps = Deps::system(repos.clone());
     let budgets = Arc::new(Mutex::new(Vec::new()));
     let seen = budgets.clone();
     let mut runner = MockAgentRunner::new();

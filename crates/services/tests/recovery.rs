@@ -11,9 +11,7 @@ use overseer_domain::{
 };
 use overseer_ports::agent::MockAgentRunner;
 use overseer_ports::repositories::ClaimLimits;
-use overseer_ports::{
-    MockReportFiles, MockWorkspaces, RandomIds, Repositories, Scope, SystemClock,
-};
+use overseer_ports::{MockReportFiles, MockWorkspaces, Repositories, Scope};
 use overseer_services::InProcessBroadcaster;
 use overseer_services::QueueConfig;
 use overseer_services::{Adapters, Deps, Services, ServicesConfig};
@@ -91,11 +89,7 @@ async fn leftovers(repos: &Repositories, lease_until: OffsetDateTime) -> Leftove
 /// Starts a node named `node` whose worker may not claim anything (so a re-queued run stays
 /// visible as `pending`), with leases of `lease`.
 fn start_node(repos: &Repositories, node: &str, lease: Duration) -> Services {
-    let deps = Deps {
-        repos: repos.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    };
+    let deps = Deps::system(repos.clone());
     let adapters = Adapters {
         deps,
         runner: Arc::new(MockAgentRunner::new()),

@@ -149,9 +149,7 @@ impl McpServerService {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use overseer_ports::{RandomIds, SystemClock};
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
@@ -162,11 +160,7 @@ mod tests {
         let user = fixtures::user("user@example.com");
         repos.users.insert(&admin).await.unwrap();
         repos.users.insert(&user).await.unwrap();
-        let deps = Deps {
-            repos,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos);
         let admin = RequestContext {
             is_admin: true,
             ..RequestContext::internal(admin.id)

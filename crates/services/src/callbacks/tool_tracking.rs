@@ -342,7 +342,7 @@ mod tests {
     /// agent's unfinished calls are failed with the reason; finished ones are left alone.
     #[tokio::test]
     async fn unfinished_calls_of_a_gone_agent_are_failed_and_finished_ones_kept() {
-        use overseer_ports::{PageRequest, RandomIds, SystemClock};
+        use overseer_ports::PageRequest;
         use overseer_testkit::{MemoryStore, fixtures};
 
         let repos = MemoryStore::new().repositories();
@@ -350,11 +350,7 @@ mod tests {
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
-        let tracker = ToolTracker::new(Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        });
+        let tracker = ToolTracker::new(Deps::system(repos.clone()));
         let input = serde_json::json!({"command": "sleep 60"});
         let tool = |id| ToolUse {
             session: session.id,

@@ -438,8 +438,8 @@ pub(super) fn working_directory(session: &Session) -> Result<std::path::PathBuf,
 #[cfg(test)]
 mod tests {
     use overseer_domain::SessionName;
+    use overseer_ports::MockWorkspaces;
     use overseer_ports::agent::MockAgentRunner;
-    use overseer_ports::{MockWorkspaces, RandomIds, SystemClock};
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
@@ -449,11 +449,7 @@ mod tests {
         let repos = MemoryStore::new().repositories();
         let owner = fixtures::user("a@example.com");
         repos.users.insert(&owner).await.unwrap();
-        let deps = Deps {
-            repos,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos);
         let mut workspaces = MockWorkspaces::new();
         workspaces
             .expect_create()

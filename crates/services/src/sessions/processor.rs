@@ -262,9 +262,7 @@ mod tests {
 mod flow_tests {
     use overseer_domain::{ToolCall, ToolCallStatus};
     use overseer_ports::agent::{AssistantBlock, ToolResultEvent};
-    use overseer_ports::{
-        MockEventBroadcaster, PageRequest, RandomIds, Repositories, Scope, SystemClock,
-    };
+    use overseer_ports::{MockEventBroadcaster, PageRequest, Repositories, Scope};
     use overseer_testkit::{MemoryStore, fixtures};
     use serde_json::json;
 
@@ -305,11 +303,7 @@ mod flow_tests {
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
-        let deps = Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos.clone());
 
         // Each publish must find its message already stored.
         let check = repos.clone();
@@ -410,11 +404,7 @@ mod flow_tests {
         let mut repos = memory.clone();
         repos.messages = Arc::new(messages);
         repos.tool_calls = Arc::new(tool_repo);
-        let deps = Deps {
-            repos,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos);
         let published = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut broadcaster = MockEventBroadcaster::new();
         let seen = published.clone();

@@ -520,7 +520,7 @@ mod tests {
     use overseer_ports::repositories::{
         MockAuditLogRepository, MockExecutionRepository, MockTaskRepository,
     };
-    use overseer_ports::{MockExecutionQueue, RandomIds, Repositories, SystemClock};
+    use overseer_ports::{MockExecutionQueue, Repositories};
     use overseer_testkit::{MemoryStore, fixtures};
 
     use super::*;
@@ -554,11 +554,7 @@ mod tests {
         repos.tasks = Arc::new(tasks);
         repos.executions = Arc::new(executions);
         repos.audit_logs = Arc::new(audit);
-        let deps = Deps {
-            repos,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos);
         (
             TaskService::new(
                 deps.clone(),

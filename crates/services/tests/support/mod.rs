@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use overseer_ports::agent::{AgentEvent, AgentRunner, AgentSession, MockAgentSession};
-use overseer_ports::{RandomIds, ReportFiles, Repositories, SystemClock, Workspaces};
+use overseer_ports::{ReportFiles, Repositories, Workspaces};
 use overseer_services::InProcessBroadcaster;
 use overseer_services::{Adapters, Deps};
 
@@ -19,11 +19,7 @@ pub fn adapters(
     report_files: impl ReportFiles + 'static,
 ) -> Adapters {
     Adapters {
-        deps: Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        },
+        deps: Deps::system(repos.clone()),
         runner: Arc::new(runner),
         workspaces: Arc::new(workspaces),
         report_files: Arc::new(report_files),

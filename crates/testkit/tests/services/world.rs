@@ -14,8 +14,7 @@ use overseer_ports::repositories::{
     ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
 };
 use overseer_ports::{
-    EventBroadcaster, LiveEvent, Page, PageRequest, RandomIds, RepoError, Repositories, Scope,
-    SystemClock,
+    EventBroadcaster, LiveEvent, Page, PageRequest, RepoError, Repositories, Scope,
 };
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
 use overseer_services::ApprovalGate;
@@ -292,11 +291,7 @@ impl World {
         });
         let mut repos = repos;
         repos.executions = executions.clone();
-        let deps = Deps {
-            repos: repos.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-        };
+        let deps = Deps::system(repos.clone());
         let (approvals_tx, approvals_rx) = mpsc::unbounded_channel();
         let broadcaster = Arc::new(RecordingBroadcaster {
             events: Mutex::new(Vec::new()),
