@@ -22,7 +22,7 @@ use overseer_tools::ToolsConfig;
 use serde::Deserialize;
 
 use crate::logging::LogFormat;
-use overseer::DatabaseUrl;
+use overseer::{ClaudeAgents, DatabaseUrl, HttpOptions, OverseerBuilder};
 
 // The doc comment is for rustdoc only: clap would take it for the program's `--help` text.
 #[cfg_attr(
@@ -39,7 +39,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "OVERSEER_DATA_DIR",
-        default_value = "./data",
+        default_value = OverseerBuilder::DEFAULT_DATA_DIR,
         global = true
     )]
     pub data_dir: PathBuf,
@@ -78,7 +78,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "OVERSEER_CLAUDE_BINARY",
-        default_value = "claude",
+        default_value = ClaudeAgents::DEFAULT_BINARY,
         global = true
     )]
     pub claude_binary: PathBuf,
@@ -154,7 +154,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "OVERSEER_AUTH_ATTEMPTS_PER_MINUTE",
-        default_value = "20",
+        default_value_t = HttpOptions::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
         global = true
     )]
     pub auth_attempts_per_minute: NonZeroU32,
@@ -335,8 +335,14 @@ impl Settings {
         config_required: bool,
     ) -> Result<Self, ConfigError> {
         let file = read_file(config, config_required)?;
+        // The declared settings' names (a flag's id is its field's name).
+        let declared: std::collections::HashSet<String> =
+            Self::augment_args(clap::Command::new("overseer"))
+                .get_arguments()
+                .map(|arg| arg.get_id().to_string())
+                .collect();
         let explicit = |key: &str| {
-            self.is_declared(key)
+            declared.contains(key)
                 && matches!(
                     matches.value_source(key),
                     Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -348,7 +354,8 @@ impl Settings {
         };
         let base = match toml::Value::try_from(&self) {
             Ok(toml::Value::Table(table)) => table,
-            Ok(_) | Err(_) => unreachable!("settings serialize to a table"),
+            Ok(_) => return Err(invalid("the settings are not a table".to_owned())),
+            Err(err) => return Err(invalid(err.to_string())),
         };
         let mut merged = base.clone();
         for (key, value) in &file {
@@ -366,7 +373,7 @@ impl Settings {
                     Self::deserialize(toml::Value::Table(one)).is_err()
                 });
                 return Err(invalid(match key {
-                    Some((key, _)) if self.is_declared(key) => {
+                    Some((key, _)) if declared.contains(key.as_str()) => {
                         format!("{key}: {}", redacted_reason(&err))
                     }
                     _ => err.message().to_owned(),
@@ -380,13 +387,6 @@ impl Settings {
         }
         settings.default_quota()?;
         Ok(settings)
-    }
-
-    /// Whether `key` is one of the declared settings (a flag's id).
-    fn is_declared(&self, key: &str) -> bool {
-        Self::augment_args(clap::Command::new("overseer"))
-            .get_arguments()
-            .any(|arg| arg.get_id() == key)
     }
 
     /// The database to open: the configured URL, or the embedded SQLite file.

@@ -34,10 +34,15 @@ pub struct ClaudeAgents {
     pub hidden_paths: Vec<PathBuf>,
 }
 
+impl ClaudeAgents {
+    /// The CLI looked for when none is configured.
+    pub const DEFAULT_BINARY: &'static str = "claude";
+}
+
 impl Default for ClaudeAgents {
     fn default() -> Self {
         Self {
-            binary: PathBuf::from("claude"),
+            binary: PathBuf::from(Self::DEFAULT_BINARY),
             env: anthropic_env_from_process(),
             inherited_env: Vec::new(),
             sandbox: SandboxMode::Auto,
@@ -106,10 +111,15 @@ impl std::fmt::Debug for OverseerBuilder {
     }
 }
 
+impl OverseerBuilder {
+    /// The data directory when none is given.
+    pub const DEFAULT_DATA_DIR: &'static str = "./data";
+}
+
 impl Default for OverseerBuilder {
     fn default() -> Self {
         Self {
-            data_dir: PathBuf::from("./data"),
+            data_dir: PathBuf::from(Self::DEFAULT_DATA_DIR),
             database: None,
             agents: Agents::Claude(ClaudeAgents::default()),
             events: None,
