@@ -27,10 +27,24 @@ pub struct ExecutionEvents {
     subscriber: Arc<dyn EventSubscriber>,
     ctx: RequestContext,
     execution: ExecutionId,
-    stream: Option<SessionStream>,
-    /// The session stream ended (closed or lagged): only the end is left to tell.
-    stream_over: bool,
+    follow: Follow,
     done: bool,
+}
+
+/// Where following the execution's session stands.
+enum Follow {
+    /// The execution has no session yet.
+    NotYet,
+    /// Its session's events, replayed then live.
+    Following(SessionStream),
+    /// The session stream ended (closed, lagged, or no subscription): only the end is left.
+    Over,
+}
+
+/// What the wait for the next session event brought.
+enum Step {
+    Item(Option<StreamItem>),
+    Looked(Option<Box<TaskExecution>>),
 }
 
 impl std::fmt::Debug for ExecutionEvents {
@@ -55,8 +69,7 @@ impl ExecutionEvents {
             subscriber,
             ctx,
             execution,
-            stream: None,
-            stream_over: false,
+            follow: Follow::NotYet,
             done: false,
         }
     }
@@ -68,58 +81,48 @@ impl ExecutionEvents {
             return None;
         }
         loop {
-            let Some(stream) = self.stream.as_mut().filter(|_| !self.stream_over) else {
-                let execution = self.look(LOOK).await?;
-                if let (None, false, Some(session)) =
-                    (&self.stream, self.stream_over, execution.session_id)
-                {
-                    // Subscribed before the replay: nothing between the two is lost.
-                    if let Ok(live) = self.subscriber.subscribe(session, 256) {
-                        self.stream =
-                            Some(self.sessions.stream(self.ctx.clone(), session, 0, live));
-                        continue;
+            let step = match &mut self.follow {
+                // What the session has published comes first; the end only once nothing is
+                // ready.
+                Follow::Following(stream) => tokio::select! {
+                    biased;
+                    item = stream.next() => Step::Item(item),
+                    execution = self.tasks.wait_for_end(&self.ctx, self.execution, LOOK) => {
+                        Step::Looked(execution.ok().map(Box::new))
                     }
-                    self.stream_over = true;
-                }
-                if execution.status().is_terminal() {
-                    self.done = true;
-                    return Some(ExecutionEvent::Ended(Box::new(execution)));
-                }
-                continue;
-            };
-            // What the session has published comes first; the end only once nothing is ready.
-            tokio::select! {
-                biased;
-                item = stream.next() => match item {
-                    Some(item) => return Some(ExecutionEvent::Session(item)),
-                    None => self.stream_over = true,
                 },
-                execution = self.tasks.wait_for_end(&self.ctx, self.execution, LOOK) => {
-                    let Ok(execution) = execution else {
-                        self.done = true;
-                        return None;
-                    };
-                    if execution.status().is_terminal() {
-                        self.done = true;
-                        return Some(ExecutionEvent::Ended(Box::new(execution)));
+                Follow::NotYet | Follow::Over => {
+                    let execution = self.tasks.wait_for_end(&self.ctx, self.execution, LOOK);
+                    Step::Looked(execution.await.ok().map(Box::new))
+                }
+            };
+            let execution = match step {
+                Step::Item(Some(item)) => return Some(ExecutionEvent::Session(item)),
+                Step::Item(None) => {
+                    self.follow = Follow::Over;
+                    continue;
+                }
+                Step::Looked(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Step::Looked(Some(execution)) => execution,
+            };
+            if let (Follow::NotYet, Some(session)) = (&self.follow, execution.session_id) {
+                // Subscribed before the replay: nothing between the two is lost.
+                self.follow = match self.subscriber.subscribe(session, 256) {
+                    Ok(live) => {
+                        Follow::Following(self.sessions.stream(self.ctx.clone(), session, 0, live))
                     }
+                    Err(_) => Follow::Over,
+                };
+                if matches!(self.follow, Follow::Following(_)) {
+                    continue;
                 }
             }
-        }
-    }
-
-    /// The execution after waiting up to `wait` for its end; `None` (and done) when it cannot
-    /// be read.
-    async fn look(&mut self, wait: Duration) -> Option<TaskExecution> {
-        match self
-            .tasks
-            .wait_for_end(&self.ctx, self.execution, wait)
-            .await
-        {
-            Ok(execution) => Some(execution),
-            Err(_) => {
+            if execution.status().is_terminal() {
                 self.done = true;
-                None
+                return Some(ExecutionEvent::Ended(execution));
             }
         }
     }
