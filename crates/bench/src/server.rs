@@ -91,7 +91,7 @@ impl Server {
     }
 
     async fn wait_healthy(&mut self) {
-        let client = overseer_testkit::http_api::Client::new();
+        let client = overseer_testkit::http_api::client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

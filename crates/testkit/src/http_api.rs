@@ -1,8 +1,24 @@
 //! A small REST client for the end-to-end tests: JSON requests with a bearer token.
 
+use std::time::Duration;
+
 use reqwest::Response;
 pub use reqwest::{Client, Method};
 use serde_json::{Value, json};
+
+/// How long the test client keeps an idle connection for reuse: well under the server's
+/// keep-alive (actix-web's default, 5 s), so a pooled connection is never picked at the
+/// moment the server closes it. reqwest's own default (90 s) let a request that followed a
+/// ~5 s pause fail with `IncompleteMessage`.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The HTTP client every test uses: reqwest with [`POOL_IDLE_TIMEOUT`].
+pub fn client() -> Client {
+    Client::builder()
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        .expect("a reqwest client with default TLS-less settings builds")
+}
 
 #[derive(Debug)]
 pub struct Api {
@@ -15,7 +31,7 @@ impl Api {
     pub fn new(base: String) -> Self {
         Self {
             base,
-            client: Client::new(),
+            client: client(),
             token: None,
         }
     }
@@ -59,5 +75,24 @@ impl Api {
         assert_eq!(status, 200, "{body}");
         api.token = Some(body["access_token"].as_str().unwrap().to_owned());
         api
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_connections_expire_well_before_the_server_closes_them() {
+        // The server keeps actix-web's default keep-alive; a client that reuses a connection
+        // idle for about as long races the server's close.
+        let actix_web::http::KeepAlive::Timeout(server) = actix_web::http::KeepAlive::default()
+        else {
+            panic!("actix-web's default keep-alive is a timeout");
+        };
+        assert!(
+            POOL_IDLE_TIMEOUT * 2 <= server,
+            "{POOL_IDLE_TIMEOUT:?} vs {server:?}"
+        );
     }
 }

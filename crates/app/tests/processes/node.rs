@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::http_api::{Api, Client, Method};
+use overseer_testkit::http_api::{Api, Method};
 use serde_json::{Value, json};
 
 /// A running server. Killed (SIGKILL) when dropped.
@@ -119,7 +119,7 @@ impl Node {
     }
 
     async fn wait_healthy(&mut self) {
-        let client = Client::new();
+        let client = overseer_testkit::http_api::client();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

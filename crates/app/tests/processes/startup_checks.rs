@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::http_api::{Api, Client, Method};
+use overseer_testkit::http_api::{Api, Method};
 use serde_json::{Value, json};
 
 use crate::node::{Node, create_task, temp_dir};
 
 async fn health(base: &str) -> (u16, Value) {
-    let response = Client::new()
+    let response = overseer_testkit::http_api::client()
         .get(format!("{base}/health"))
         .send()
         .await

@@ -123,7 +123,7 @@ fn active_dir(data_dir: &Path, session: &str) -> PathBuf {
 
 /// Waits until the node's `/metrics` has the line `expected`.
 async fn poll_metrics(base: &str, expected: &str) {
-    let client = overseer_testkit::http_api::Client::new();
+    let client = overseer_testkit::http_api::client();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let text = match client.get(format!("{base}/metrics")).send().await {
