@@ -13,6 +13,7 @@ mod m20261124_000004_quotas;
 mod m20261124_000005_webhooks;
 mod m20261124_000006_schedules;
 mod m20261124_000007_session_hosts;
+mod m20261204_000008_message_blocks;
 
 /// Applies every migration in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_webhooks::Migration),
             Box::new(m20261124_000006_schedules::Migration),
             Box::new(m20261124_000007_session_hosts::Migration),
+            Box::new(m20261204_000008_message_blocks::Migration),
         ]
     }
 }

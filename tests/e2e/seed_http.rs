@@ -143,6 +143,74 @@ async fn seed_over_http(db: Db) {
         types,
         ["user", "assistant", "tool_result", "assistant", "result"]
     );
+    // Typed blocks on every message, the frame only on request.
+    let items = messages["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|m| m["blocks"].is_array() && m.get("raw").is_none()),
+        "{messages}"
+    );
+    let blocks: Vec<&Value> = items
+        .iter()
+        .flat_map(|m| m["blocks"].as_array().unwrap())
+        .collect();
+    let output = "api-0 1/1 Running\nweb-0 1/1 Running";
+    let tool_use = blocks
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .expect("a tool_use block");
+    assert_eq!(tool_use["name"], json!("Bash"), "{tool_use}");
+    assert!(tool_use["input"]["command"].is_string(), "{tool_use}");
+    let tool_result = blocks
+        .iter()
+        .find(|b| b["type"] == "tool_result")
+        .expect("a tool_result block");
+    assert_eq!(tool_result["tool_use_id"], tool_use["id"]);
+    assert_eq!(
+        tool_result["content"],
+        json!(output),
+        "the text the model read"
+    );
+    assert_eq!(tool_result["is_error"], json!(false));
+    assert_eq!(items[0]["blocks"][0]["type"], json!("text"));
+    assert!(
+        items[0]["blocks"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Check the health of the production cluster.")
+    );
+    let answer = items
+        .iter()
+        .rev()
+        .find(|m| m["message_type"] == "assistant")
+        .unwrap();
+    assert_eq!(
+        answer["blocks"],
+        json!([{"type": "text", "text": "All pods in production are healthy."}])
+    );
+    assert!(answer["model"].is_string(), "{answer}");
+    let result = items.last().unwrap();
+    assert!(result["usage"]["output_tokens"].is_u64(), "{result}");
+    let (_, with_raw) = alice
+        .json(
+            Method::GET,
+            &format!("/api/v1/sessions/{session_id}/messages?include=raw"),
+            None,
+        )
+        .await;
+    let raw_items = with_raw["items"].as_array().unwrap();
+    assert_eq!(raw_items.len(), items.len());
+    assert!(raw_items.iter().all(|m| m["raw"].is_object()), "{with_raw}");
+    assert_eq!(raw_items.last().unwrap()["raw"]["type"], json!("result"));
+    let (status, wrong) = alice
+        .json(
+            Method::GET,
+            &format!("/api/v1/sessions/{session_id}/messages?include=frames"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{wrong}");
     let (_, calls) = alice
         .json(
             Method::GET,
@@ -154,11 +222,12 @@ async fn seed_over_http(db: Db) {
     assert_eq!(calls["items"][0]["tool_name"], json!("Bash"));
     assert_eq!(calls["items"][0]["status"], json!("completed"));
     assert_eq!(calls["items"][0]["permission_decision"], json!("allowed"));
-    assert!(
-        calls["items"][0]["tool_output"]
-            .as_str()
-            .unwrap()
-            .contains("api-0 1/1 Running")
+    // The output the model read, and the CLI's own account of it beside.
+    assert_eq!(calls["items"][0]["tool_output"], json!(output), "{calls}");
+    assert_eq!(
+        calls["items"][0]["tool_response"]["stdout"],
+        json!(output),
+        "{calls}"
     );
 
     // Audit entries of the run.

@@ -187,8 +187,8 @@ pub async fn ingestion(cli: &Cli, backends: &[Backend]) -> String {
 /// Milliseconds between `bench_sent_ns` in `event` and now, if it carries one.
 fn latency_of(event: &Value) -> Option<Duration> {
     let sent = event
-        .pointer("/payload/content/bench_sent_ns")
-        .or_else(|| event.pointer("/message/content/bench_sent_ns"))?
+        .pointer("/payload/raw/bench_sent_ns")
+        .or_else(|| event.pointer("/message/raw/bench_sent_ns"))?
         .as_u64()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -201,7 +201,7 @@ fn latency_of(event: &Value) -> Option<Duration> {
 
 /// One subscriber: every stamped event's latency until the turn's result.
 async fn subscribe(base: String, token: String, session: String) -> Vec<Duration> {
-    let mut socket = live_stream::open(&base, &token, &session, 0).await;
+    let mut socket = live_stream::open_raw(&base, &token, &session, 0).await;
     let mut latencies = Vec::new();
     while let Some(event) = live_stream::next_event(&mut socket).await {
         if let Some(latency) = latency_of(&event) {

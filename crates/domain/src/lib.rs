@@ -4,6 +4,7 @@
 mod agent_options;
 mod approval;
 mod audit;
+mod content_block;
 mod execution;
 mod ids;
 mod mcp_server;
@@ -26,13 +27,14 @@ pub use agent_options::{
 };
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AuditAction, AuditLog, ResourceType};
+pub use content_block::{ContentBlock, TokenUsage, tool_result_text};
 pub use execution::{ExecutionStatus, Lease, TaskExecution, TriggerType};
 pub use ids::{
     ApprovalId, AuditLogId, ExecutionId, McpServerId, MessageId, ReportId, SessionId, TaskId,
     ToolCallId, UserId,
 };
 pub use mcp_server::{McpScope, McpServer};
-pub use message::{Message, MessageContent, MessageRole, MessageType, NewMessage};
+pub use message::{Message, MessageBody, MessageRole, MessageType, NewMessage};
 pub use quota::{Quota, QuotaLimit};
 pub use report::{Report, ReportFormat, ReportTitle};
 pub use session::{NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage};

@@ -43,9 +43,15 @@ pub struct ToolCall {
     pub tool_use_id: String,
     pub tool_name: String,
     pub tool_input: Value,
-    /// The output, possibly cut to a bound; `tool_output_bytes` is the full size.
+    /// The output as the model read it, possibly cut to a bound; `tool_output_bytes` is the
+    /// full size.
     pub tool_output: Option<String>,
     pub tool_output_bytes: Option<u64>,
+    /// The agent's structured account of the result, beside the text (for a shell command:
+    /// stdout, stderr, whether it was interrupted), when it gives one.
+    pub tool_response: Option<Value>,
+    /// Set for a sub-agent's tool use: the tool use (of the `Task`/`Agent` tool) it works for.
+    pub parent_tool_use_id: Option<String>,
     pub status: ToolCallStatus,
     pub permission_decision: Option<PermissionDecision>,
     pub started_at: Option<OffsetDateTime>,

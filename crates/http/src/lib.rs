@@ -6,6 +6,7 @@ mod caller;
 pub mod error;
 mod fallback;
 mod health;
+mod message_view;
 pub mod metrics;
 pub mod openapi;
 mod pagination;

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use overseer_domain::template::VariableSpec;
-use overseer_domain::{AuditLog, Message, Report, Session, Task, TaskExecution, ToolCall, User};
+use overseer_domain::{AuditLog, Report, Session, Task, TaskExecution, ToolCall, User};
 use overseer_services::AgentState;
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-fn at(t: OffsetDateTime) -> String {
+pub(crate) fn at(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -242,30 +242,6 @@ impl From<Session> for SessionView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct MessageView {
-    pub id: String,
-    pub sequence_number: u64,
-    pub message_type: String,
-    pub role: Option<String>,
-    #[schema(value_type = Object)]
-    pub content: Value,
-    pub created_at: String,
-}
-
-impl From<Message> for MessageView {
-    fn from(m: Message) -> Self {
-        Self {
-            id: m.id.to_string(),
-            sequence_number: m.sequence_number,
-            message_type: m.message_type.to_string(),
-            role: m.role.map(|r| r.to_string()),
-            content: m.content,
-            created_at: at(m.created_at),
-        }
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
 pub struct ToolCallView {
     pub id: String,
     pub message_id: Option<String>,
@@ -273,8 +249,14 @@ pub struct ToolCallView {
     pub tool_name: String,
     #[schema(value_type = Object)]
     pub tool_input: Value,
+    /// The output as the model read it (cut at 64 KiB; `tool_output_bytes` is the full size).
     pub tool_output: Option<String>,
     pub tool_output_bytes: Option<u64>,
+    /// The agent's structured account of the result (for Bash: stdout, stderr, interrupted).
+    #[schema(value_type = Option<Object>)]
+    pub tool_response: Option<Value>,
+    /// Set for a sub-agent's tool use: the tool use it works for.
+    pub parent_tool_use_id: Option<String>,
     pub status: String,
     pub permission_decision: Option<String>,
     pub started_at: Option<String>,
@@ -292,6 +274,8 @@ impl From<ToolCall> for ToolCallView {
             tool_input: c.tool_input,
             tool_output: c.tool_output,
             tool_output_bytes: c.tool_output_bytes,
+            tool_response: c.tool_response,
+            parent_tool_use_id: c.parent_tool_use_id,
             status: c.status.to_string(),
             permission_decision: c.permission_decision.map(|d| d.to_string()),
             started_at: at_opt(c.started_at),

@@ -116,7 +116,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let sessions = &overseer.services().sessions;
     println!("\nmessages of session {session}:");
     for message in sessions.messages(&ctx, session, 0, 1000).await? {
-        let text = message.content.to_string();
+        // Typed blocks, whatever the CLI's frame format (its frame is `message.body.raw`).
+        let text = serde_json::to_string(&message.body.blocks)?;
         let short: String = text.chars().take(160).collect();
         println!(
             "  {:>3} {:<11} {short}",

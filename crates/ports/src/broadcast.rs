@@ -1,4 +1,4 @@
-use overseer_domain::{ApprovalId, MessageId, MessageRole, MessageType, SessionId, SessionStatus};
+use overseer_domain::{ApprovalId, Message, SessionId, SessionStatus};
 use serde_json::{Value, json};
 
 /// One live event of a session, published after what it reports was persisted.
@@ -18,16 +18,7 @@ pub struct LiveEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LiveEventBody {
     /// A stored message.
-    Message {
-        /// The stored message.
-        message_id: MessageId,
-        /// What kind of frame it was.
-        message_type: MessageType,
-        /// Who spoke.
-        role: Option<MessageRole>,
-        /// Its content, as stored.
-        content: Value,
-    },
+    Message(Box<Message>),
     /// A tool waits for a person's approval; `reason` is the rule that asked (known only on
     /// the node that asked).
     Approval {
@@ -102,7 +93,7 @@ impl LiveEvent {
     #[must_use]
     pub fn kind(&self) -> LiveEventKind {
         match self.body {
-            LiveEventBody::Message { .. } => LiveEventKind::Message,
+            LiveEventBody::Message(_) => LiveEventKind::Message,
             LiveEventBody::Approval { .. } => LiveEventKind::Approval,
             LiveEventBody::Status { .. } => LiveEventKind::Status,
             LiveEventBody::AgentWaiting { .. } => LiveEventKind::Agent,
@@ -114,15 +105,7 @@ impl LiveEvent {
     #[must_use]
     pub fn payload(&self) -> Value {
         match &self.body {
-            LiveEventBody::Message {
-                message_id,
-                message_type,
-                role,
-                content,
-            } => json!({
-                "message_id": message_id, "message_type": message_type,
-                "role": role, "content": content,
-            }),
+            LiveEventBody::Message(message) => message_payload(message),
             LiveEventBody::Approval {
                 approval_id,
                 tool_name,
@@ -147,6 +130,23 @@ impl LiveEvent {
             }
         }
     }
+}
+
+/// A message as a live event carries it: its typed blocks and what is known beside them, never
+/// the agent's raw frame (a stream asks for that separately).
+#[must_use]
+pub fn message_payload(message: &Message) -> Value {
+    let body = &message.body;
+    json!({
+        "message_id": message.id,
+        "message_type": message.message_type,
+        "role": message.role,
+        "blocks": body.blocks,
+        "model": body.model,
+        "usage": body.usage,
+        "parent_tool_use_id": body.parent_tool_use_id,
+        "structured_output": body.structured_output,
+    })
 }
 
 /// Delivers live events to a session's subscribers. Never blocks the publisher.

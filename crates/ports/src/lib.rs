@@ -22,7 +22,7 @@ mod telemetry;
 
 pub use broadcast::{
     EventBroadcaster, EventSubscriber, LiveEvent, LiveEventBody, LiveEventKind, SubscribersFull,
-    Subscription, SubscriptionEnd,
+    Subscription, SubscriptionEnd, message_payload,
 };
 pub use calendar::ScheduleCalendar;
 pub use clock::{Clock, SystemClock};

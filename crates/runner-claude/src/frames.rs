@@ -1,6 +1,7 @@
 //! Turns one stdout line (already parsed as JSON) into what the reader must do with it.
 //! Tolerant by design: unknown types and fields are kept, never an error.
 
+use overseer_domain::tool_result_text;
 use overseer_ports::agent::{
     AgentEvent, ApiRetry, AssistantBlock, ContentBlock, InitEvent, McpServerStatus,
     PermissionDenial, TokenUsage, ToolResultEvent, TurnResult,
@@ -121,8 +122,15 @@ fn user(frame: &Value) -> Vec<AgentEvent> {
         .map(|b| {
             AgentEvent::ToolResult(ToolResultEvent {
                 tool_use_id: text(b, "tool_use_id").unwrap_or_default(),
-                content: b.get("content").cloned().unwrap_or(Value::Null),
+                text: tool_result_text(b.get("content").unwrap_or(&Value::Null)),
+                // The CLI's own account of the tool's result (`{"stdout", "stderr", …}` for
+                // Bash); a plain string there only repeats the text.
+                structured: frame
+                    .get("tool_use_result")
+                    .filter(|r| r.is_object())
+                    .cloned(),
                 is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+                parent_tool_use_id: text(frame, "parent_tool_use_id"),
                 raw: frame.clone(),
             })
         })
@@ -175,6 +183,10 @@ fn turn_result(frame: Value) -> TurnResult {
             .unwrap_or(0.0),
         usage: usage(frame.get("usage")),
         permission_denials: denials,
+        structured_output: frame
+            .get("structured_output")
+            .filter(|v| !v.is_null())
+            .cloned(),
         terminal_reason: text(&frame, "terminal_reason"),
         api_error_status: frame
             .get("api_error_status")
@@ -342,8 +354,28 @@ mod tests {
             panic!()
         };
         assert!(
-            matches!(&events[0], AgentEvent::ToolResult(r) if r.tool_use_id == "toolu_1" && !r.is_error)
+            matches!(&events[0], AgentEvent::ToolResult(r) if r.tool_use_id == "toolu_1" && !r.is_error && r.text == "done" && r.structured.is_none())
         );
+        // A sub-agent's Bash result: the text the model read, the CLI's envelope beside it, and
+        // the tool use the sub-agent works for.
+        let Incoming::Events(events) = classify(json!({
+            "type":"user","parent_tool_use_id":"toolu_task",
+            "message":{"role":"user","content":[
+                {"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"a.txt"}],"is_error":false}
+            ]},
+            "tool_use_result":{"stdout":"a.txt","stderr":"","interrupted":false}
+        })) else {
+            panic!()
+        };
+        let AgentEvent::ToolResult(result) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(result.text, "a.txt");
+        assert_eq!(
+            result.structured,
+            Some(json!({"stdout":"a.txt","stderr":"","interrupted":false}))
+        );
+        assert_eq!(result.parent_tool_use_id.as_deref(), Some("toolu_task"));
         let Incoming::Events(events) =
             classify(json!({"type":"user","message":{"content":"plain"}}))
         else {

@@ -56,6 +56,7 @@ fn result(is_error: bool) -> AgentEvent {
             ..TokenUsage::default()
         },
         permission_denials: vec![],
+        structured_output: None,
         terminal_reason: None,
         api_error_status: is_error.then_some(500),
         agent_session_id: Some("cli-1".into()),
@@ -239,7 +240,11 @@ async fn an_agent_dying_mid_turn_fails_the_run_and_the_session() {
         .await
         .unwrap();
     assert!(
-        messages.iter().any(|m| m.content["type"] == json!("error")),
+        messages.iter().any(|m| m.body.raw["type"] == json!("error")
+            && matches!(
+                m.body.blocks.as_slice(),
+                [overseer_domain::ContentBlock::Error { .. }]
+            )),
         "the failure is in the record"
     );
 }

@@ -46,6 +46,7 @@ fn agent() -> Arc<dyn AgentSession> {
             total_cost_usd: TURN_COST_USD,
             usage: TokenUsage::default(),
             permission_denials: vec![],
+            structured_output: None,
             terminal_reason: None,
             api_error_status: None,
             agent_session_id: Some("cli-1".into()),

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use overseer_domain::template::{VariableName, VariableSpec};
 use overseer_domain::{
-    AgentOptions, AuditAction, AuditLog, AuditLogId, Email, ExecutionId, McpScope, McpServer,
-    McpServerConfig, McpServerId, McpServerName, MessageId, MessageRole, MessageType, NewMessage,
-    NewSession, NewTask, PasswordHash, PromptTemplate, Report, ReportFormat, ReportId, ReportTitle,
-    ResourceType, Role, Session, SessionId, SessionMode, SessionName, Task, TaskExecution, TaskId,
-    TaskName, TaskTemplate, ToolCall, ToolCallId, ToolCallStatus, TriggerType, User, UserId,
+    AgentOptions, AuditAction, AuditLog, AuditLogId, ContentBlock, Email, ExecutionId, McpScope,
+    McpServer, McpServerConfig, McpServerId, McpServerName, MessageBody, MessageId, MessageRole,
+    MessageType, NewMessage, NewSession, NewTask, PasswordHash, PromptTemplate, Report,
+    ReportFormat, ReportId, ReportTitle, ResourceType, Role, Session, SessionId, SessionMode,
+    SessionName, Task, TaskExecution, TaskId, TaskName, TaskTemplate, TokenUsage, ToolCall,
+    ToolCallId, ToolCallStatus, TriggerType, User, UserId,
 };
 use overseer_ports::{Clock, IdSource};
 use serde_json::json;
@@ -169,7 +170,29 @@ pub fn message(session: SessionId, text: &str, created: OffsetDateTime) -> NewMe
         session_id: session,
         message_type: MessageType::Assistant,
         role: Some(MessageRole::Assistant),
-        content: json!([{"type": "text", "text": text}]),
+        // Every field set, so a store's round trip is checked on all of them.
+        body: MessageBody {
+            blocks: vec![
+                ContentBlock::Text {
+                    text: text.to_owned(),
+                },
+                ContentBlock::ToolUse {
+                    id: "toolu_fixture".to_owned(),
+                    name: "Bash".to_owned(),
+                    input: json!({"command": "ls"}),
+                },
+            ],
+            model: Some("claude-sonnet-4-5".to_owned()),
+            usage: Some(TokenUsage {
+                input_tokens: 12,
+                output_tokens: 3,
+                cache_creation_input_tokens: 1,
+                cache_read_input_tokens: 2,
+            }),
+            parent_tool_use_id: Some("toolu_parent".to_owned()),
+            structured_output: Some(json!({"ok": true})),
+            raw: json!({"type": "assistant", "message": {"content": [{"type": "text", "text": text}]}}),
+        },
         created_at: created,
     }
 }
@@ -185,6 +208,8 @@ pub fn tool_call(session: SessionId, tool_use_id: &str, created: OffsetDateTime)
         tool_input: json!({"command": "kubectl get pods -n production"}),
         tool_output: None,
         tool_output_bytes: None,
+        tool_response: Some(json!({"stdout": "", "interrupted": false})),
+        parent_tool_use_id: Some("toolu_parent".to_owned()),
         status: ToolCallStatus::Running,
         permission_decision: None,
         started_at: Some(created),

@@ -11,8 +11,22 @@ pub type Socket =
 /// Opens `session`'s stream on the server at `base` (`http://host:port`) with a bearer token,
 /// replaying what is stored after `after`.
 pub async fn open(base: &str, token: &str, session: &str, after: u64) -> Socket {
+    connect(base, token, &format!("{session}/stream?after={after}")).await
+}
+
+/// As [`open`], with each message's raw frame (`?include=raw`).
+pub async fn open_raw(base: &str, token: &str, session: &str, after: u64) -> Socket {
+    connect(
+        base,
+        token,
+        &format!("{session}/stream?after={after}&include=raw"),
+    )
+    .await
+}
+
+async fn connect(base: &str, token: &str, path: &str) -> Socket {
     let url = format!(
-        "{}/api/v1/sessions/{session}/stream?after={after}",
+        "{}/api/v1/sessions/{path}",
         base.replace("http://", "ws://")
     );
     let mut request = url.into_client_request().unwrap();

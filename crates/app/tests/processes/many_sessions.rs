@@ -46,28 +46,23 @@ async fn answered(api: &Api, session: &str, results: usize, within: Duration) ->
         api,
         &format!("/api/v1/sessions/{session}/messages?limit=1000"),
         within,
-        |page| result_texts(page).len() >= results,
+        |page| of_type(page, "result").count() >= results,
     )
     .await;
-    result_texts(&done).pop().unwrap_or_default()
+    of_type(&done, "assistant")
+        .filter_map(|m| m["blocks"][0]["text"].as_str())
+        .last()
+        .unwrap_or_default()
+        .to_owned()
 }
 
-fn result_texts(page: &Value) -> Vec<String> {
+/// The page's messages of type `kind`.
+fn of_type<'a>(page: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> {
     page["items"]
         .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter(|m| m["message_type"] == "result")
-                .map(|m| {
-                    m["content"]["result"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter(move |m| m["message_type"] == kind)
 }
 
 /// The most agents seen at once, and which (group, command line).

@@ -15,8 +15,9 @@ use crate::HttpState;
 use crate::body::JsonObject;
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::message_view::{Include, MessagePage, MessageView};
 use crate::pagination::{ListView, PageQuery};
-use crate::views::{MessageView, ReportView, SessionView, ToolCallView};
+use crate::views::{ReportView, SessionView, ToolCallView};
 
 /// The largest user message accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -45,6 +46,9 @@ struct MessagesQuery {
     after: u64,
     #[serde(default)]
     limit: Option<u32>,
+    /// `raw`: add each message's frame as the agent sent it.
+    #[serde(default)]
+    include: Option<Include>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -166,7 +170,7 @@ pub(crate) async fn send(
     })))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order: {items, after, next_after}"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "sessions", responses((status = 200, description = "Messages after `after`, in order", body = MessagePage), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "sequence number to start after"), ("limit" = Option<u32>, Query, description = "1 to 1000"), ("include" = Option<Include>, Query, description = "`raw`: add each message's frame as the agent sent it")), security(("bearer" = [])))]
 #[get("/sessions/{id}/messages")]
 pub(crate) async fn messages(
     Caller(ctx): Caller,
@@ -191,12 +195,14 @@ pub(crate) async fn messages(
         .sessions
         .messages(&ctx, session_id(&path)?, query.after, limit)
         .await?;
-    let next = found.last().map(|m| m.sequence_number);
-    Ok(HttpResponse::Ok().json(json!({
-        "items": found.into_iter().map(MessageView::from).collect::<Vec<_>>(),
-        "after": query.after,
-        "next_after": next,
-    })))
+    Ok(HttpResponse::Ok().json(MessagePage {
+        next_after: found.last().map(|m| m.sequence_number),
+        items: found
+            .into_iter()
+            .map(|m| MessageView::new(m, query.include))
+            .collect(),
+        after: query.after,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/tool-calls", tag = "sessions", responses((status = 200, description = "Tool calls in call order", body = ListView<ToolCallView>), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]

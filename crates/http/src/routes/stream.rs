@@ -12,6 +12,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_ws::{CloseCode, CloseReason};
 use overseer_domain::{Role, SessionId};
+use overseer_ports::LiveEventBody;
 use overseer_services::{SessionStream, StreamEnd, StreamItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use super::id;
 use crate::HttpState;
 use crate::caller::{bearer, origin};
 use crate::error::ApiError;
-use crate::views::MessageView;
+use crate::message_view::{Include, MessageView};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +32,9 @@ struct StreamQuery {
     /// A stream token, for clients that cannot send an `Authorization` header.
     #[serde(default)]
     token: Option<String>,
+    /// `raw`: add each message's frame as the agent sent it.
+    #[serde(default)]
+    include: Option<Include>,
 }
 
 /// Live streams (WebSocket or SSE) open at once on one session, on this node.
@@ -51,11 +55,11 @@ enum Frame {
 
 /// Pumps `stream` into a channel of frames for the client's writer; ends when the stream does
 /// or the client goes away.
-fn produce(mut events: SessionStream) -> mpsc::Receiver<Frame> {
+fn produce(mut events: SessionStream, include: Option<Include>) -> mpsc::Receiver<Frame> {
     let (out, frames) = mpsc::channel(CLIENT_BUFFER);
     tokio::spawn(async move {
         while let Some(item) = events.next().await {
-            if out.send(frame_of(item)).await.is_err() {
+            if out.send(frame_of(item, include)).await.is_err() {
                 return;
             }
         }
@@ -63,22 +67,26 @@ fn produce(mut events: SessionStream) -> mpsc::Receiver<Frame> {
     frames
 }
 
-fn frame_of(item: StreamItem) -> Frame {
+fn frame_of(item: StreamItem, include: Option<Include>) -> Frame {
     match item {
         StreamItem::Replayed(message) => {
             let sequence = message.sequence_number;
             Frame::Event {
                 sequence,
                 kind: "message".to_owned(),
-                body: json!({"kind": "message", "sequence": sequence, "message": MessageView::from(message)}),
+                body: json!({"kind": "message", "sequence": sequence, "message": MessageView::new(*message, include)}),
             }
         }
         StreamItem::Live(event) => {
             let kind = event.kind().as_str();
+            let mut payload = event.payload();
+            if let (LiveEventBody::Message(message), Some(Include::Raw)) = (&event.body, include) {
+                payload["raw"] = message.body.raw.clone();
+            }
             Frame::Event {
                 sequence: event.sequence,
                 kind: kind.to_owned(),
-                body: json!({"kind": kind, "sequence": event.sequence, "payload": event.payload()}),
+                body: json!({"kind": kind, "sequence": event.sequence, "payload": payload}),
             }
         }
         StreamItem::End(StreamEnd::ReplayFailed) => Frame::Close {
@@ -95,7 +103,7 @@ fn frame_of(item: StreamItem) -> Frame {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "sessions", responses((status = 101, description = "WebSocket (with Upgrade): JSON frames {kind, sequence, message|payload}"), (status = 200, description = "text/event-stream (without Upgrade): id = sequence, event = kind"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "replay after this sequence number"), ("token" = Option<String>, Query, description = "a stream token instead of the Authorization header"), ("last-event-id" = Option<String>, Header, description = "SSE resume point")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/stream", tag = "sessions", responses((status = 101, description = "WebSocket (with Upgrade): JSON frames {kind, sequence, message|payload}"), (status = 200, description = "text/event-stream (without Upgrade): id = sequence, event = kind"), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "session id"), ("after" = Option<u64>, Query, description = "replay after this sequence number"), ("token" = Option<String>, Query, description = "a stream token instead of the Authorization header"), ("include" = Option<String>, Query, description = "`raw`: add each message's frame as the agent sent it"), ("last-event-id" = Option<String>, Header, description = "SSE resume point")), security(("bearer" = [])))]
 #[get("/sessions/{id}/stream")]
 pub(crate) async fn stream(
     req: HttpRequest,
@@ -137,7 +145,10 @@ pub(crate) async fn stream(
         .live
         .subscribe(session, MAX_SUBSCRIBERS_PER_SESSION)
         .map_err(|full| ApiError::cap_reached("subscribers_per_session", full.to_string()))?;
-    let frames = produce(state.services.sessions.stream(ctx, session, after, live));
+    let frames = produce(
+        state.services.sessions.stream(ctx, session, after, live),
+        query.include,
+    );
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -210,10 +221,11 @@ mod tests {
 
     #[test]
     fn a_lagging_stream_closes_with_the_reason_and_where_to_resume() {
-        let Frame::Close { reason } = frame_of(StreamItem::End(StreamEnd::Lagged {
+        let lagged = StreamItem::End(StreamEnd::Lagged {
             missed: 7,
             resume_after: 42,
-        })) else {
+        });
+        let Frame::Close { reason } = frame_of(lagged, None) else {
             panic!("expected a closing frame");
         };
         assert!(

@@ -1,6 +1,7 @@
 //! What an agent reports while it works. Every typed event keeps its raw frame, so nothing the
 //! agent said is lost when it is persisted.
 
+pub use overseer_domain::TokenUsage;
 use serde_json::Value;
 
 /// What an agent reports while it works, in the order it happened.
@@ -98,25 +99,17 @@ pub enum ContentBlock {
 pub struct ToolResultEvent {
     /// The tool use it answers.
     pub tool_use_id: String,
-    /// The result, as the agent reports it.
-    pub content: Value,
+    /// The result as the model read it (see [`overseer_domain::tool_result_text`]).
+    pub text: String,
+    /// The agent's own structured account of the result (for a shell command: stdout,
+    /// stderr, whether it was interrupted), when it gives one.
+    pub structured: Option<Value>,
     /// Whether the tool failed.
     pub is_error: bool,
+    /// Set for a sub-agent's tool: the tool use it works for.
+    pub parent_tool_use_id: Option<String>,
     /// The frame as the agent sent it.
     pub raw: Value,
-}
-
-/// Token counts of one turn.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TokenUsage {
-    /// Tokens read, not counting the cache.
-    pub input_tokens: u64,
-    /// Tokens written.
-    pub output_tokens: u64,
-    /// Tokens written to the prompt cache.
-    pub cache_creation_input_tokens: u64,
-    /// Tokens read from the prompt cache.
-    pub cache_read_input_tokens: u64,
 }
 
 /// A tool use that was refused during the turn.
@@ -149,6 +142,8 @@ pub struct TurnResult {
     pub usage: TokenUsage,
     /// The tool uses refused during the turn.
     pub permission_denials: Vec<PermissionDenial>,
+    /// The structured result, when the turn ran with an output schema.
+    pub structured_output: Option<Value>,
     /// Why the agent stopped, when it says.
     pub terminal_reason: Option<String>,
     /// The API's HTTP status when an API error ended the turn.

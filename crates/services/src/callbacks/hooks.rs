@@ -88,7 +88,7 @@ impl HookHandler for SessionHooks {
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
                 self.tracker
-                    .finished(&tool_use, &response, interrupted, event.duration_ms)
+                    .responded(&tool_use, &response, interrupted, event.duration_ms)
                     .await
             }
         };

@@ -51,20 +51,6 @@ fn cut(text: &str, limit: usize) -> String {
     text[..end].to_owned()
 }
 
-/// A tool's output as text: strings as they are, anything else as JSON.
-#[must_use]
-pub fn output_text(output: &Value) -> String {
-    match output {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) if blocks.iter().all(|b| b.get("text").is_some()) => blocks
-            .iter()
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => other.to_string(),
-    }
-}
-
 impl ToolTracker {
     #[must_use]
     pub fn new(deps: Deps) -> Self {
@@ -109,6 +95,8 @@ impl ToolTracker {
             tool_input: tool_use.input.clone(),
             tool_output: None,
             tool_output_bytes: None,
+            tool_response: None,
+            parent_tool_use_id: None,
             status: ToolCallStatus::Pending,
             permission_decision: None,
             started_at: None,
@@ -250,21 +238,22 @@ impl ToolTracker {
         self.record(tool_use, ToolEvent::Decided(decision)).await
     }
 
-    /// The tool's output (PostToolUse hook or tool result). The first report wins.
+    /// The PostToolUse hook fired: the tool ran, and `response` is the agent's structured
+    /// account of it.
     ///
     /// # Errors
     /// As [`ToolTracker::started`].
-    pub async fn finished(
+    pub async fn responded(
         &self,
         tool_use: &ToolUse<'_>,
-        output: &Value,
+        response: &Value,
         is_error: bool,
         duration_ms: Option<u64>,
     ) -> Result<ToolCall, ServiceError> {
         self.record(
             tool_use,
-            ToolEvent::Finished {
-                output,
+            ToolEvent::Responded {
+                response,
                 is_error,
                 duration_ms,
             },
@@ -276,24 +265,40 @@ impl ToolTracker {
 /// One thing learned about a tool use.
 #[derive(Clone, Copy, Debug)]
 pub enum ToolEvent<'a> {
-    /// The assistant asked for the tool in this message.
-    Requested(MessageId),
+    /// The assistant asked for the tool in this message (on behalf of a sub-agent's tool use,
+    /// when `parent_tool_use_id` is set).
+    Requested {
+        message: MessageId,
+        parent_tool_use_id: Option<&'a str>,
+    },
     /// The PreToolUse hook fired: the tool is about to run.
     Started,
     /// The permission decision. A denied tool ends here.
     Decided(PermissionDecision),
-    /// The tool's output (PostToolUse hook or tool result). The first report wins.
-    Finished {
-        output: &'a Value,
+    /// The PostToolUse hook fired: the agent's structured account of the result.
+    Responded {
+        response: &'a Value,
         is_error: bool,
         duration_ms: Option<u64>,
+    },
+    /// The tool's result as fed to the model: its text is the call's output.
+    Finished {
+        text: &'a str,
+        structured: Option<&'a Value>,
+        is_error: bool,
     },
 }
 
 impl ToolEvent<'_> {
     fn apply(self, call: &mut ToolCall, now: OffsetDateTime) {
         match self {
-            Self::Requested(message) => call.message_id = Some(message),
+            Self::Requested {
+                message,
+                parent_tool_use_id,
+            } => {
+                call.message_id = Some(message);
+                call.parent_tool_use_id = parent_tool_use_id.map(str::to_owned);
+            }
             Self::Started => {
                 if call.status == ToolCallStatus::Pending {
                     call.status = ToolCallStatus::Running;
@@ -307,50 +312,74 @@ impl ToolEvent<'_> {
                     call.completed_at = Some(now);
                 }
             }
-            Self::Finished {
-                output,
+            Self::Responded {
+                response,
                 is_error,
                 duration_ms,
             } => {
-                if call.status.is_terminal() {
-                    return;
-                }
-                let text = output_text(output);
-                call.status = if is_error {
-                    ToolCallStatus::Failed
-                } else {
-                    ToolCallStatus::Completed
-                };
+                call.tool_response = Some(response.clone());
+                end(call, is_error, duration_ms, now);
+            }
+            Self::Finished {
+                text,
+                structured,
+                is_error,
+            } => {
+                // The text the model read is the output, whoever reported the end first.
                 call.tool_output_bytes = Some(text.len() as u64);
-                call.tool_output = Some(cut(&text, TOOL_OUTPUT_LIMIT));
-                call.completed_at = Some(now);
-                call.duration_ms = duration_ms.or_else(|| {
-                    call.started_at.map(|started| {
-                        u64::try_from((now - started).whole_milliseconds()).unwrap_or(0)
-                    })
-                });
+                call.tool_output = Some(cut(text, TOOL_OUTPUT_LIMIT));
+                if call.tool_response.is_none() {
+                    call.tool_response = structured.cloned();
+                }
+                end(call, is_error, None, now);
             }
         }
     }
 }
 
+/// Ends a call that has not ended yet: the first report of its end wins.
+fn end(call: &mut ToolCall, is_error: bool, duration_ms: Option<u64>, now: OffsetDateTime) {
+    if call.status.is_terminal() {
+        return;
+    }
+    call.status = if is_error {
+        ToolCallStatus::Failed
+    } else {
+        ToolCallStatus::Completed
+    };
+    call.completed_at = Some(now);
+    call.duration_ms = duration_ms.or_else(|| {
+        call.started_at
+            .map(|started| u64::try_from((now - started).whole_milliseconds()).unwrap_or(0))
+    });
+}
+
 #[cfg(test)]
 mod tests {
+    use overseer_domain::Session;
+    use overseer_ports::Repositories;
+    use overseer_testkit::{MemoryStore, fixtures};
+
     use super::*;
 
-    /// Regression (fault suite: a CLI killed mid-turn left its tool call `running`): an ended
-    /// agent's unfinished calls are failed with the reason; finished ones are left alone.
-    #[tokio::test]
-    async fn unfinished_calls_of_a_gone_agent_are_failed_and_finished_ones_kept() {
-        use overseer_ports::PageRequest;
-        use overseer_testkit::{MemoryStore, fixtures};
-
+    /// A tracker over an in-memory store holding one session.
+    async fn tracker_of_a_session() -> (Repositories, Session, ToolTracker) {
         let repos = MemoryStore::new().repositories();
         let owner = fixtures::user("a@example.com");
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
         let tracker = ToolTracker::new(Deps::system(repos.clone()));
+        (repos, session, tracker)
+    }
+
+    /// Regression (fault suite: a CLI killed mid-turn left its tool call `running`): an ended
+    /// agent's unfinished calls are failed with the reason; finished ones are left alone.
+    #[tokio::test]
+    async fn unfinished_calls_of_a_gone_agent_are_failed_and_finished_ones_kept() {
+        use overseer_ports::PageRequest;
+
+        let (repos, session, tracker) = tracker_of_a_session().await;
         let input = serde_json::json!({"command": "sleep 60"});
         let tool = |id| ToolUse {
             session: session.id,
@@ -364,11 +393,12 @@ mod tests {
             .unwrap();
         tracker.started(&tool("running")).await.unwrap();
         tracker.started(&tool("done")).await.unwrap();
-        let output = serde_json::json!("ok");
-        tracker
-            .finished(&tool("done"), &output, false, Some(5))
-            .await
-            .unwrap();
+        let finished = ToolEvent::Finished {
+            text: "ok",
+            structured: None,
+            is_error: false,
+        };
+        tracker.record(&tool("done"), finished).await.unwrap();
 
         let ended = tracker
             .abandon_unfinished(session.id, "agent gone")
@@ -401,18 +431,39 @@ mod tests {
         assert_eq!(cut("short", 10), "short");
     }
 
-    #[test]
-    fn output_text_of_blocks_and_values() {
-        assert_eq!(output_text(&serde_json::json!("plain")), "plain");
-        assert_eq!(
-            output_text(
-                &serde_json::json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])
-            ),
-            "a\nb"
-        );
-        assert_eq!(
-            output_text(&serde_json::json!({"stdout": "x"})),
-            r#"{"stdout":"x"}"#
-        );
+    /// Regression (issue 19: a stored tool output was the CLI's JSON envelope): the output is
+    /// the text the model read, the envelope is kept beside it, whichever report comes first.
+    #[tokio::test]
+    async fn the_output_is_the_text_the_model_read_and_the_envelope_is_kept_beside_it() {
+        let (_, session, tracker) = tracker_of_a_session().await;
+        let input = serde_json::json!({"command": "ls"});
+        let envelope = serde_json::json!({"stdout": "a.txt", "stderr": "", "interrupted": false});
+        let tool = |id| ToolUse {
+            session: session.id,
+            tool_use_id: id,
+            tool_name: "Bash",
+            input: &input,
+        };
+        let result = ToolEvent::Finished {
+            text: "a.txt",
+            structured: Some(&envelope),
+            is_error: false,
+        };
+        // The hook first (as the CLI sends them), then the result.
+        tracker.started(&tool("hook-first")).await.unwrap();
+        tracker
+            .responded(&tool("hook-first"), &envelope, false, Some(7))
+            .await
+            .unwrap();
+        let call = tracker.record(&tool("hook-first"), result).await.unwrap();
+        assert_eq!(call.status, ToolCallStatus::Completed);
+        assert_eq!(call.tool_output.as_deref(), Some("a.txt"));
+        assert_eq!(call.tool_output_bytes, Some(5));
+        assert_eq!(call.tool_response.as_ref(), Some(&envelope));
+        assert_eq!(call.duration_ms, Some(7), "the hook's measure");
+        // The result alone still keeps the envelope it carries.
+        let call = tracker.record(&tool("result-only"), result).await.unwrap();
+        assert_eq!(call.tool_output.as_deref(), Some("a.txt"));
+        assert_eq!(call.tool_response.as_ref(), Some(&envelope));
     }
 }

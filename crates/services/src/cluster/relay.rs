@@ -214,7 +214,10 @@ mod tests {
                     session_id: session.id,
                     message_type: MessageType::Assistant,
                     role: Some(MessageRole::Assistant),
-                    content: json!({"text": text}),
+                    body: overseer_domain::MessageBody {
+                        blocks: vec![overseer_domain::ContentBlock::Text { text: text.into() }],
+                        ..Default::default()
+                    },
                     created_at: fixtures::EPOCH,
                 })
                 .await
@@ -234,7 +237,7 @@ mod tests {
                 (event.kind().as_str(), event.sequence),
                 ("message", sequence)
             );
-            assert_eq!(event.payload()["content"]["text"], json!(text));
+            assert_eq!(event.payload()["blocks"][0]["text"], json!(text));
         }
         let status = b_events.recv().await.unwrap();
         assert_eq!(status.kind().as_str(), "status");

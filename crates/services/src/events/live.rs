@@ -11,12 +11,7 @@ pub fn message_event(message: &Message) -> LiveEvent {
     LiveEvent {
         session_id: message.session_id,
         sequence: message.sequence_number,
-        body: LiveEventBody::Message {
-            message_id: message.id,
-            message_type: message.message_type,
-            role: message.role,
-            content: message.content.clone(),
-        },
+        body: LiveEventBody::Message(Box::new(message.clone())),
     }
 }
 

@@ -5,15 +5,14 @@ use overseer_domain::AuditAction;
 use std::sync::Arc;
 
 use overseer_domain::{
-    Message, MessageType, Report, ReportFormat, ReportId, ReportTitle, Session, SessionId,
-    TaskExecution, ToolCall,
+    ContentBlock, Message, MessageType, Report, ReportFormat, ReportId, ReportTitle, Session,
+    SessionId, TaskExecution, ToolCall,
 };
 use overseer_ports::{PageRequest, ReportFiles, Scope};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit::{AuditRecord, AuditService};
-use crate::callbacks::tool_tracking::output_text;
 use crate::context::Deps;
 use crate::error::ServiceError;
 use overseer_ports::report_renderer::{
@@ -61,55 +60,28 @@ fn short(text: &str) -> String {
     out
 }
 
-/// A one-line reading of a stored message.
+/// A one-line reading of a stored message, from its blocks.
 fn summary(message: &Message) -> String {
-    let content = &message.content;
-    let blocks = content.pointer("/message/content");
-    let text = match message.message_type {
-        MessageType::User => blocks.map(output_text).unwrap_or_default(),
-        MessageType::Assistant => blocks
-            .and_then(Value::as_array)
-            .map(|blocks| {
-                blocks
-                    .iter()
-                    .map(|b| match b.get("type").and_then(Value::as_str) {
-                        Some("tool_use") => format!(
-                            "uses {} {}",
-                            b.get("name").and_then(Value::as_str).unwrap_or("?"),
-                            b.get("input").map(Value::to_string).unwrap_or_default()
-                        ),
-                        _ => b
-                            .get("text")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default(),
-        MessageType::ToolResult => blocks
-            .and_then(|b| b.pointer("/0/content"))
-            .map(output_text)
-            .unwrap_or_default(),
-        MessageType::Result => content.get("result").and_then(Value::as_str).map_or_else(
-            || {
-                format!(
-                    "ended: {}",
-                    content
-                        .get("subtype")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                )
-            },
-            str::to_owned,
-        ),
-        MessageType::System => content
-            .get("subtype")
-            .or_else(|| content.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("system")
-            .to_owned(),
+    let body = &message.body;
+    let parts: Vec<String> = body
+        .blocks
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text { text } | ContentBlock::Thinking { text } => text.clone(),
+            ContentBlock::ToolUse { name, input, .. } => format!("uses {name} {input}"),
+            ContentBlock::ToolResult { content, .. } => content.clone(),
+            ContentBlock::Error { text } => format!("failed: {text}"),
+        })
+        .collect();
+    let text = if !parts.is_empty() {
+        parts.join(" ")
+    } else if message.message_type == MessageType::Result {
+        match &body.structured_output {
+            Some(output) => format!("ended with {output}"),
+            None => "ended".to_owned(),
+        }
+    } else {
+        message.message_type.to_string()
     };
     short(&text)
 }
@@ -145,16 +117,13 @@ impl ReportService {
             .await?
             .items;
         let execution = subject.execution;
+        // The answer: the last text the model wrote.
         let result = messages
             .iter()
             .rev()
-            .find(|m| m.message_type == MessageType::Result)
-            .and_then(|m| {
-                m.content
-                    .get("result")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
+            .filter(|m| m.message_type == MessageType::Assistant)
+            .map(|m| m.body.text())
+            .find(|text| !text.is_empty());
         let title = subject
             .task_name
             .map_or_else(|| session.name.to_string(), str::to_owned);

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use overseer_domain::{
-    Message, MessageContent, MessageId, MessageRole, MessageType, NewMessage, SessionId,
+    ContentBlock as Block, Message, MessageBody, MessageId, MessageRole, MessageType, NewMessage,
+    SessionId,
 };
 use overseer_ports::EventBroadcaster;
 use overseer_ports::agent::{AgentEvent, ContentBlock};
@@ -80,9 +81,9 @@ impl MessageProcessor {
         session: SessionId,
         message_type: MessageType,
         role: Option<MessageRole>,
-        content: Value,
+        body: MessageBody,
     ) -> Result<Message, ServiceError> {
-        let draft = self.draft(session, message_type, role, content);
+        let draft = self.draft(session, message_type, role, body);
         let message = self.deps.repos.messages.append(draft).await?;
         self.broadcaster.publish(message_event(&message));
         Ok(message)
@@ -93,14 +94,14 @@ impl MessageProcessor {
         session: SessionId,
         message_type: MessageType,
         role: Option<MessageRole>,
-        content: Value,
+        body: MessageBody,
     ) -> NewMessage {
         NewMessage {
             id: MessageId::from_uuid(self.deps.ids.new_id()),
             session_id: session,
             message_type,
             role,
-            content,
+            body,
             created_at: self.deps.clock.now(),
         }
     }
@@ -114,8 +115,8 @@ impl MessageProcessor {
         session: SessionId,
         text: &str,
     ) -> Result<Message, ServiceError> {
-        let content = MessageContent::user(text);
-        self.persist(session, MessageType::User, Some(MessageRole::User), content)
+        let body = MessageBody::user(text);
+        self.persist(session, MessageType::User, Some(MessageRole::User), body)
             .await
     }
 
@@ -135,13 +136,13 @@ impl MessageProcessor {
         let mut positions = Vec::with_capacity(events.len());
         let mut drafts = Vec::with_capacity(events.len());
         for (position, event) in events.iter().enumerate() {
-            let Some((message_type, role, content)) =
+            let Some((message_type, role, body)) =
                 self.record_fields(session, event, cost, process).await?
             else {
                 continue;
             };
             positions.push(position);
-            drafts.push(self.draft(session, message_type, role, content));
+            drafts.push(self.draft(session, message_type, role, body));
         }
         let stored = self.deps.repos.messages.append_all(session, drafts).await?;
 
@@ -156,7 +157,11 @@ impl MessageProcessor {
                             tool_name: name,
                             input,
                         };
-                        tool_events.push((tool_use, ToolEvent::Requested(message.id)));
+                        let requested = ToolEvent::Requested {
+                            message: message.id,
+                            parent_tool_use_id: block.parent_tool_use_id.as_deref(),
+                        };
+                        tool_events.push((tool_use, requested));
                     }
                 }
                 AgentEvent::ToolResult(result) => {
@@ -167,9 +172,9 @@ impl MessageProcessor {
                         input: &Value::Null,
                     };
                     let finished = ToolEvent::Finished {
-                        output: &result.content,
+                        text: &result.text,
+                        structured: result.structured.as_ref(),
                         is_error: result.is_error,
-                        duration_ms: None,
                     };
                     tool_events.push((tool_use, finished));
                 }
@@ -194,9 +199,9 @@ impl MessageProcessor {
         event: &AgentEvent,
         cost: &mut CostCursor,
         process: Option<u32>,
-    ) -> Result<Option<(MessageType, Option<MessageRole>, Value)>, ServiceError> {
+    ) -> Result<Option<(MessageType, Option<MessageRole>, MessageBody)>, ServiceError> {
         let system = (MessageType::System, Some(MessageRole::System));
-        let ((message_type, role), content) = match event {
+        let ((message_type, role), body) = match event {
             AgentEvent::Init(init) => {
                 if !init.agent_session_id.is_empty() {
                     self.deps
@@ -205,16 +210,33 @@ impl MessageProcessor {
                         .set_agent_session_id(session, &init.agent_session_id)
                         .await?;
                 }
-                (system, init.raw.clone())
+                let body = MessageBody {
+                    model: init.model.clone(),
+                    ..raw_only(&init.raw)
+                };
+                (system, body)
             }
-            AgentEvent::Assistant(block) => (
-                (MessageType::Assistant, Some(MessageRole::Assistant)),
-                block.raw.clone(),
-            ),
-            AgentEvent::ToolResult(result) => (
-                (MessageType::ToolResult, Some(MessageRole::User)),
-                result.raw.clone(),
-            ),
+            AgentEvent::Assistant(block) => {
+                let body = MessageBody {
+                    blocks: assistant_block(&block.block).into_iter().collect(),
+                    model: block.model.clone(),
+                    parent_tool_use_id: block.parent_tool_use_id.clone(),
+                    ..raw_only(&block.raw)
+                };
+                ((MessageType::Assistant, Some(MessageRole::Assistant)), body)
+            }
+            AgentEvent::ToolResult(result) => {
+                let body = MessageBody {
+                    blocks: vec![Block::ToolResult {
+                        tool_use_id: result.tool_use_id.clone(),
+                        content: result.text.clone(),
+                        is_error: result.is_error,
+                    }],
+                    parent_tool_use_id: result.parent_tool_use_id.clone(),
+                    ..raw_only(&result.raw)
+                };
+                ((MessageType::ToolResult, Some(MessageRole::User)), body)
+            }
             AgentEvent::TurnEnded(result) => {
                 let delta = UsageDelta {
                     input_tokens: result.usage.input_tokens,
@@ -222,18 +244,58 @@ impl MessageProcessor {
                     cost_usd: cost.advance(process, result.total_cost_usd),
                 };
                 self.deps.repos.sessions.add_usage(session, delta).await?;
-                ((MessageType::Result, None), result.raw.clone())
+                // A successful turn's text is already in its assistant messages.
+                let blocks = if result.is_error {
+                    vec![Block::Error {
+                        text: result
+                            .result
+                            .clone()
+                            .unwrap_or_else(|| result.subtype.clone()),
+                    }]
+                } else {
+                    Vec::new()
+                };
+                let body = MessageBody {
+                    blocks,
+                    usage: Some(result.usage),
+                    structured_output: result.structured_output.clone(),
+                    ..raw_only(&result.raw)
+                };
+                ((MessageType::Result, None), body)
             }
-            AgentEvent::ApiRetry(retry) => (system, retry.raw.clone()),
-            AgentEvent::Other(raw) => (system, raw.clone()),
+            AgentEvent::ApiRetry(retry) => (system, raw_only(&retry.raw)),
+            AgentEvent::Other(raw) => (system, raw_only(raw)),
             AgentEvent::Failed(failure) => (
                 system,
-                MessageContent::agent_failure(&failure.message, failure.exit_code),
+                MessageBody::agent_failure(&failure.message, failure.exit_code),
             ),
             // Token-level deltas are not part of the record.
             AgentEvent::Stream(_) => return Ok(None),
         };
-        Ok(Some((message_type, role, content)))
+        Ok(Some((message_type, role, body)))
+    }
+}
+
+/// A message with no blocks: only the agent's frame.
+fn raw_only(raw: &Value) -> MessageBody {
+    MessageBody {
+        raw: raw.clone(),
+        ..MessageBody::default()
+    }
+}
+
+/// The stable block for one block of an assistant frame; `None` for a kind this service does
+/// not model (its frame is kept).
+fn assistant_block(block: &ContentBlock) -> Option<Block> {
+    match block {
+        ContentBlock::Text(text) => Some(Block::Text { text: text.clone() }),
+        ContentBlock::Thinking(text) => Some(Block::Thinking { text: text.clone() }),
+        ContentBlock::ToolUse { id, name, input } => Some(Block::ToolUse {
+            id: id.clone(),
+            name: name.clone(),
+            input: input.clone(),
+        }),
+        ContentBlock::Other(_) => None,
     }
 }
 
@@ -461,8 +523,10 @@ mod flow_tests {
     fn tool_result(id: &str, output: &str) -> AgentEvent {
         AgentEvent::ToolResult(ToolResultEvent {
             tool_use_id: id.into(),
-            content: json!(output),
+            text: output.into(),
+            structured: None,
             is_error: false,
+            parent_tool_use_id: None,
             raw: json!({"type": "user"}),
         })
     }

@@ -22,7 +22,7 @@ const REPLAY_BATCH: u32 = 500;
 #[derive(Debug)]
 pub enum StreamItem {
     /// A stored message after the resume point, replayed.
-    Replayed(Message),
+    Replayed(Box<Message>),
     /// An event as it happened (a message among them once the replay is done).
     Live(LiveEvent),
     /// The last item: why the stream ends early.
@@ -96,7 +96,7 @@ impl SessionStream {
         loop {
             if let Some(message) = self.buffered.pop_front() {
                 self.live.last = message.sequence_number;
-                return Some(StreamItem::Replayed(message));
+                return Some(StreamItem::Replayed(Box::new(message)));
             }
             if !self.replaying {
                 break;
@@ -159,7 +159,6 @@ impl LiveFollow {
 #[cfg(test)]
 mod tests {
     use overseer_ports::{EventBroadcaster, EventSubscriber, LiveEventBody};
-    use serde_json::json;
 
     use super::*;
     use crate::events::broadcast::InProcessBroadcaster;
@@ -168,12 +167,15 @@ mod tests {
         LiveEvent {
             session_id: session,
             sequence,
-            body: LiveEventBody::Message {
-                message_id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+            body: LiveEventBody::Message(Box::new(overseer_domain::Message {
+                id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+                session_id: session,
                 message_type: overseer_domain::MessageType::Assistant,
                 role: None,
-                content: json!({}),
-            },
+                body: overseer_domain::MessageBody::default(),
+                sequence_number: sequence,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+            })),
         }
     }
 

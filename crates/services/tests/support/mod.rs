@@ -78,6 +78,7 @@ pub fn turn_ended(text: &str) -> AgentEvent {
         total_cost_usd: 0.01,
         usage: overseer_ports::agent::TokenUsage::default(),
         permission_denials: vec![],
+        structured_output: None,
         terminal_reason: None,
         api_error_status: None,
         agent_session_id: Some("cli-1".into()),

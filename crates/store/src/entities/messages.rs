@@ -8,7 +8,13 @@ pub struct Model {
     pub session_id: Uuid,
     pub message_type: String,
     pub role: Option<String>,
+    /// The agent's frame as it sent it.
     pub content: Json,
+    pub blocks: Option<Json>,
+    pub model: Option<String>,
+    pub usage: Option<Json>,
+    pub parent_tool_use_id: Option<String>,
+    pub structured_output: Option<Json>,
     pub sequence_number: i64,
     pub created_at: TimeDateTimeWithTimeZone,
 }

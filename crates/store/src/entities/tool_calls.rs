@@ -12,6 +12,8 @@ pub struct Model {
     pub tool_input: Json,
     pub tool_output: Option<String>,
     pub tool_output_bytes: Option<i64>,
+    pub tool_response: Option<Json>,
+    pub parent_tool_use_id: Option<String>,
     pub status: String,
     pub permission_decision: Option<String>,
     pub started_at: Option<TimeDateTimeWithTimeZone>,

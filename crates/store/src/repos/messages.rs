@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use overseer_domain::{Message, MessageId, NewMessage, SessionId};
+use overseer_domain::{Message, MessageBody, MessageId, NewMessage, SessionId};
 use overseer_ports::RepoError;
 use overseer_ports::repositories::MessageRepository;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -13,11 +13,27 @@ use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
 
 const ENTITY: &str = "message";
-/// 7 columns a row: well below both databases' bind parameter limits.
+/// 12 columns a row: well below both databases' bind parameter limits.
 const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
 pub(crate) struct SqlMessages(pub(crate) DatabaseConnection);
+
+fn corrupt(err: serde_json::Error) -> RepoError {
+    RepoError::Corrupt {
+        entity: ENTITY,
+        reason: err.to_string(),
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    value: Option<serde_json::Value>,
+) -> Result<Option<T>, RepoError> {
+    value
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(corrupt)
+}
 
 fn to_domain(row: Model) -> Result<Message, RepoError> {
     Ok(Message {
@@ -25,19 +41,37 @@ fn to_domain(row: Model) -> Result<Message, RepoError> {
         session_id: SessionId::from_uuid(row.session_id),
         message_type: parse(ENTITY, &row.message_type)?,
         role: row.role.as_deref().map(|r| parse(ENTITY, r)).transpose()?,
-        content: row.content,
+        body: MessageBody {
+            // Rows written before blocks existed have none.
+            blocks: from_json(row.blocks)?.unwrap_or_default(),
+            model: row.model,
+            usage: from_json(row.usage)?,
+            parent_tool_use_id: row.parent_tool_use_id,
+            structured_output: row.structured_output,
+            raw: row.content,
+        },
         sequence_number: from_db(ENTITY, row.sequence_number)?,
         created_at: row.created_at,
     })
 }
 
 fn to_model(message: &Message) -> Result<Model, RepoError> {
+    let body = &message.body;
     Ok(Model {
         id: message.id.as_uuid(),
         session_id: message.session_id.as_uuid(),
         message_type: message.message_type.as_str().to_owned(),
         role: message.role.map(|r| r.as_str().to_owned()),
-        content: message.content.clone(),
+        content: body.raw.clone(),
+        blocks: Some(serde_json::to_value(&body.blocks).map_err(corrupt)?),
+        model: body.model.clone(),
+        usage: body
+            .usage
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(corrupt)?,
+        parent_tool_use_id: body.parent_tool_use_id.clone(),
+        structured_output: body.structured_output.clone(),
         sequence_number: to_db(ENTITY, message.sequence_number)?,
         created_at: message.created_at,
     })

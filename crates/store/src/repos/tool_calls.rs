@@ -12,7 +12,7 @@ use crate::convert::{fetch_all, fetch_page, from_db, parse, to_db, unavailable, 
 use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
 
 const ENTITY: &str = "tool call";
-/// 14 columns a row: well below both databases' bind parameter limits.
+/// 16 columns a row: well below both databases' bind parameter limits.
 const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
@@ -31,6 +31,8 @@ fn to_model(call: &ToolCall) -> Result<Model, RepoError> {
             .tool_output_bytes
             .map(|b| to_db(ENTITY, b))
             .transpose()?,
+        tool_response: call.tool_response.clone(),
+        parent_tool_use_id: call.parent_tool_use_id.clone(),
         status: call.status.as_str().to_owned(),
         permission_decision: call.permission_decision.map(|d| d.as_str().to_owned()),
         started_at: call.started_at,
@@ -53,6 +55,8 @@ fn to_domain(row: Model) -> Result<ToolCall, RepoError> {
             .tool_output_bytes
             .map(|b| from_db(ENTITY, b))
             .transpose()?,
+        tool_response: row.tool_response,
+        parent_tool_use_id: row.parent_tool_use_id,
         status: parse(ENTITY, &row.status)?,
         permission_decision: row
             .permission_decision
@@ -84,6 +88,8 @@ async fn update(
         message_id: Set(row.message_id),
         tool_output: Set(row.tool_output),
         tool_output_bytes: Set(row.tool_output_bytes),
+        tool_response: Set(row.tool_response),
+        parent_tool_use_id: Set(row.parent_tool_use_id),
         status: Set(row.status),
         permission_decision: Set(row.permission_decision),
         started_at: Set(row.started_at),

@@ -360,7 +360,7 @@ pub async fn in_process_mcp_tool_is_listed_and_called(h: &AgentHarness) {
     );
     assert_eq!(*server.calls.lock().unwrap(), vec![json!({"text": "ping"})]);
     let result = events.iter().find_map(|e| match e {
-        AgentEvent::ToolResult(r) => Some(r.content.to_string()),
+        AgentEvent::ToolResult(r) => Some(r.text.clone()),
         _ => None,
     });
     assert!(

@@ -1,0 +1,91 @@
+//! Messages carry their content as typed blocks beside the agent's raw frame (`content`), with
+//! the model, the turn's usage, the structured result and the sub-agent they belong to; tool
+//! calls keep the agent's structured result beside the text the model read, and their
+//! sub-agent. Rows written before have no blocks (their frame is still in `content`).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{json_binary_null, string_null};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Messages {
+    Table,
+    Blocks,
+    Model,
+    Usage,
+    ParentToolUseId,
+    StructuredOutput,
+}
+
+#[derive(DeriveIden)]
+enum ToolCalls {
+    Table,
+    ToolResponse,
+    ParentToolUseId,
+}
+
+/// One column per statement: SQLite alters one column at a time.
+async fn add(
+    manager: &SchemaManager<'_>,
+    table: impl Iden + 'static,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).add_column(column).to_owned())
+        .await
+}
+
+async fn drop(
+    manager: &SchemaManager<'_>,
+    table: impl Iden + 'static,
+    column: impl Iden + 'static,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+        .await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        add(manager, Messages::Table, json_binary_null(Messages::Blocks)).await?;
+        add(manager, Messages::Table, string_null(Messages::Model)).await?;
+        add(manager, Messages::Table, json_binary_null(Messages::Usage)).await?;
+        add(
+            manager,
+            Messages::Table,
+            string_null(Messages::ParentToolUseId),
+        )
+        .await?;
+        add(
+            manager,
+            Messages::Table,
+            json_binary_null(Messages::StructuredOutput),
+        )
+        .await?;
+        add(
+            manager,
+            ToolCalls::Table,
+            json_binary_null(ToolCalls::ToolResponse),
+        )
+        .await?;
+        add(
+            manager,
+            ToolCalls::Table,
+            string_null(ToolCalls::ParentToolUseId),
+        )
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop(manager, ToolCalls::Table, ToolCalls::ParentToolUseId).await?;
+        drop(manager, ToolCalls::Table, ToolCalls::ToolResponse).await?;
+        drop(manager, Messages::Table, Messages::StructuredOutput).await?;
+        drop(manager, Messages::Table, Messages::ParentToolUseId).await?;
+        drop(manager, Messages::Table, Messages::Usage).await?;
+        drop(manager, Messages::Table, Messages::Model).await?;
+        drop(manager, Messages::Table, Messages::Blocks).await
+    }
+}
