@@ -71,6 +71,7 @@ async fn adapter(
         options: cli.options.clone(),
         env: BTreeMap::new(),
         resume: None,
+        fork: false,
     };
     let started = Instant::now();
     let session = runner.start(spec, callbacks).await.expect("start");
@@ -152,6 +153,7 @@ async fn on_demand(runner: &ClaudeRunner, cli: &Cli, dir: &Path, ahead: bool) ->
         options: cli.options.clone(),
         env: BTreeMap::new(),
         resume: None,
+        fork: false,
     };
     let mut idle_rss = 0.0;
     let (session, demanded) = if ahead {

@@ -10,6 +10,10 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::effort::Effort;
+use crate::output_format::OutputFormat;
+use crate::setting_source::SettingSource;
+use crate::subagent::{Subagent, SubagentName};
 use crate::validation::{ValidationError, check_optional_text, validated_string};
 
 const MAX_SYSTEM_PROMPT_BYTES: usize = 64 * 1024;
@@ -63,6 +67,25 @@ pub struct AgentOptions {
     /// Passed to the CLI's `--settings` as JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Map<String, Value>>,
+    /// The run's result must be JSON matching a schema (`--json-schema`):
+    /// `{"type": "json_schema", "schema": {…}}`. It is stored as the execution's
+    /// `structured_output`; a run whose result does not match fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<OutputFormat>,
+    /// Sub-agents the agent may hand work to, by name (`--agents`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub agents: BTreeMap<SubagentName, Subagent>,
+    /// How hard the model works on each answer (`--effort`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<Effort>,
+    /// Which of the CLI's own settings files to load (`--setting-sources`); `[]` loads none.
+    /// Unset: the CLI's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting_sources: Option<Vec<SettingSource>>,
+    /// Plugin directories (`--plugin-dir`): absolute, inside the directories an admin allows,
+    /// like `add_dirs`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<ExtraDir>,
 }
 
 impl AgentOptions {
@@ -236,13 +259,19 @@ impl DirRoots {
         Self(roots.into_iter().collect())
     }
 
-    /// Refuses options whose `add_dirs` leave every root. The check is on the (normalized)
-    /// path; the agent's sandbox binds exactly that path.
+    /// Refuses options whose `add_dirs` or `plugins` leave every root. The check is on the
+    /// (normalized) path; the agent's sandbox binds exactly that path.
     ///
     /// # Errors
-    /// A [`ValidationError`] on `sdk_options.add_dirs` naming the first directory outside.
+    /// A [`ValidationError`] on `sdk_options.add_dirs` or `sdk_options.plugins` naming the
+    /// first directory outside.
     pub fn check(&self, options: &AgentOptions) -> Result<(), ValidationError> {
-        let outside = options.add_dirs.iter().find(|dir| {
+        self.check_dirs("sdk_options.add_dirs", &options.add_dirs)?;
+        self.check_dirs("sdk_options.plugins", &options.plugins)
+    }
+
+    fn check_dirs(&self, field: &str, dirs: &[ExtraDir]) -> Result<(), ValidationError> {
+        let outside = dirs.iter().find(|dir| {
             !self
                 .0
                 .iter()
@@ -251,14 +280,14 @@ impl DirRoots {
         match outside {
             None => Ok(()),
             Some(dir) if self.0.is_empty() => Err(ValidationError::new(
-                "sdk_options.add_dirs",
+                field,
                 format!(
                     "'{}': no extra directories are allowed on this service",
                     dir.as_str()
                 ),
             )),
             Some(dir) => Err(ValidationError::new(
-                "sdk_options.add_dirs",
+                field,
                 format!(
                     "'{}' is outside the allowed directories ({})",
                     dir.as_str(),

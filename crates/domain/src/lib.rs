@@ -5,15 +5,19 @@ mod agent_options;
 mod approval;
 mod audit;
 mod content_block;
+mod effort;
 mod execution;
 mod ids;
 mod mcp_server;
 mod message;
+mod output_format;
 mod quota;
 mod report;
 mod session;
+mod setting_source;
 mod state_machine;
 mod string_enum;
+mod subagent;
 mod task;
 pub mod template;
 mod tool_call;
@@ -28,6 +32,7 @@ pub use agent_options::{
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AuditAction, AuditLog, ResourceType};
 pub use content_block::{ContentBlock, TokenUsage, tool_result_text};
+pub use effort::Effort;
 pub use execution::{ExecutionStatus, Lease, TaskExecution, TriggerType};
 pub use ids::{
     ApprovalId, AuditLogId, ExecutionId, McpServerId, MessageId, ReportId, SessionId, TaskId,
@@ -35,10 +40,13 @@ pub use ids::{
 };
 pub use mcp_server::{McpScope, McpServer};
 pub use message::{Message, MessageBody, MessageRole, MessageType, NewMessage};
+pub use output_format::{OutputFormat, OutputSchema};
 pub use quota::{Quota, QuotaLimit};
 pub use report::{Report, ReportFormat, ReportTitle};
 pub use session::{NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage};
+pub use setting_source::SettingSource;
 pub use state_machine::InvalidTransition;
+pub use subagent::{Subagent, SubagentDescription, SubagentName};
 pub use task::{
     CronSchedule, MissedTicks, NewTask, Schedule, Task, TaskName, TaskSnapshot, TimeZoneName,
     check_description,

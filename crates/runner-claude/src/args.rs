@@ -14,6 +14,8 @@ pub struct LaunchExtras<'a> {
     pub sdk_servers: Vec<&'a McpServerName>,
     /// The CLI session to continue.
     pub resume: Option<&'a str>,
+    /// Continue `resume` as a new session (`--fork-session`).
+    pub fork: bool,
 }
 
 /// Builds the arguments. Every value is its own argument (no shell), so nothing needs quoting.
@@ -71,10 +73,33 @@ pub fn build_args(options: &AgentOptions, extras: &LaunchExtras<'_>) -> Vec<Stri
     if let Some(settings) = &options.settings {
         flag("--settings", Value::Object(settings.clone()).to_string());
     }
+    if let Some(format) = &options.output_format {
+        flag("--json-schema", format.schema().as_value().to_string());
+    }
+    if !options.agents.is_empty() {
+        // The CLI's own shape: `{"name": {"description", "prompt", "tools"?, "model"?}}`.
+        flag(
+            "--agents",
+            serde_json::to_string(&options.agents).unwrap_or_default(),
+        );
+    }
+    if let Some(effort) = options.effort {
+        flag("--effort", effort.as_str().to_owned());
+    }
+    if let Some(sources) = &options.setting_sources {
+        let sources: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+        flag("--setting-sources", sources.join(","));
+    }
+    for dir in &options.plugins {
+        flag("--plugin-dir", dir.to_string());
+    }
     // Only the servers configured here, never ones from the user's own CLI configuration.
     args.push("--strict-mcp-config".to_owned());
     if let Some(resume) = extras.resume {
         args.push(format!("--resume={resume}"));
+        if extras.fork {
+            args.push("--fork-session".to_owned());
+        }
     }
     args
 }
@@ -154,7 +179,12 @@ mod tests {
             "max_budget_usd": 0.5,
             "mcp_servers": {"k8s": {"command": "k8s-mcp", "args": ["--ro"]}},
             "add_dirs": ["/srv/a", "/srv/b"],
-            "settings": {"cleanupPeriodDays": 1}
+            "settings": {"cleanupPeriodDays": 1},
+            "output_format": {"type": "json_schema", "schema": {"type": "object"}},
+            "agents": {"reviewer": {"description": "Reviews", "prompt": "You review.", "tools": ["Read"]}},
+            "effort": "high",
+            "setting_sources": ["project"],
+            "plugins": ["/srv/plugins/lint"]
         }))
         .unwrap();
         let ops = McpServerName::new("ops").unwrap();
@@ -162,6 +192,7 @@ mod tests {
             permission_prompts: true,
             sdk_servers: vec![&ops],
             resume: Some("3f1c"),
+            fork: true,
         };
         let args = build_args(&options, &extras);
         assert_eq!(value_after(&args, "--model"), ["sonnet"]);
@@ -184,7 +215,19 @@ mod tests {
             value_after(&args, "--settings"),
             [r#"{"cleanupPeriodDays":1}"#]
         );
+        assert_eq!(
+            value_after(&args, "--json-schema"),
+            [r#"{"type":"object"}"#]
+        );
+        assert_eq!(
+            value_after(&args, "--agents"),
+            [r#"{"reviewer":{"description":"Reviews","prompt":"You review.","tools":["Read"]}}"#]
+        );
+        assert_eq!(value_after(&args, "--effort"), ["high"]);
+        assert_eq!(value_after(&args, "--setting-sources"), ["project"]);
+        assert_eq!(value_after(&args, "--plugin-dir"), ["/srv/plugins/lint"]);
         assert!(args.contains(&"--resume=3f1c".to_owned()));
+        assert!(args.contains(&"--fork-session".to_owned()));
         let mcp: Value = serde_json::from_str(value_after(&args, "--mcp-config")[0]).unwrap();
         assert_eq!(
             mcp,

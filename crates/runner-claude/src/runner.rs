@@ -180,6 +180,7 @@ impl ClaudeRunner {
             permission_prompts: callbacks.permissions.is_some(),
             sdk_servers: callbacks.mcp_servers.keys().collect(),
             resume: spec.resume.as_deref(),
+            fork: spec.fork,
         };
         let mut command = match &self.config.sandbox {
             Some(sandbox) => {

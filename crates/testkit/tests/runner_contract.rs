@@ -270,6 +270,7 @@ mod real_cli {
     }
 
     overseer_testkit::agent_contract_suite!(harness);
+    overseer_testkit::agent_contract_suite!(@features harness);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pool_bounds_live_agents_and_resumes_evicted_ones() {

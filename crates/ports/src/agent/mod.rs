@@ -40,6 +40,9 @@ pub struct AgentSpec {
     pub env: BTreeMap<String, Secret>,
     /// The agent's own session id to continue an earlier conversation.
     pub resume: Option<String>,
+    /// With `resume`: continue that conversation as a new one, with its own id, leaving the
+    /// original unchanged.
+    pub fork: bool,
 }
 
 /// How talking to an agent failed.
@@ -270,6 +273,7 @@ mod tests {
             options: AgentOptions::default(),
             env: BTreeMap::new(),
             resume: None,
+            fork: false,
         };
         assert!(
             layered

@@ -66,6 +66,7 @@ fn spec(model: &str) -> AgentSpec {
         },
         env: BTreeMap::new(),
         resume: None,
+        fork: false,
     }
 }
 

@@ -115,6 +115,7 @@ impl SessionService {
             options,
             env,
             resume: session.agent_session_id.clone(),
+            fork: false,
         };
         let activity = Activity::default();
         let callbacks = activity.watch(self.callbacks(session));

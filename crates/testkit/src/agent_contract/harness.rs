@@ -131,6 +131,7 @@ impl AgentHarness {
             options,
             env,
             resume: None,
+            fork: false,
         }
     }
 
@@ -139,9 +140,10 @@ impl AgentHarness {
         self.root.join("work").join(name)
     }
 
-    /// Every conversation (its `messages`) the model was asked to answer for `marker`, in order.
+    /// Every request body the model was sent for `marker` (the first user message holds it),
+    /// in order.
     #[must_use]
-    pub fn model_calls(&self, marker: &str) -> Vec<Vec<Value>> {
+    pub fn model_requests(&self, marker: &str) -> Vec<Value> {
         let bodies: Vec<Value> = match &self.backend {
             Backend::FakeCli { log, .. } => std::fs::read_to_string(log)
                 .unwrap_or_default()
@@ -152,8 +154,20 @@ impl AgentHarness {
         };
         bodies
             .into_iter()
+            .filter(|body| {
+                body.get("messages")
+                    .and_then(Value::as_array)
+                    .is_some_and(|messages| first_user_text(messages).contains(marker))
+            })
+            .collect()
+    }
+
+    /// Every conversation (its `messages`) the model was asked to answer for `marker`, in order.
+    #[must_use]
+    pub fn model_calls(&self, marker: &str) -> Vec<Vec<Value>> {
+        self.model_requests(marker)
+            .into_iter()
             .filter_map(|b| b.get("messages").and_then(Value::as_array).cloned())
-            .filter(|messages| first_user_text(messages).contains(marker))
             .collect()
     }
 

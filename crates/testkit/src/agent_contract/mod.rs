@@ -3,16 +3,19 @@
 
 mod cases;
 mod failures;
+mod features;
 mod harness;
 mod recorders;
 
 pub use cases::*;
 pub use failures::*;
+pub use features::*;
 pub use harness::{AgentHarness, RunnerFactory};
 pub use recorders::{CallLog, EchoServer, RecordingHooks, RecordingPermissions};
 
 /// Expands to one `#[tokio::test]` per case. `$setup` is an async fn returning
-/// `Option<AgentHarness>` (`None` skips, outside CI only).
+/// `Option<AgentHarness>` (`None` skips, outside CI only). `(@features $setup)` expands the
+/// cases of the CLI's agent features, for the real CLI.
 #[macro_export]
 macro_rules! agent_contract_suite {
     ($setup:path) => {
@@ -30,6 +33,14 @@ macro_rules! agent_contract_suite {
             api_error_ends_the_turn_with_is_error,
             permission_mode_and_model_can_change,
             dropping_a_session_kills_its_process,
+        );
+    };
+    (@features $setup:path) => {
+        $crate::agent_contract_suite!(@cases $setup;
+            output_format_gives_the_structured_result,
+            subagent_tool_use_is_attributed_to_its_parent,
+            effort_reaches_the_model,
+            fork_continues_the_conversation_and_leaves_the_original,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

@@ -38,6 +38,7 @@ fn spec() -> AgentSpec {
         options: AgentOptions::default(),
         env: BTreeMap::new(),
         resume: None,
+        fork: false,
     }
 }
 

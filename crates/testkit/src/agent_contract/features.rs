@@ -1,0 +1,221 @@
+//! Cases for the CLI's agent features (structured output, sub-agents, effort, fork). They run on
+//! the real CLI only: the fake CLI models the protocol, not these features of the model loop.
+
+use overseer_domain::AgentOptions;
+use overseer_ports::agent::{AgentCallbacks, AgentEvent, ContentBlock};
+use serde_json::{Value, json};
+
+use super::cases::{collect_turn, turn_result};
+use super::harness::AgentHarness;
+use super::recorders::{CallLog, RecordingPermissions};
+use crate::script::{Reply, Script};
+
+fn options(value: Value) -> AgentOptions {
+    AgentOptions::from_json(value).expect("valid options")
+}
+
+fn allow_all() -> AgentCallbacks {
+    AgentCallbacks {
+        permissions: Some(RecordingPermissions::allow_all(CallLog::default())),
+        ..AgentCallbacks::default()
+    }
+}
+
+/// With an output schema the model answers through the CLI's `StructuredOutput` tool; the
+/// turn's result carries that value.
+pub async fn output_format_gives_the_structured_result(h: &AgentHarness) {
+    let answer = json!({"healthy": true, "pods": 2});
+    h.script(Script::new(
+        "case-structured",
+        vec![
+            Reply::tool("StructuredOutput", answer.clone()),
+            Reply::text("Reported."),
+        ],
+    ));
+    let schema = json!({
+        "type": "object",
+        "properties": {"healthy": {"type": "boolean"}, "pods": {"type": "integer"}},
+        "required": ["healthy", "pods"]
+    });
+    let spec = h.spec(
+        "structured",
+        options(json!({"output_format": {"type": "json_schema", "schema": schema}})),
+    );
+    let session = h.runner.start(spec, allow_all()).await.expect("start");
+    session
+        .send_message("case-structured: how is the cluster?")
+        .await
+        .expect("send");
+    let events = collect_turn(session.as_ref()).await;
+    let result = turn_result(&events);
+    assert!(!result.is_error, "{events:#?}");
+    assert_eq!(
+        result.structured_output.as_ref(),
+        Some(&answer),
+        "{events:#?}"
+    );
+    // The model was offered the tool with the schema.
+    let request = h.model_requests("case-structured").remove(0);
+    let tool = request["tools"]
+        .as_array()
+        .and_then(|tools| tools.iter().find(|t| t["name"] == "StructuredOutput"))
+        .unwrap_or_else(|| panic!("no StructuredOutput tool offered: {request}"));
+    assert_eq!(tool["input_schema"]["required"], json!(["healthy", "pods"]));
+    session.close().await.expect("close");
+}
+
+/// A sub-agent defined in the options runs when the model hands it work; its tool use and
+/// result carry the id of the tool use that started it.
+pub async fn subagent_tool_use_is_attributed_to_its_parent(h: &AgentHarness) {
+    h.script(Script::new(
+        "case-subagent-outer",
+        vec![
+            Reply::tool(
+                "Agent",
+                json!({
+                    "subagent_type": "checker",
+                    "description": "Check the pods",
+                    "prompt": "case-subagent-inner: list the pods",
+                    // Newer CLIs start sub-agents in the background unless told otherwise.
+                    "run_in_background": false
+                }),
+            ),
+            Reply::text("The checker is done."),
+        ],
+    ));
+    h.script(Script::new(
+        "case-subagent-inner",
+        vec![Reply::bash("echo pod-a"), Reply::text("pod-a is there.")],
+    ));
+    let spec = h.spec(
+        "subagent",
+        options(json!({"agents": {"checker": {
+            "description": "Checks pods", "prompt": "You check pods.", "tools": ["Bash"]
+        }}})),
+    );
+    let session = h.runner.start(spec, allow_all()).await.expect("start");
+    session
+        .send_message("case-subagent-outer: check the pods")
+        .await
+        .expect("send");
+    let events = collect_turn(session.as_ref()).await;
+    assert!(!turn_result(&events).is_error, "{events:#?}");
+    let parent = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Assistant(a) => match &a.block {
+                ContentBlock::ToolUse { id, name, .. } if name == "Agent" => Some(id.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Agent tool use: {events:#?}"));
+    let bash = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Assistant(a) => match &a.block {
+                ContentBlock::ToolUse { id, name, .. } if name == "Bash" => {
+                    Some((id.clone(), a.parent_tool_use_id.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Bash tool use of the sub-agent: {events:#?}"));
+    assert_eq!(bash.1.as_deref(), Some(parent.as_str()), "{events:#?}");
+    let result = events
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::ToolResult(r) if r.tool_use_id == bash.0 => Some(r),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no result of the sub-agent's Bash: {events:#?}"));
+    assert_eq!(result.parent_tool_use_id.as_deref(), Some(parent.as_str()));
+    assert_eq!(result.text.trim(), "pod-a");
+    // The sub-agent ran with its own instructions.
+    let inner = h.model_requests("case-subagent-inner").remove(0);
+    assert!(
+        inner["system"].to_string().contains("You check pods."),
+        "{inner}"
+    );
+    session.close().await.expect("close");
+}
+
+/// The effort option reaches the model request.
+pub async fn effort_reaches_the_model(h: &AgentHarness) {
+    h.script(Script::new("case-effort", vec![Reply::text("Done.")]));
+    let spec = h.spec("effort", options(json!({"effort": "low"})));
+    let session = h.runner.start(spec, allow_all()).await.expect("start");
+    session.send_message("case-effort: hi").await.expect("send");
+    let events = collect_turn(session.as_ref()).await;
+    assert!(!turn_result(&events).is_error, "{events:#?}");
+    let request = h.model_requests("case-effort").remove(0);
+    assert_eq!(
+        request.pointer("/output_config/effort"),
+        Some(&json!("low")),
+        "{request}"
+    );
+    session.close().await.expect("close");
+}
+
+/// A fork continues the conversation so far under a new id; the original goes on unchanged.
+pub async fn fork_continues_the_conversation_and_leaves_the_original(h: &AgentHarness) {
+    h.script(Script::new(
+        "case-fork",
+        vec![
+            Reply::text("Noted."),
+            Reply::text("In the fork."),
+            Reply::text("In the original."),
+        ],
+    ));
+    let session = h
+        .runner
+        .start(h.spec("fork", AgentOptions::default()), allow_all())
+        .await
+        .expect("start");
+    session
+        .send_message("case-fork: remember the word pelican")
+        .await
+        .expect("send");
+    collect_turn(session.as_ref()).await;
+    let original = session.agent_session_id().expect("an id");
+    session.close().await.expect("close");
+
+    let mut spec = h.spec("fork", AgentOptions::default());
+    spec.resume = Some(original.clone());
+    spec.fork = true;
+    let fork = h.runner.start(spec, allow_all()).await.expect("fork");
+    fork.send_message("fork: what was the word?")
+        .await
+        .expect("send");
+    let events = collect_turn(fork.as_ref()).await;
+    assert!(!turn_result(&events).is_error, "{events:#?}");
+    let forked = fork.agent_session_id().expect("the fork's id");
+    assert_ne!(forked, original, "a fork has its own id");
+    let call = Value::Array(h.model_calls("case-fork").pop().expect("a call")).to_string();
+    assert!(
+        call.contains("remember the word pelican") && call.contains("fork: what was the word?"),
+        "the fork sends the earlier conversation: {call}"
+    );
+    fork.close().await.expect("close");
+
+    let mut spec = h.spec("fork", AgentOptions::default());
+    spec.resume = Some(original.clone());
+    let resumed = h.runner.start(spec, allow_all()).await.expect("resume");
+    resumed
+        .send_message("original: and now?")
+        .await
+        .expect("send");
+    collect_turn(resumed.as_ref()).await;
+    assert_eq!(
+        resumed.agent_session_id().as_deref(),
+        Some(original.as_str())
+    );
+    let call = Value::Array(h.model_calls("case-fork").pop().expect("a call")).to_string();
+    assert!(call.contains("original: and now?"), "{call}");
+    assert!(
+        !call.contains("fork: what was the word?"),
+        "the original does not hold the fork's turn: {call}"
+    );
+    resumed.close().await.expect("close");
+}
