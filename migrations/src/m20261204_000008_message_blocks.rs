@@ -1,7 +1,8 @@
 //! Messages carry their content as typed blocks beside the agent's raw frame (`content`), with
 //! the model, the turn's usage, the structured result and the sub-agent they belong to; tool
 //! calls keep the agent's structured result beside the text the model read, and their
-//! sub-agent. Rows written before have no blocks (their frame is still in `content`).
+//! sub-agent. Executions keep their structured result. Rows written before have no blocks
+//! (their frame is still in `content`).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{json_binary_null, string_null};
@@ -16,6 +17,12 @@ enum Messages {
     Model,
     Usage,
     ParentToolUseId,
+    StructuredOutput,
+}
+
+#[derive(DeriveIden)]
+enum TaskExecutions {
+    Table,
     StructuredOutput,
 }
 
@@ -76,10 +83,22 @@ impl MigrationTrait for Migration {
             ToolCalls::Table,
             string_null(ToolCalls::ParentToolUseId),
         )
+        .await?;
+        add(
+            manager,
+            TaskExecutions::Table,
+            json_binary_null(TaskExecutions::StructuredOutput),
+        )
         .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop(
+            manager,
+            TaskExecutions::Table,
+            TaskExecutions::StructuredOutput,
+        )
+        .await?;
         drop(manager, ToolCalls::Table, ToolCalls::ParentToolUseId).await?;
         drop(manager, ToolCalls::Table, ToolCalls::ToolResponse).await?;
         drop(manager, Messages::Table, Messages::StructuredOutput).await?;

@@ -10,5 +10,6 @@ mod quotas;
 mod reconnect;
 mod seed_http;
 mod startup;
+mod structured_output;
 mod webhooks;
 mod ws;

@@ -86,6 +86,9 @@ pub struct TaskExecution {
     pub completed_at: Option<OffsetDateTime>,
     pub duration_seconds: Option<f64>,
     pub result_message_id: Option<MessageId>,
+    /// The run's structured result, when its task asks for one (`output_format`): checked
+    /// against the task's schema before the run completes.
+    pub structured_output: Option<Value>,
     pub report_id: Option<ReportId>,
     /// Set while a node holds the run.
     pub lease: Option<Lease>,
@@ -127,6 +130,7 @@ impl TaskExecution {
             completed_at: None,
             duration_seconds: None,
             result_message_id: None,
+            structured_output: None,
             report_id: None,
             lease: None,
             attempts: 0,

@@ -110,6 +110,9 @@ pub struct ExecutionView {
     pub completed_at: Option<String>,
     pub duration_seconds: Option<f64>,
     pub result_message_id: Option<String>,
+    /// The run's structured result, when its task has an `output_format`.
+    #[schema(value_type = Option<Object>)]
+    pub structured_output: Option<Value>,
     pub report_id: Option<String>,
     pub task_version: u32,
     pub created_at: String,
@@ -168,6 +171,7 @@ impl From<TaskExecution> for ExecutionView {
             completed_at: at_opt(e.completed_at),
             duration_seconds: e.duration_seconds,
             result_message_id: e.result_message_id.map(|m| m.to_string()),
+            structured_output: e.structured_output.clone(),
             report_id: e.report_id.map(|r| r.to_string()),
             task_version: e.snapshot.task_version,
             created_at: at(e.created_at),

@@ -37,6 +37,8 @@ pub struct Outcome {
     pub status: String,
     /// The agent's final text.
     pub result: Option<String>,
+    /// The structured result, when the task asks for one (`output_format`).
+    pub structured_output: Option<serde_json::Value>,
     /// Why it failed.
     pub error: Option<String>,
     /// When it started (RFC 3339).

@@ -71,6 +71,10 @@ fn markdown(d: &ReportData) -> String {
     if let Some(result) = &d.outcome.result {
         let _ = writeln!(out, "{result}\n");
     }
+    if let Some(output) = &d.outcome.structured_output {
+        let pretty = serde_json::to_string_pretty(output).unwrap_or_default();
+        let _ = writeln!(out, "Structured output:\n\n```json\n{pretty}\n```\n");
+    }
     if let Some(error) = &d.outcome.error {
         let _ = writeln!(out, "**Error:** {error}\n");
     }
@@ -170,6 +174,14 @@ fn html(d: &ReportData) -> String {
     out.push_str("<h2>Outcome</h2>");
     if let Some(result) = &d.outcome.result {
         let _ = write!(out, "<pre>{}</pre>", e(result));
+    }
+    if let Some(output) = &d.outcome.structured_output {
+        let pretty = serde_json::to_string_pretty(output).unwrap_or_default();
+        let _ = write!(
+            out,
+            "<h3>Structured output</h3><pre class=\"json\">{}</pre>",
+            e(&pretty)
+        );
     }
     if let Some(error) = &d.outcome.error {
         let _ = write!(out, "<p><strong>Error:</strong> {}</p>", e(error));
@@ -312,6 +324,7 @@ mod tests {
             outcome: Outcome {
                 status: "completed".into(),
                 result: Some("All <b>pods</b> healthy & ready".into()),
+                structured_output: Some(serde_json::json!({"healthy": true, "note": "<i>"})),
                 error: None,
                 started_at: None,
                 completed_at: None,
@@ -355,6 +368,27 @@ mod tests {
         let text = markdown(&sample());
         assert!(text.contains("````\n```\nNAME READY"), "{text}");
         assert!(text.contains("`cluster_name` = `production`"));
+    }
+
+    #[test]
+    fn every_format_shows_the_structured_output() {
+        let data = sample();
+        let text = markdown(&data);
+        assert!(text.contains("```json\n{\n  \"healthy\": true,"), "{text}");
+        let page = html(&data);
+        assert!(
+            page.contains("&quot;note&quot;: &quot;&lt;i&gt;&quot;")
+                || page.contains("\"note\": \"&lt;i&gt;\""),
+            "{page}"
+        );
+        let value: serde_json::Value =
+            serde_json::from_slice(&render(ReportFormat::Json, &data)).unwrap();
+        assert_eq!(value["outcome"]["structured_output"]["healthy"], true);
+        assert!(
+            plain_lines(&data)
+                .iter()
+                .any(|l| l.contains("\"healthy\": true"))
+        );
     }
 
     #[test]

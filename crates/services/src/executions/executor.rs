@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use overseer_domain::{
-    ExecutionId, ExecutionStatus, ExecutionTimeout, SessionMode, SessionName, TaskExecution,
+    ExecutionId, ExecutionStatus, ExecutionTimeout, OutputFormat, SessionMode, SessionName,
+    TaskExecution,
 };
 use overseer_ports::{Scope, Telemetry};
 use serde_json::json;
@@ -268,9 +269,33 @@ impl ExecutionRunner {
         turn: Result<crate::sessions::TurnOutcome, ServiceError>,
         now: time::OffsetDateTime,
     ) -> Result<ExecutionStatus, ServiceError> {
+        let schema = execution
+            .snapshot
+            .options
+            .output_format
+            .as_ref()
+            .map(OutputFormat::schema);
         Ok(match turn {
             Ok(outcome) if !outcome.is_error => {
-                execution.complete(outcome.result_message_id, now)?
+                let checked = match (schema, &outcome.structured_output) {
+                    (None, _) => Ok(()),
+                    (Some(schema), Some(output)) => schema.check(output).map_err(|why| {
+                        format!("the structured output does not match the task's schema: {why}")
+                    }),
+                    (Some(_), None) => Err(
+                        "the agent ended without the structured output the task's schema asks for"
+                            .to_owned(),
+                    ),
+                };
+                execution.structured_output = outcome.structured_output;
+                match checked {
+                    Ok(()) => execution.complete(outcome.result_message_id, now)?,
+                    Err(reason) => {
+                        let from = execution.fail(reason, now)?;
+                        execution.result_message_id = outcome.result_message_id;
+                        from
+                    }
+                }
             }
             // Cut short by the service stopping, however the turn reports it.
             _ if self.shutdown.started() => execution.fail("shutdown", now)?,

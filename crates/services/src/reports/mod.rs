@@ -145,6 +145,7 @@ impl ReportService {
                 status: execution
                     .map_or_else(|| session.status().to_string(), |e| e.status().to_string()),
                 result,
+                structured_output: execution.and_then(|e| e.structured_output.clone()),
                 error: execution
                     .and_then(|e| e.error_message.clone())
                     .or_else(|| session.error_message.clone()),

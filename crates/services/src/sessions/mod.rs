@@ -53,6 +53,8 @@ pub struct TurnOutcome {
     pub is_error: bool,
     /// The agent's final text, or its error.
     pub text: Option<String>,
+    /// The turn's structured result (with an output schema).
+    pub structured_output: Option<serde_json::Value>,
 }
 
 /// What a session service is built from.

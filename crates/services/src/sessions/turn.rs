@@ -392,6 +392,7 @@ impl SessionService {
                             result_message_id: message.map(|m| m.id),
                             is_error: result.is_error,
                             text,
+                            structured_output: result.structured_output.clone(),
                         });
                     }
                     AgentEvent::Failed(failure) => {

@@ -17,6 +17,7 @@ pub struct Model {
     pub completed_at: Option<TimeDateTimeWithTimeZone>,
     pub duration_seconds: Option<f64>,
     pub result_message_id: Option<Uuid>,
+    pub structured_output: Option<Json>,
     pub report_id: Option<Uuid>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<TimeDateTimeWithTimeZone>,

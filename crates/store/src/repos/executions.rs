@@ -41,6 +41,7 @@ fn to_model(execution: &TaskExecution) -> Result<Model, RepoError> {
         completed_at: execution.completed_at,
         duration_seconds: execution.duration_seconds,
         result_message_id: execution.result_message_id.map(|id| id.as_uuid()),
+        structured_output: execution.structured_output.clone(),
         report_id: execution.report_id.map(|id| id.as_uuid()),
         lease_owner: execution.lease.as_ref().map(|l| l.owner.clone()),
         lease_expires_at: execution.lease.as_ref().map(|l| l.expires_at),
@@ -73,6 +74,7 @@ fn to_domain(row: Model) -> Result<TaskExecution, RepoError> {
     execution.completed_at = row.completed_at;
     execution.duration_seconds = row.duration_seconds;
     execution.result_message_id = row.result_message_id.map(MessageId::from_uuid);
+    execution.structured_output = row.structured_output;
     execution.report_id = row.report_id.map(ReportId::from_uuid);
     execution.lease = match (row.lease_owner, row.lease_expires_at) {
         (Some(owner), Some(expires_at)) => Some(Lease { owner, expires_at }),
@@ -148,6 +150,7 @@ impl ExecutionRepository for SqlExecutions {
             completed_at: Set(row.completed_at),
             duration_seconds: Set(row.duration_seconds),
             result_message_id: Set(row.result_message_id),
+            structured_output: Set(row.structured_output),
             report_id: Set(row.report_id),
             lease_owner: Set(row.lease_owner),
             lease_expires_at: Set(row.lease_expires_at),
