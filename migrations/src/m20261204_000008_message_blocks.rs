@@ -1,11 +1,11 @@
 //! Messages carry their content as typed blocks beside the agent's raw frame (`content`), with
 //! the model, the turn's usage, the structured result and the sub-agent they belong to; tool
 //! calls keep the agent's structured result beside the text the model read, and their
-//! sub-agent. Executions keep their structured result. Rows written before have no blocks
+//! sub-agent. Executions keep their structured result; a forked session, where it came from. Rows written before have no blocks
 //! (their frame is still in `content`).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{json_binary_null, string_null};
+use sea_orm_migration::schema::{json_binary_null, string_null, uuid_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -24,6 +24,13 @@ enum Messages {
 enum TaskExecutions {
     Table,
     StructuredOutput,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    ForkedFromSession,
+    ForkedConversation,
 }
 
 #[derive(DeriveIden)]
@@ -89,10 +96,24 @@ impl MigrationTrait for Migration {
             TaskExecutions::Table,
             json_binary_null(TaskExecutions::StructuredOutput),
         )
+        .await?;
+        add(
+            manager,
+            Sessions::Table,
+            uuid_null(Sessions::ForkedFromSession),
+        )
+        .await?;
+        add(
+            manager,
+            Sessions::Table,
+            string_null(Sessions::ForkedConversation),
+        )
         .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop(manager, Sessions::Table, Sessions::ForkedConversation).await?;
+        drop(manager, Sessions::Table, Sessions::ForkedFromSession).await?;
         drop(
             manager,
             TaskExecutions::Table,

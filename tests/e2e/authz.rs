@@ -66,6 +66,9 @@ fn execute_body() -> Option<Value> {
 fn session_body() -> Option<Value> {
     Some(json!({"name": "matrix"}))
 }
+fn fork_body() -> Option<Value> {
+    Some(json!({}))
+}
 fn message_body() -> Option<Value> {
     Some(json!({"content": "authz matrix: hello"}))
 }
@@ -130,6 +133,13 @@ const OPERATIONS: &[Operation] = &[
     op("GET", "/api/v1/sessions", none, SIGNED_IN),
     op("POST", "/api/v1/sessions", session_body, SIGNED_IN),
     op("GET", "/api/v1/sessions/{session}", none, OWNER_OR_ADMIN),
+    // The owned session has no conversation yet: the owner gets a 409, never a 404.
+    op(
+        "POST",
+        "/api/v1/sessions/{session}/fork",
+        fork_body,
+        OWNER_OR_ADMIN,
+    ),
     op(
         "POST",
         "/api/v1/sessions/{session}/messages",

@@ -5,6 +5,7 @@ mod abuse;
 mod authz;
 mod bad_input;
 mod dir_roots;
+mod fork;
 mod mcp_servers;
 mod quotas;
 mod reconnect;

@@ -78,14 +78,7 @@ fn results(page: &Value) -> usize {
 /// from the request to the stored result.
 async fn turn(api: &Api, session: &str, text: &str, results_before: usize) -> Duration {
     let started = Instant::now();
-    let (status, body) = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/sessions/{session}/messages"),
-            Some(json!({"content": text})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    api.send_message(session, text).await;
     loop {
         let (_, page) = api
             .json(

@@ -18,6 +18,7 @@ string_enum!(
         TaskWebhookSecretRotated => "task.webhook_secret_rotated",
         TaskWebhookTriggered => "task.webhook_triggered",
         SessionCreated => "session.created",
+        SessionForked => "session.forked",
         SessionTerminated => "session.terminated",
         SessionArchived => "session.archived",
         ToolPermissionGranted => "tool.permission_granted",

@@ -43,7 +43,9 @@ pub use message::{Message, MessageBody, MessageRole, MessageType, NewMessage};
 pub use output_format::{OutputFormat, OutputSchema};
 pub use quota::{Quota, QuotaLimit};
 pub use report::{Report, ReportFormat, ReportTitle};
-pub use session::{NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage};
+pub use session::{
+    Fork, NewSession, Session, SessionMode, SessionName, SessionStatus, SessionUsage,
+};
 pub use setting_source::SettingSource;
 pub use state_machine::InvalidTransition;
 pub use subagent::{Subagent, SubagentDescription, SubagentName};

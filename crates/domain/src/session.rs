@@ -128,6 +128,10 @@ pub struct Session {
     /// The node that holds the session's working directory and runs its agent: with several
     /// nodes, its messages, interrupts and approvals are delivered there.
     pub host_node: Option<String>,
+    /// For a fork: the session it was forked from, and the conversation (agent session id) it
+    /// continues. While `agent_session_id` is still that conversation, the session's agent
+    /// starts as a fork of it; its first turn gives it its own.
+    pub forked_from: Option<Fork>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -156,6 +160,7 @@ impl Session {
             usage: SessionUsage::default(),
             error_message: None,
             host_node: None,
+            forked_from: None,
             created_at: now,
             updated_at: now,
         })
@@ -208,6 +213,26 @@ impl Session {
         let from = self.transition_to(SessionStatus::Failed, now)?;
         self.error_message = Some(reason.into());
         Ok(from)
+    }
+}
+
+/// Where a forked session came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    /// The session it was forked from.
+    pub session: SessionId,
+    /// The conversation it continues (the parent's agent session id at the fork).
+    pub conversation: String,
+}
+
+impl Session {
+    /// Whether the session's agent must start as a fork of its conversation: it was forked
+    /// and has no conversation of its own yet.
+    #[must_use]
+    pub fn starts_as_fork(&self) -> bool {
+        self.forked_from.as_ref().is_some_and(|fork| {
+            self.agent_session_id.as_deref() == Some(fork.conversation.as_str())
+        })
     }
 }
 

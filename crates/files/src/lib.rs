@@ -10,6 +10,8 @@ use async_trait::async_trait;
 use overseer_domain::{ReportFormat, ReportId, SessionId};
 use overseer_ports::{FileError, ReportFiles, Workspaces};
 
+mod tree_copy;
+
 fn failed(operation: &'static str) -> impl Fn(std::io::Error) -> FileError {
     move |err| FileError {
         operation,
@@ -38,6 +40,23 @@ impl LocalWorkspaces {
 
     fn archived(&self, session: SessionId) -> PathBuf {
         self.root.join("archives").join(session.to_string())
+    }
+
+    /// `dir` if it is a working directory of this service: directly under `active/` or
+    /// `archives/`.
+    fn working_dir(&self, dir: &Path) -> Result<PathBuf, FileError> {
+        let outside = || FileError {
+            operation: "copying the working directory",
+            reason: "not a working directory of this service".to_owned(),
+        };
+        let dir = std::fs::canonicalize(dir).map_err(|_| outside())?;
+        let root = std::fs::canonicalize(&self.root).map_err(|_| outside())?;
+        let parent = dir.parent().ok_or_else(outside)?;
+        if parent == root.join("active") || parent == root.join("archives") {
+            Ok(dir)
+        } else {
+            Err(outside())
+        }
     }
 
     /// `dir` itself if it is a directory directly under `active/` (the only ones this adapter
@@ -73,6 +92,28 @@ impl Workspaces for LocalWorkspaces {
             .await
             .map_err(failed("creating the working directory"))?;
         tokio::fs::canonicalize(&dir)
+            .await
+            .map_err(failed("resolving the working directory"))
+    }
+
+    async fn copy(&self, session: SessionId, from: &Path) -> Result<PathBuf, FileError> {
+        let source = self.working_dir(from)?;
+        let target = self.active(session);
+        let copied = {
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || tree_copy::copy_tree(&source, &target))
+                .await
+                .map_err(|err| FileError {
+                    operation: "copying the working directory",
+                    reason: err.to_string(),
+                })?
+        };
+        if let Err(err) = copied {
+            // Nothing half-copied stays behind.
+            let _ = tokio::fs::remove_dir_all(&target).await;
+            return Err(err);
+        }
+        tokio::fs::canonicalize(&target)
             .await
             .map_err(failed("resolving the working directory"))
     }

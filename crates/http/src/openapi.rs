@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
         routes::tasks::create, routes::tasks::list, routes::tasks::get_one, routes::tasks::update,
         routes::tasks::remove, routes::tasks::execute, routes::tasks::executions,
         routes::executions::get_one, routes::executions::cancel,
-        routes::sessions::create, routes::sessions::list, routes::sessions::get_one, routes::sessions::send,
+        routes::sessions::create, routes::sessions::fork, routes::sessions::list, routes::sessions::get_one, routes::sessions::send,
         routes::sessions::messages, routes::sessions::tool_calls, routes::sessions::interrupt,
         routes::sessions::terminate, routes::sessions::archive, routes::sessions::answer_approval,
         routes::sessions::create_report, routes::sessions::stream_token, routes::sessions::transcript, routes::stream::stream,

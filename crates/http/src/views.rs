@@ -192,6 +192,8 @@ pub struct SessionView {
     #[schema(value_type = Object)]
     pub sdk_options: Value,
     pub agent_session_id: Option<String>,
+    /// For a fork: the session it was forked from.
+    pub forked_from: Option<String>,
     pub message_count: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -231,6 +233,7 @@ impl From<Session> for SessionView {
             status: s.status().to_string(),
             sdk_options: s.options.to_json(),
             agent_session_id: s.agent_session_id.clone(),
+            forked_from: s.forked_from.as_ref().map(|f| f.session.to_string()),
             message_count: s.usage.message_count,
             input_tokens: s.usage.input_tokens,
             output_tokens: s.usage.output_tokens,

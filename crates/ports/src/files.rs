@@ -26,6 +26,15 @@ pub trait Workspaces: Send + Sync {
     /// [`FileError`] if it cannot be created.
     async fn create(&self, session: SessionId) -> Result<PathBuf, FileError>;
 
+    /// Creates the session's working directory as a copy of `from` (another session's, active
+    /// or archived) and returns its absolute path. Symbolic links are copied as links; nothing
+    /// outside `from` is read.
+    ///
+    /// # Errors
+    /// [`FileError`] if `from` is not a working directory of this service, holds more than the
+    /// adapter copies, or cannot be copied (nothing is left behind then).
+    async fn copy(&self, session: SessionId, from: &Path) -> Result<PathBuf, FileError>;
+
     /// Moves `session`'s working directory, now at `current`, under the archive and returns its
     /// new path.
     ///

@@ -164,6 +164,27 @@ impl ClaudeRunner {
         &self.config
     }
 
+    /// Where the CLI working in `working_directory` keeps its conversations: its own
+    /// configuration directory, else the configured or inherited `CLAUDE_CONFIG_DIR`, else
+    /// `~/.claude`.
+    fn config_dir_for(&self, working_directory: &Path) -> Option<PathBuf> {
+        self.session_config_dir(working_directory)
+            .or_else(|| {
+                self.config
+                    .env
+                    .get("CLAUDE_CONFIG_DIR")
+                    .map(|dir| PathBuf::from(dir.expose()))
+            })
+            .or_else(|| {
+                self.config
+                    .env
+                    .get("HOME")
+                    .map(|home| Path::new(home.expose()).join(".claude"))
+            })
+            .or_else(|| std::env::var_os("CLAUDE_CONFIG_DIR").map(PathBuf::from))
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".claude")))
+    }
+
     /// The agent's own configuration directory, if agents get one each.
     fn session_config_dir(&self, working_directory: &Path) -> Option<PathBuf> {
         let root = self.config.session_config_root.as_ref()?;
@@ -355,26 +376,37 @@ impl AgentRunner for ClaudeRunner {
         if uuid::Uuid::parse_str(agent_session_id).is_err() {
             return Err(missing());
         }
-        let config_dir = self
-            .session_config_dir(working_directory)
-            .or_else(|| {
-                self.config
-                    .env
-                    .get("CLAUDE_CONFIG_DIR")
-                    .map(|dir| PathBuf::from(dir.expose()))
-            })
-            .or_else(|| {
-                self.config
-                    .env
-                    .get("HOME")
-                    .map(|home| Path::new(home.expose()).join(".claude"))
-            })
-            .or_else(|| std::env::var_os("CLAUDE_CONFIG_DIR").map(PathBuf::from))
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".claude")))
-            .ok_or_else(missing)?;
+        let config_dir = self.config_dir_for(working_directory).ok_or_else(missing)?;
         let file = transcript::path(&config_dir, working_directory, agent_session_id);
         let bytes = tokio::fs::read(&file).await.map_err(|_| missing())?;
         let start = bytes.len().saturating_sub(max_bytes);
         Ok(bytes[start..].to_vec())
+    }
+
+    async fn copy_conversation(
+        &self,
+        from: &Path,
+        to: &Path,
+        agent_session_id: &str,
+    ) -> Result<(), AgentError> {
+        let missing = || AgentError::InvalidRequest("no conversation to copy".to_owned());
+        if uuid::Uuid::parse_str(agent_session_id).is_err() {
+            return Err(missing());
+        }
+        let (Some(from_dir), Some(to_dir)) = (self.config_dir_for(from), self.config_dir_for(to))
+        else {
+            return Err(missing());
+        };
+        let source = transcript::path(&from_dir, from, agent_session_id);
+        let target = transcript::path(&to_dir, to, agent_session_id);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|err| AgentError::Spawn(format!("cannot prepare the copy: {err}")))?;
+        }
+        tokio::fs::copy(&source, &target)
+            .await
+            .map_err(|_| missing())?;
+        Ok(())
     }
 }

@@ -57,6 +57,18 @@ impl Api {
         )
     }
 
+    /// Sends `text` to `session` (panics unless it is accepted).
+    pub async fn send_message(&self, session: &str, text: &str) {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                &format!("/api/v1/sessions/{session}/messages"),
+                Some(json!({"content": text})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+
     /// Registers and logs in `email`, keeping its access token.
     pub async fn sign_up(base: &str, email: &str) -> Self {
         let mut api = Self::new(base.to_owned());

@@ -30,14 +30,7 @@ async fn create_session(api: &Api, name: &str) -> String {
 }
 
 async fn send(api: &Api, session: &str, text: &str) {
-    let (status, body) = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/sessions/{session}/messages"),
-            Some(json!({"content": text})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    api.send_message(session, text).await;
 }
 
 /// Waits until the session has stored `results` turn results; the last one's text.

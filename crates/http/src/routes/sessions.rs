@@ -41,6 +41,14 @@ struct SendMessage {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+struct ForkSession {
+    /// The fork's name; by default the parent's with " (fork)".
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct MessagesQuery {
     #[serde(default)]
     after: u64,
@@ -101,6 +109,25 @@ pub(crate) async fn create(
             SessionMode::Interactive,
             options,
         )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/sessions/{}", session.id)))
+        .json(session_view(&state, session)))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/fork", tag = "sessions", request_body = ForkSession, responses((status = 201, description = "A new interactive session that continues the conversation so far (as a new conversation) in a copy of the parent's working directory; the parent is unchanged", body = SessionView), crate::problem_responses::Errors), params(("id" = uuid::Uuid, Path, description = "the session to fork")), security(("bearer" = [])))]
+#[post("/sessions/{id}/fork")]
+pub(crate) async fn fork(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    path: web::Path<String>,
+    body: JsonObject<ForkSession>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body.into_inner().name.map(SessionName::new).transpose()?;
+    let session = state
+        .services
+        .sessions
+        .fork(&ctx, session_id(&path)?, name)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sessions/{}", session.id)))
@@ -346,6 +373,7 @@ pub(crate) async fn transcript(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create)
+        .service(fork)
         .service(list)
         .service(get_one)
         .service(send)

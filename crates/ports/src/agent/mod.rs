@@ -113,6 +113,19 @@ pub trait AgentRunner: Send + Sync {
         agent_session_id: &str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, AgentError>;
+
+    /// Copies the conversation `agent_session_id` of the agent that worked in `from` to where
+    /// an agent working in `to` finds it, so that one can resume it (with
+    /// [`AgentSpec::fork`]: as a new conversation, leaving the original unchanged).
+    ///
+    /// # Errors
+    /// [`AgentError::InvalidRequest`] if this runner keeps no conversations or it is missing.
+    async fn copy_conversation(
+        &self,
+        from: &Path,
+        to: &Path,
+        agent_session_id: &str,
+    ) -> Result<(), AgentError>;
 }
 
 /// Something around an [`AgentRunner`], in the spirit of a tower layer: it sees every start and
@@ -171,6 +184,17 @@ impl<L: RunnerLayer> AgentRunner for Layered<L> {
     ) -> Result<Vec<u8>, AgentError> {
         self.inner
             .transcript(working_directory, agent_session_id, max_bytes)
+            .await
+    }
+
+    async fn copy_conversation(
+        &self,
+        from: &Path,
+        to: &Path,
+        agent_session_id: &str,
+    ) -> Result<(), AgentError> {
+        self.inner
+            .copy_conversation(from, to, agent_session_id)
             .await
     }
 }

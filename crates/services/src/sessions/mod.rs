@@ -7,6 +7,7 @@
 //! the settling of turns whose node died.
 
 mod control;
+mod fork;
 pub(crate) mod processor;
 pub(crate) mod remote_commands;
 pub(crate) mod stream;

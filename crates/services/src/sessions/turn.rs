@@ -115,11 +115,12 @@ impl SessionService {
             options,
             env,
             resume: session.agent_session_id.clone(),
-            fork: false,
+            fork: session.starts_as_fork(),
         };
         let activity = Activity::default();
         let callbacks = activity.watch(self.callbacks(session));
-        let warm = if first_start {
+        // A warm agent holds no conversation: a fork's first start needs its own.
+        let warm = if first_start && spec.resume.is_none() {
             self.warm.take(&spec, &callbacks)
         } else {
             None

@@ -19,6 +19,8 @@ pub struct Model {
     pub total_cost_usd: f64,
     pub error_message: Option<String>,
     pub host_node: Option<String>,
+    pub forked_from_session: Option<Uuid>,
+    pub forked_conversation: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use overseer_domain::{
-    AgentOptions, NewSession, Session, SessionId, SessionName, SessionStatus, SessionUsage, UserId,
+    AgentOptions, Fork, NewSession, Session, SessionId, SessionName, SessionStatus, SessionUsage,
+    UserId,
 };
 use overseer_ports::repositories::{SessionFilter, SessionRepository, UsageDelta};
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
@@ -36,6 +37,8 @@ fn to_model(session: &Session) -> Result<Model, RepoError> {
         total_cost_usd: session.usage.total_cost_usd,
         error_message: session.error_message.clone(),
         host_node: session.host_node.clone(),
+        forked_from_session: session.forked_from.as_ref().map(|f| f.session.as_uuid()),
+        forked_conversation: session.forked_from.as_ref().map(|f| f.conversation.clone()),
         created_at: session.created_at,
         updated_at: session.updated_at,
     })
@@ -63,6 +66,13 @@ fn to_domain(row: Model) -> Result<Session, RepoError> {
     };
     session.error_message = row.error_message;
     session.host_node = row.host_node;
+    session.forked_from =
+        row.forked_from_session
+            .zip(row.forked_conversation)
+            .map(|(id, conversation)| Fork {
+                session: SessionId::from_uuid(id),
+                conversation,
+            });
     session.updated_at = row.updated_at;
     Ok(session)
 }

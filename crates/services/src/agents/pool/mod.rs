@@ -139,6 +139,22 @@ impl AgentPool {
             .await
     }
 
+    /// Copies a conversation for an agent in another working directory (see
+    /// [`AgentRunner::copy_conversation`]).
+    ///
+    /// # Errors
+    /// What the runner fails with.
+    pub async fn copy_conversation(
+        &self,
+        from: &std::path::Path,
+        to: &std::path::Path,
+        agent_session_id: &str,
+    ) -> Result<(), AgentError> {
+        self.runner
+            .copy_conversation(from, to, agent_session_id)
+            .await
+    }
+
     /// How many sessions' agents run now (warm agents not included).
     #[must_use]
     pub fn live_count(&self) -> usize {

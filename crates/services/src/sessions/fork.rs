@@ -1,0 +1,106 @@
+//! Forking a session: a new interactive session that continues the conversation so far, in a
+//! copy of the parent's working directory; the parent is left as it was.
+
+use overseer_domain::{
+    AuditAction, Fork, NewSession, Session, SessionId, SessionMode, SessionName, SessionStatus,
+};
+use serde_json::json;
+
+use super::SessionService;
+use crate::audit::AuditRecord;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+
+impl SessionService {
+    /// Forks `id`: a new interactive session of the caller's, named `name` (by default the
+    /// parent's with " (fork)"), whose agent continues the parent's conversation as a new one
+    /// (the parent's next turns do not see the fork's, nor the reverse), working in a copy of
+    /// the parent's working directory. Audited as `session.forked` on the new session.
+    ///
+    /// # Errors
+    /// `NotFound` if missing or someone else's; `Conflict` while the parent is mid-turn, when
+    /// it has no conversation yet, or when another node hosts it; the open-sessions cap; file
+    /// and agent errors from copying (nothing is left behind then).
+    pub async fn fork(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        name: Option<SessionName>,
+    ) -> Result<Session, ServiceError> {
+        let parent = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        let conversation = parent.agent_session_id.clone().ok_or_else(|| {
+            ServiceError::Conflict("the session has no conversation to fork yet".to_owned())
+        })?;
+        if parent.status() == SessionStatus::Processing {
+            return Err(ServiceError::Conflict(
+                "the session is mid-turn: fork it when the turn has ended".to_owned(),
+            ));
+        }
+        if parent
+            .host_node
+            .as_deref()
+            .is_some_and(|node| node != self.node)
+        {
+            return Err(ServiceError::Conflict(format!(
+                "the session's files are on node {}: fork it there",
+                parent.host_node.as_deref().unwrap_or_default()
+            )));
+        }
+        let from = parent.working_directory_path.clone().ok_or_else(|| {
+            ServiceError::Conflict("the session has no working directory".to_owned())
+        })?;
+        let name = match name {
+            Some(name) => name,
+            None => SessionName::new(format!("{} (fork)", parent.name))
+                .or_else(|_| SessionName::new("fork"))?,
+        };
+        let new_id = SessionId::from_uuid(self.deps.ids.new_id());
+        let new = NewSession {
+            user_id: parent.user_id,
+            name,
+            description: parent.description.clone(),
+            mode: SessionMode::Interactive,
+            options: parent.options.clone(),
+        };
+        let mut session = Session::new(new_id, new, self.deps.clock.now())?;
+        session.host_node = Some(self.node.clone());
+        session.agent_session_id = Some(conversation.clone());
+        session.forked_from = Some(Fork {
+            session: parent.id,
+            conversation: conversation.clone(),
+        });
+        let creating = self.creating.lock().await;
+        self.check_open_sessions(parent.user_id).await?;
+        let workdir = self
+            .workspaces
+            .copy(new_id, std::path::Path::new(&from))
+            .await?;
+        let copied = self
+            .pool
+            .copy_conversation(std::path::Path::new(&from), &workdir, &conversation)
+            .await;
+        if let Err(err) = copied {
+            let _ = self.workspaces.discard(&workdir).await;
+            return Err(err.into());
+        }
+        session.working_directory_path = Some(workdir.display().to_string());
+        if let Err(err) = self.deps.repos.sessions.insert(&session).await {
+            let _ = self.workspaces.discard(&workdir).await;
+            return Err(err.into());
+        }
+        drop(creating);
+        self.audit
+            .record(
+                AuditRecord {
+                    actor: Some(ctx.user_id),
+                    action: AuditAction::SessionForked,
+                    resource_type: "session",
+                    resource_id: Some(new_id.to_string()),
+                    details: json!({"forked_from": parent.id, "name": session.name}),
+                },
+                Some(ctx),
+            )
+            .await?;
+        Ok(session)
+    }
+}
