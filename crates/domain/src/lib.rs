@@ -2,6 +2,7 @@
 //! no database or HTTP types: every other crate depends on this one, never the reverse.
 
 mod agent_options;
+mod agent_values;
 mod approval;
 mod audit;
 mod content_block;
@@ -26,9 +27,9 @@ mod validation;
 
 pub use agent_options::{
     AgentOptions, DirRoots, EnvValue, EnvVarName, ExecutionTimeout, ExtraDir, HttpUrl,
-    McpServerConfig, McpServerName, ModelName, PermissionMode, SystemPrompt, ToolPattern,
-    UsdBudget,
+    McpServerConfig, McpServerName, PermissionMode, UsdBudget,
 };
+pub use agent_values::{ModelName, SystemPrompt, ToolPattern};
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AuditAction, AuditLog, ResourceType};
 pub use content_block::{ContentBlock, TokenUsage, tool_result_text};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent_options::{ModelName, SystemPrompt, ToolPattern};
+use crate::agent_values::{ModelName, SystemPrompt, ToolPattern};
 use crate::validation::{ValidationError, check_text, validated_string};
 
 const MAX_DESCRIPTION_CHARS: usize = 1_024;

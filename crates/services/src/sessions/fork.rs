@@ -69,6 +69,13 @@ impl SessionService {
             session: parent.id,
             conversation: conversation.clone(),
         });
+        // The parent's agent may still be writing its conversation: an idle one is closed (it
+        // resumes on its next message, as after an idle timeout) so the copy is whole.
+        if !self.pool.hibernate_idle(parent.id).await {
+            return Err(ServiceError::Conflict(
+                "the session is mid-turn: fork it when the turn has ended".to_owned(),
+            ));
+        }
         let creating = self.creating.lock().await;
         self.check_open_sessions(parent.user_id).await?;
         let workdir = self

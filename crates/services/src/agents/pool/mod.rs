@@ -547,6 +547,24 @@ impl AgentPool {
         count
     }
 
+    /// Closes `session`'s agent if it is idle (no turn, approval or control request open),
+    /// keeping what is needed to resume it, so that all it wrote (its conversation) is on
+    /// disk. Returns whether no agent of the session is live now (`false`: it is busy).
+    pub async fn hibernate_idle(&self, session: SessionId) -> bool {
+        let live = {
+            let mut entries = self.entries();
+            match entries.live.get(&session) {
+                None => return true,
+                Some(live) if !live.evictable() => return false,
+                Some(_) => Self::hibernate(&mut entries, session),
+            }
+        };
+        if let Some(live) = live {
+            drop(Self::close_entry(live).await);
+        }
+        true
+    }
+
     /// Closes `session`'s agent, frees its slot and forgets it.
     pub async fn release(&self, session: SessionId) {
         let live = {
