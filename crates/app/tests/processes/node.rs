@@ -289,10 +289,11 @@ pub async fn tool_calls(api: &Api, session: &str) -> Value {
     calls
 }
 
-/// The stdout of a Bash tool call, as the CLI reported its response
-/// (`{"stdout": …, "stderr": …}`).
+/// The stdout of a Bash tool call, from the CLI's structured account of it
+/// (`tool_response`: `{"stdout": …, "stderr": …}`).
 pub fn bash_stdout(call: &Value) -> String {
-    let response: Value = serde_json::from_str(call["tool_output"].as_str().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("{call}"));
-    response["stdout"].as_str().unwrap_or_default().to_owned()
+    call["tool_response"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no stdout: {call}"))
+        .to_owned()
 }
