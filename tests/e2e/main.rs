@@ -12,5 +12,6 @@ mod reconnect;
 mod seed_http;
 mod startup;
 mod structured_output;
+mod subagents;
 mod webhooks;
 mod ws;

@@ -26,32 +26,6 @@ fn task(marker: &str) -> Value {
     })
 }
 
-/// Runs `task` to its end; the finished execution.
-async fn run(api: &Api, task: Value) -> Value {
-    let (status, created) = api.json(Method::POST, "/api/v1/tasks", Some(task)).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap();
-    let (status, queued) = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/tasks/{id}/execute"),
-            Some(json!({"variables": {}})),
-        )
-        .await;
-    assert_eq!(status, 202, "{queued}");
-    let location = format!("/api/v1/task-executions/{}", queued["id"].as_str().unwrap());
-    api.client
-        .get(format!("{}{location}", api.base))
-        .bearer_auth(api.token.as_deref().unwrap())
-        .header("prefer", "wait=90")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_structured_result_is_checked_stored_and_shown() {
     let Some(app) = spawn_with_agent(Db::Sqlite).await else {
@@ -75,7 +49,7 @@ async fn the_structured_result_is_checked_stored_and_shown() {
     ));
     let alice = Api::sign_up(&app.url(""), "alice@example.com").await;
 
-    let done = run(&alice, task("case-structured-ok")).await;
+    let done = alice.run_task(task("case-structured-ok")).await;
     assert_eq!(done["status"], json!("completed"), "{done}");
     assert_eq!(done["structured_output"], answer, "{done}");
     let session = done["session_id"].as_str().unwrap();
@@ -110,7 +84,7 @@ async fn the_structured_result_is_checked_stored_and_shown() {
         .unwrap();
     assert!(report.contains("\"pods\": 2"), "{report}");
 
-    let failed = run(&alice, task("case-structured-wrong")).await;
+    let failed = alice.run_task(task("case-structured-wrong")).await;
     assert_eq!(failed["status"], json!("failed"), "{failed}");
     let reason = failed["error_message"].as_str().unwrap_or_default();
     assert!(reason.contains("structured output"), "{failed}");

@@ -32,6 +32,12 @@ string_enum!(
         McpServerUpdated => "mcp_server.updated",
         McpServerDeleted => "mcp_server.deleted",
         AuthRegistered => "auth.registered",
+        AgentPromptSubmitted => "agent.prompt_submitted",
+        AgentStopped => "agent.stopped",
+        SubagentStarted => "agent.subagent_started",
+        SubagentStopped => "agent.subagent_stopped",
+        AgentCompacting => "agent.compacting",
+        AgentNotification => "agent.notification",
         AuthLoginFailed => "auth.login_failed",
     }
 );

@@ -57,6 +57,14 @@ pub enum LiveEventBody {
         /// The setting that bounded it, if one did (e.g. `agent_start_timeout_seconds`).
         limit: Option<String>,
     },
+    /// One of the agent's hooks that is not about a tool fired (a sub-agent started, the turn
+    /// is about to stop …); `details` as the agent described it (long texts cut).
+    Hook {
+        /// Which hook.
+        hook: crate::agent::HookKind,
+        /// What the agent said about it.
+        details: Value,
+    },
 }
 
 /// The kinds of live events, as their wire names.
@@ -72,6 +80,8 @@ pub enum LiveEventKind {
     Agent,
     /// A turn could not run.
     TurnFailed,
+    /// One of the agent's hooks that is not about a tool fired.
+    Hook,
 }
 
 impl LiveEventKind {
@@ -84,6 +94,7 @@ impl LiveEventKind {
             Self::Status => "status",
             Self::Agent => "agent",
             Self::TurnFailed => "turn_failed",
+            Self::Hook => "hook",
         }
     }
 }
@@ -98,6 +109,7 @@ impl LiveEvent {
             LiveEventBody::Status { .. } => LiveEventKind::Status,
             LiveEventBody::AgentWaiting { .. } => LiveEventKind::Agent,
             LiveEventBody::TurnFailed { .. } => LiveEventKind::TurnFailed,
+            LiveEventBody::Hook { .. } => LiveEventKind::Hook,
         }
     }
 
@@ -127,6 +139,9 @@ impl LiveEvent {
             }
             LiveEventBody::TurnFailed { reason, limit } => {
                 json!({"reason": reason, "limit": limit})
+            }
+            LiveEventBody::Hook { hook, details } => {
+                json!({"hook": hook.as_str(), "details": details})
             }
         }
     }

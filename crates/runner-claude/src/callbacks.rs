@@ -11,6 +11,29 @@ use serde_json::{Value, json};
 /// The hook callback ids we register at initialize.
 pub const PRE_TOOL_USE_CALLBACK: &str = "hook_pre";
 pub const POST_TOOL_USE_CALLBACK: &str = "hook_post";
+
+/// The callback id we register for `kind`.
+fn callback_id(kind: HookKind) -> &'static str {
+    match kind {
+        HookKind::PreToolUse => PRE_TOOL_USE_CALLBACK,
+        HookKind::PostToolUse => POST_TOOL_USE_CALLBACK,
+        HookKind::UserPromptSubmit => "hook_user_prompt_submit",
+        HookKind::Stop => "hook_stop",
+        HookKind::SubagentStart => "hook_subagent_start",
+        HookKind::SubagentStop => "hook_subagent_stop",
+        HookKind::PreCompact => "hook_pre_compact",
+        HookKind::Notification => "hook_notification",
+    }
+}
+
+/// What a hook's input holds about the session rather than the event.
+const BOOKKEEPING: [&str; 5] = [
+    "session_id",
+    "transcript_path",
+    "cwd",
+    "hook_event_name",
+    "permission_mode",
+];
 /// How long the CLI waits for our PreToolUse answer (it may be waiting for an approval).
 pub const PRE_TOOL_USE_TIMEOUT_SECONDS: u64 = 3600;
 
@@ -28,21 +51,11 @@ pub fn hook_registration(callbacks: &AgentCallbacks) -> Value {
             HookKind::PreToolUse => {
                 json!([{"matcher": null, "hookCallbackIds": [PRE_TOOL_USE_CALLBACK], "timeout": PRE_TOOL_USE_TIMEOUT_SECONDS}])
             }
-            HookKind::PostToolUse => {
-                json!([{"matcher": null, "hookCallbackIds": [POST_TOOL_USE_CALLBACK]}])
-            }
+            other => json!([{"matcher": null, "hookCallbackIds": [callback_id(*other)]}]),
         };
-        registration.insert(hook_event_name(*kind).to_owned(), entry);
+        registration.insert(kind.as_str().to_owned(), entry);
     }
     Value::Object(registration)
-}
-
-/// The CLI's name of a hook event.
-fn hook_event_name(kind: HookKind) -> &'static str {
-    match kind {
-        HookKind::PreToolUse => "PreToolUse",
-        HookKind::PostToolUse => "PostToolUse",
-    }
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
@@ -96,10 +109,13 @@ async fn permission(callbacks: &AgentCallbacks, request: &Value) -> Value {
 
 async fn hook(callbacks: &AgentCallbacks, request: &Value) -> Value {
     let input = request.get("input").cloned().unwrap_or(Value::Null);
-    let kind = match request.get("callback_id").and_then(Value::as_str) {
-        Some(PRE_TOOL_USE_CALLBACK) => HookKind::PreToolUse,
-        Some(POST_TOOL_USE_CALLBACK) => HookKind::PostToolUse,
-        _ => return json!({"continue": true}),
+    let id = request.get("callback_id").and_then(Value::as_str);
+    let Some(kind) = HookKind::ALL
+        .iter()
+        .copied()
+        .find(|kind| Some(callback_id(*kind)) == id)
+    else {
+        return json!({"continue": true});
     };
     let Some(handler) = &callbacks.hooks else {
         return json!({"continue": true});
@@ -112,9 +128,18 @@ async fn hook(callbacks: &AgentCallbacks, request: &Value) -> Value {
             tool_use_id: text(&input, "tool_use_id").or_else(|| text(request, "tool_use_id")),
             tool_response: input.get("tool_response").cloned(),
             duration_ms: input.get("duration_ms").and_then(Value::as_u64),
+            details: if kind.is_tool_hook() {
+                Value::Null
+            } else {
+                let mut details = input.as_object().cloned().unwrap_or_default();
+                for key in BOOKKEEPING {
+                    details.remove(key);
+                }
+                Value::Object(details)
+            },
         })
         .await;
-    let event_name = hook_event_name(kind);
+    let event_name = kind.as_str();
     match verdict {
         HookVerdict::Continue => json!({"continue": true}),
         HookVerdict::Deny { reason } => json!({"hookSpecificOutput": {
@@ -353,6 +378,41 @@ mod tests {
         };
         let request = json!({"subtype":"hook_callback","callback_id":"hook_post","input":{
             "tool_name":"Bash","tool_input":{},"tool_response":{"stdout":"hi"},"duration_ms":224}});
+        assert_eq!(
+            answer(&callbacks, &request).await.unwrap(),
+            json!({"continue": true})
+        );
+    }
+
+    #[test]
+    fn every_kind_registers_under_the_agents_name_with_its_own_callback() {
+        let all = registration_for(HookKind::ALL);
+        let mut ids = std::collections::BTreeSet::new();
+        for kind in HookKind::ALL {
+            let id = all[kind.as_str()][0]["hookCallbackIds"][0].clone();
+            assert!(ids.insert(id.to_string()), "{kind:?} shares {id}");
+        }
+        assert_eq!(ids.len(), HookKind::ALL.len());
+    }
+
+    #[tokio::test]
+    async fn a_lifecycle_hook_reaches_the_handler_with_its_details_only() {
+        let mut hooks = MockHookHandler::new();
+        hooks
+            .expect_on_hook()
+            .withf(|e| {
+                e.kind == HookKind::SubagentStart
+                    && e.details == json!({"agent_id": "a1", "agent_type": "checker"})
+                    && e.tool_name.is_empty()
+            })
+            .return_const(HookVerdict::Continue);
+        let callbacks = AgentCallbacks {
+            hooks: Some(Arc::new(hooks)),
+            ..AgentCallbacks::default()
+        };
+        let request = json!({"subtype":"hook_callback","callback_id":"hook_subagent_start","input":{
+            "session_id":"s","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"SubagentStart",
+            "agent_id":"a1","agent_type":"checker"}});
         assert_eq!(
             answer(&callbacks, &request).await.unwrap(),
             json!({"continue": true})

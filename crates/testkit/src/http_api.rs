@@ -69,6 +69,31 @@ impl Api {
         assert_eq!(status, 202, "{body}");
     }
 
+    /// Creates the task `task`, runs it with no variables and returns the execution once it
+    /// has ended (within 90 s).
+    pub async fn run_task(&self, task: Value) -> Value {
+        let (status, created) = self.json(Method::POST, "/api/v1/tasks", Some(task)).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap_or_default();
+        let (status, queued) = self
+            .json(
+                Method::POST,
+                &format!("/api/v1/tasks/{id}/execute"),
+                Some(json!({"variables": {}})),
+            )
+            .await;
+        assert_eq!(status, 202, "{queued}");
+        let execution = queued["id"].as_str().unwrap_or_default();
+        let mut request = self
+            .client
+            .get(format!("{}/api/v1/task-executions/{execution}", self.base))
+            .header("prefer", "wait=90");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     /// Registers and logs in `email`, keeping its access token.
     pub async fn sign_up(base: &str, email: &str) -> Self {
         let mut api = Self::new(base.to_owned());

@@ -95,6 +95,29 @@ impl Script {
             .cloned()
             .unwrap_or_else(|| Reply::text("Done."))
     }
+
+    /// A main agent (`outer` marks its conversation) that hands work to the sub-agent
+    /// `checker` (`inner` marks the sub-agent's), which runs `echo pod-a` and answers.
+    #[must_use]
+    pub fn delegation(outer: &str, inner: &str) -> [Self; 2] {
+        let hand_over = Reply::tool(
+            "Agent",
+            serde_json::json!({
+                "subagent_type": "checker",
+                "description": "Check the pods",
+                "prompt": format!("{inner}: list the pods"),
+                // Newer CLIs start sub-agents in the background unless told otherwise.
+                "run_in_background": false
+            }),
+        );
+        [
+            Self::new(outer, vec![hand_over, Reply::text("The checker is done.")]),
+            Self::new(
+                inner,
+                vec![Reply::bash("echo pod-a"), Reply::text("pod-a is there.")],
+            ),
+        ]
+    }
 }
 
 /// The text of a conversation's first user message (all its text blocks).

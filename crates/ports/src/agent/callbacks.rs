@@ -52,9 +52,57 @@ pub enum HookKind {
     PreToolUse,
     /// After the tool ran: `tool_response` holds its result.
     PostToolUse,
+    /// A user message is about to reach the model (`details.prompt`).
+    UserPromptSubmit,
+    /// The agent is about to end its turn.
+    Stop,
+    /// A sub-agent starts (`details.agent_type`, `details.agent_id`).
+    SubagentStart,
+    /// A sub-agent ended its work.
+    SubagentStop,
+    /// The conversation is about to be compacted (`details.trigger`: `manual` or `auto`).
+    PreCompact,
+    /// The agent notifies its user (`details.message`).
+    Notification,
 }
 
-/// A tool hook: before the tool runs (`tool_response` empty) or after (with its response).
+impl HookKind {
+    /// Every kind, tool hooks first.
+    pub const ALL: &'static [Self] = &[
+        Self::PreToolUse,
+        Self::PostToolUse,
+        Self::UserPromptSubmit,
+        Self::Stop,
+        Self::SubagentStart,
+        Self::SubagentStop,
+        Self::PreCompact,
+        Self::Notification,
+    ];
+
+    /// Whether it concerns one tool use (`tool_*` fields set).
+    #[must_use]
+    pub fn is_tool_hook(self) -> bool {
+        matches!(self, Self::PreToolUse | Self::PostToolUse)
+    }
+
+    /// The agent's name for it (`PreToolUse`, `SubagentStop` …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PreToolUse => "PreToolUse",
+            Self::PostToolUse => "PostToolUse",
+            Self::UserPromptSubmit => "UserPromptSubmit",
+            Self::Stop => "Stop",
+            Self::SubagentStart => "SubagentStart",
+            Self::SubagentStop => "SubagentStop",
+            Self::PreCompact => "PreCompact",
+            Self::Notification => "Notification",
+        }
+    }
+}
+
+/// A hook: for a tool, before it runs (`tool_response` empty) or after (with its response);
+/// for the others, what the agent says about the event in `details`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HookEvent {
     /// Before or after the tool.
@@ -69,6 +117,10 @@ pub struct HookEvent {
     pub tool_response: Option<Value>,
     /// How long the tool ran (after only, when the agent measures it).
     pub duration_ms: Option<u64>,
+    /// For the hooks that are not about one tool: the event's own fields as the agent sent
+    /// them (`prompt`, `agent_type`, `trigger`, `message` …), without its bookkeeping
+    /// (session id, transcript path, working directory). `Null` for tool hooks.
+    pub details: serde_json::Value,
 }
 
 /// The answer to a [`HookEvent`].

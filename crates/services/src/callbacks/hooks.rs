@@ -1,5 +1,7 @@
 //! The hooks of a session: audit and tool tracking before and after every tool use, and the
-//! permission policy before it (the only callback that fires for every tool use).
+//! permission policy before it (the only callback that fires for every tool use); for the
+//! other hooks (a prompt submitted, the turn stopping, sub-agents, compaction, notifications)
+//! an audit entry and a live event.
 
 use overseer_domain::AuditAction;
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use serde_json::{Value, json};
 use crate::audit::{AuditRecord, AuditService};
 use crate::callbacks::permissions::SessionPermissions;
 use crate::callbacks::tool_tracking::{ToolTracker, ToolUse};
+use crate::context::Deps;
+use overseer_ports::{EventBroadcaster, LiveEvent, LiveEventBody, Scope};
 
 pub struct SessionHooks {
     pub session: SessionId,
@@ -21,6 +25,80 @@ pub struct SessionHooks {
     pub audit: AuditService,
     pub tracker: Arc<ToolTracker>,
     pub permissions: Arc<SessionPermissions>,
+    /// For the live events of the other hooks (and the sequence they carry).
+    pub deps: Deps,
+    pub broadcaster: Arc<dyn EventBroadcaster>,
+}
+
+/// Texts in a hook's details are cut to this many characters in its audit entry and event
+/// (a prompt is in the session's messages whole).
+const DETAIL_CHARS: usize = 500;
+
+fn cut_texts(value: &Value) -> Value {
+    match value {
+        Value::String(text) if text.chars().count() > DETAIL_CHARS => {
+            let mut cut: String = text.chars().take(DETAIL_CHARS).collect();
+            cut.push('…');
+            Value::String(cut)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), cut_texts(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(cut_texts).collect()),
+        other => other.clone(),
+    }
+}
+
+fn lifecycle_action(kind: HookKind) -> Option<AuditAction> {
+    Some(match kind {
+        HookKind::PreToolUse | HookKind::PostToolUse => return None,
+        HookKind::UserPromptSubmit => AuditAction::AgentPromptSubmitted,
+        HookKind::Stop => AuditAction::AgentStopped,
+        HookKind::SubagentStart => AuditAction::SubagentStarted,
+        HookKind::SubagentStop => AuditAction::SubagentStopped,
+        HookKind::PreCompact => AuditAction::AgentCompacting,
+        HookKind::Notification => AuditAction::AgentNotification,
+    })
+}
+
+impl SessionHooks {
+    /// A hook that is not about a tool: audited and announced; the agent goes on.
+    async fn lifecycle(&self, action: AuditAction, event: HookEvent) -> HookVerdict {
+        let details = cut_texts(&event.details);
+        let record = AuditRecord {
+            actor: Some(self.owner),
+            action,
+            resource_type: "session",
+            resource_id: Some(self.session.to_string()),
+            details: details.clone(),
+        };
+        if let Err(err) = self.audit.record(record, None).await {
+            tracing::error!(session = %self.session, error = %err, "cannot audit an agent hook");
+        }
+        // The event carries the session's last sequence, like a status change.
+        match self
+            .deps
+            .repos
+            .sessions
+            .get(self.session, Scope::Admin)
+            .await
+        {
+            Ok(session) => self.broadcaster.publish(LiveEvent {
+                session_id: self.session,
+                sequence: session.usage.message_count,
+                body: LiveEventBody::Hook {
+                    hook: event.kind,
+                    details,
+                },
+            }),
+            Err(err) => {
+                tracing::warn!(session = %self.session, error = %err, "cannot announce an agent hook");
+            }
+        }
+        HookVerdict::Continue
+    }
 }
 
 impl std::fmt::Debug for SessionHooks {
@@ -34,9 +112,13 @@ impl std::fmt::Debug for SessionHooks {
 #[async_trait]
 impl HookHandler for SessionHooks {
     async fn on_hook(&self, event: HookEvent) -> HookVerdict {
-        let action = match event.kind {
-            HookKind::PreToolUse => AuditAction::ToolPreUse,
-            HookKind::PostToolUse => AuditAction::ToolPostUse,
+        if let Some(action) = lifecycle_action(event.kind) {
+            return self.lifecycle(action, event).await;
+        }
+        let action = if event.kind == HookKind::PreToolUse {
+            AuditAction::ToolPreUse
+        } else {
+            AuditAction::ToolPostUse
         };
         let record = AuditRecord {
             actor: Some(self.owner),
@@ -81,7 +163,7 @@ impl HookHandler for SessionHooks {
                     }
                 };
             }
-            HookKind::PostToolUse => {
+            _ => {
                 let response = event.tool_response.clone().unwrap_or(Value::Null);
                 let interrupted = response
                     .get("interrupted")
@@ -96,5 +178,9 @@ impl HookHandler for SessionHooks {
             tracing::warn!(session = %self.session, error = %err, "tool tracking failed");
         }
         HookVerdict::Continue
+    }
+
+    fn kinds(&self) -> &'static [HookKind] {
+        HookKind::ALL
     }
 }

@@ -63,6 +63,8 @@ impl SessionService {
                 audit: self.audit.clone(),
                 tracker: self.tracker.clone(),
                 permissions,
+                deps: self.deps.clone(),
+                broadcaster: self.broadcaster.clone(),
             })),
             mcp_servers: self.option_rules.tool_servers.open(&session.options),
         }

@@ -2,12 +2,12 @@
 //! the real CLI only: the fake CLI models the protocol, not these features of the model loop.
 
 use overseer_domain::AgentOptions;
-use overseer_ports::agent::{AgentCallbacks, AgentEvent, ContentBlock};
+use overseer_ports::agent::{AgentCallbacks, AgentEvent, ContentBlock, HookKind};
 use serde_json::{Value, json};
 
 use super::cases::{collect_turn, turn_result};
 use super::harness::AgentHarness;
-use super::recorders::{CallLog, RecordingPermissions};
+use super::recorders::{CallLog, RecordingHooks, RecordingPermissions};
 use crate::script::{Reply, Script};
 
 fn options(value: Value) -> AgentOptions {
@@ -67,33 +67,22 @@ pub async fn output_format_gives_the_structured_result(h: &AgentHarness) {
 /// A sub-agent defined in the options runs when the model hands it work; its tool use and
 /// result carry the id of the tool use that started it.
 pub async fn subagent_tool_use_is_attributed_to_its_parent(h: &AgentHarness) {
-    h.script(Script::new(
-        "case-subagent-outer",
-        vec![
-            Reply::tool(
-                "Agent",
-                json!({
-                    "subagent_type": "checker",
-                    "description": "Check the pods",
-                    "prompt": "case-subagent-inner: list the pods",
-                    // Newer CLIs start sub-agents in the background unless told otherwise.
-                    "run_in_background": false
-                }),
-            ),
-            Reply::text("The checker is done."),
-        ],
-    ));
-    h.script(Script::new(
-        "case-subagent-inner",
-        vec![Reply::bash("echo pod-a"), Reply::text("pod-a is there.")],
-    ));
+    for script in Script::delegation("case-subagent-outer", "case-subagent-inner") {
+        h.script(script);
+    }
     let spec = h.spec(
         "subagent",
         options(json!({"agents": {"checker": {
             "description": "Checks pods", "prompt": "You check pods.", "tools": ["Bash"]
         }}})),
     );
-    let session = h.runner.start(spec, allow_all()).await.expect("start");
+    let log = CallLog::default();
+    let hooks = RecordingHooks::all(log.clone());
+    let callbacks = AgentCallbacks {
+        hooks: Some(hooks.clone()),
+        ..allow_all()
+    };
+    let session = h.runner.start(spec, callbacks).await.expect("start");
     session
         .send_message("case-subagent-outer: check the pods")
         .await
@@ -132,6 +121,40 @@ pub async fn subagent_tool_use_is_attributed_to_its_parent(h: &AgentHarness) {
         .unwrap_or_else(|| panic!("no result of the sub-agent's Bash: {events:#?}"));
     assert_eq!(result.parent_tool_use_id.as_deref(), Some(parent.as_str()));
     assert_eq!(result.text.trim(), "pod-a");
+    // The hooks around the turn and the sub-agent, in order, with what they are about.
+    let lifecycle: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|entry| !entry.contains(':'))
+        .collect();
+    assert_eq!(
+        lifecycle,
+        ["UserPromptSubmit", "SubagentStart", "SubagentStop", "Stop"],
+        "{:?}",
+        log.entries()
+    );
+    let events = hooks.events.lock().unwrap().clone();
+    let prompt = events
+        .iter()
+        .find(|e| e.kind == HookKind::UserPromptSubmit)
+        .unwrap();
+    assert_eq!(
+        prompt.details["prompt"],
+        json!("case-subagent-outer: check the pods")
+    );
+    let started = events
+        .iter()
+        .find(|e| e.kind == HookKind::SubagentStart)
+        .unwrap();
+    assert_eq!(
+        started.details["agent_type"],
+        json!("checker"),
+        "{started:?}"
+    );
+    assert!(
+        started.details.get("session_id").is_none(),
+        "no bookkeeping"
+    );
     // The sub-agent ran with its own instructions.
     let inner = h.model_requests("case-subagent-inner").remove(0);
     assert!(

@@ -73,15 +73,30 @@ pub struct RecordingHooks {
     pub pre_verdict: HookVerdict,
     pub log: CallLog,
     pub events: Mutex<Vec<HookEvent>>,
+    /// The hooks it registers.
+    pub kinds: &'static [HookKind],
 }
 
 impl RecordingHooks {
+    /// The tool hooks only.
     #[must_use]
     pub fn new(pre_verdict: HookVerdict, log: CallLog) -> Arc<Self> {
         Arc::new(Self {
             pre_verdict,
             log,
             events: Mutex::new(Vec::new()),
+            kinds: &[HookKind::PreToolUse, HookKind::PostToolUse],
+        })
+    }
+
+    /// Every hook; tools go on.
+    #[must_use]
+    pub fn all(log: CallLog) -> Arc<Self> {
+        Arc::new(Self {
+            pre_verdict: HookVerdict::Continue,
+            log,
+            events: Mutex::new(Vec::new()),
+            kinds: HookKind::ALL,
         })
     }
 }
@@ -92,10 +107,19 @@ impl HookHandler for RecordingHooks {
         let (label, verdict) = match event.kind {
             HookKind::PreToolUse => ("pre", self.pre_verdict.clone()),
             HookKind::PostToolUse => ("post", HookVerdict::Continue),
+            other => (other.as_str(), HookVerdict::Continue),
         };
-        self.log.push(format!("{label}:{}", event.tool_name));
+        if event.kind.is_tool_hook() {
+            self.log.push(format!("{label}:{}", event.tool_name));
+        } else {
+            self.log.push(label.to_owned());
+        }
         self.events.lock().unwrap().push(event);
         verdict
+    }
+
+    fn kinds(&self) -> &'static [HookKind] {
+        self.kinds
     }
 }
 
