@@ -120,6 +120,17 @@ impl Script {
     }
 }
 
+/// A Bash command that runs for `seconds` (and then fails: `timeout` exits with 124). Not a
+/// plain `sleep`: newer CLIs (2.1.3xx) refuse a standalone `sleep` in the Bash tool ("Blocked:
+/// standalone sleep …").
+#[must_use]
+pub fn long_running_command(seconds: u32) -> String {
+    format!("timeout {seconds} tail -f /dev/null")
+}
+
+/// The command line of the process [`long_running_command`] keeps running.
+pub const LONG_RUNNING_PROCESS: &str = "tail -f /dev/null";
+
 /// The text of a conversation's first user message (all its text blocks).
 #[must_use]
 pub fn first_user_text(messages: &[Value]) -> String {

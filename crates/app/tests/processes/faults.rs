@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::http_api::{Api, Method};
-use overseer_testkit::script::{Reply, Script};
+use overseer_testkit::script::{LONG_RUNNING_PROCESS, Reply, Script, long_running_command};
 use serde_json::{Value, json};
 
 use crate::node::{
@@ -98,14 +98,21 @@ async fn the_cli_killed_mid_turn_fails_the_run_with_a_reason() {
     let (node, alice, _api, execution) = run_once(
         &cli,
         "fault-killed",
-        vec![Reply::bash("sleep 60"), Reply::text("never reached")],
+        vec![
+            Reply::bash(&long_running_command(60)),
+            Reply::text("never reached"),
+        ],
         |_| {},
     )
     .await;
     sleeping_session(&alice, &execution).await;
     let killed: Vec<u32> = processes_under(&node.data_dir)
         .into_iter()
-        .filter(|(_, cmdline)| cmdline.contains("claude") && !cmdline.starts_with("sleep"))
+        .filter(|(_, cmdline)| {
+            cmdline.contains("claude")
+                && !cmdline.starts_with("timeout")
+                && !cmdline.starts_with(LONG_RUNNING_PROCESS)
+        })
         .map(|(pid, _)| pid)
         .collect();
     assert!(!killed.is_empty(), "the CLI runs");
@@ -339,7 +346,7 @@ async fn postgres_restarted_mid_run_the_service_reconnects_and_the_run_ends_with
     let api = FakeAnthropic::start().await;
     api.script(Script::new(
         "pg-restart",
-        vec![Reply::bash("sleep 3"), Reply::text("Slept.")],
+        vec![Reply::bash(&long_running_command(3)), Reply::text("Slept.")],
     ));
     api.script(Script::new(
         "after-restart",

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::http_api::{Api, Method};
-use overseer_testkit::script::{Reply, Script};
+use overseer_testkit::script::{Reply, Script, long_running_command};
 use serde_json::json;
 
 use crate::node::{Node, create_task, execute, processes_under, sleeping_session, temp_dir};
@@ -51,7 +51,10 @@ async fn sigkill_with_runs_in_flight_leaves_no_orphan_and_loses_no_message() {
     let api = FakeAnthropic::start().await;
     api.script(Script::new(
         "kill-test",
-        vec![Reply::bash("sleep 120"), Reply::text("never reached")],
+        vec![
+            Reply::bash(&long_running_command(120)),
+            Reply::text("never reached"),
+        ],
     ));
     let data_dir = temp_dir("kill");
     let mut node = Node::start(&data_dir, None, &cli, &api, &flags()).await;
@@ -62,7 +65,7 @@ async fn sigkill_with_runs_in_flight_leaves_no_orphan_and_loses_no_message() {
             "name": "Long check",
             "prompt_template": "kill-test {n}",
             "variables": [{"name": "n", "type": "string"}],
-            "sdk_options": {"allowed_tools": ["Bash(sleep:*)"]},
+            "sdk_options": {"allowed_tools": ["Bash(timeout:*)"]},
         }),
     )
     .await;

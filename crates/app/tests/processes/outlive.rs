@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::script::{Reply, Script};
+use overseer_testkit::script::{LONG_RUNNING_PROCESS, Reply, Script, long_running_command};
 use serde_json::json;
 
 use crate::node::{Node, create_task, execute, processes_under, sleeping_session, temp_dir};
@@ -18,7 +18,10 @@ async fn a_killed_server_takes_every_agent_process_with_it_without_a_sandbox() {
     let api = FakeAnthropic::start().await;
     api.script(Script::new(
         "outlive-test",
-        vec![Reply::bash("sleep 300"), Reply::text("never reached")],
+        vec![
+            Reply::bash(&long_running_command(300)),
+            Reply::text("never reached"),
+        ],
     ));
     let data_dir = temp_dir("outlive");
     let mut node = Node::start(&data_dir, None, &cli, &api, &["--agent-sandbox", "off"]).await;
@@ -29,7 +32,7 @@ async fn a_killed_server_takes_every_agent_process_with_it_without_a_sandbox() {
             "name": "Sleeper",
             "prompt_template": "outlive-test {n}",
             "variables": [{"name": "n", "type": "string"}],
-            "sdk_options": {"allowed_tools": ["Bash(sleep:*)"]},
+            "sdk_options": {"allowed_tools": ["Bash(timeout:*)"]},
         }),
     )
     .await;
@@ -46,7 +49,7 @@ async fn a_killed_server_takes_every_agent_process_with_it_without_a_sandbox() {
         let now = processes_under(&data_dir);
         let sleeps = now
             .iter()
-            .filter(|(_, cmdline)| cmdline.starts_with("sleep 300"))
+            .filter(|(_, cmdline)| cmdline.starts_with(LONG_RUNNING_PROCESS))
             .count();
         if sleeps >= 3 {
             break;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use overseer_testkit::fake_api::FakeAnthropic;
 use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::live_stream;
-use overseer_testkit::script::{Reply, Script, assistant_turns};
+use overseer_testkit::script::{Reply, Script, assistant_turns, long_running_command};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
@@ -42,14 +42,17 @@ fn scripts() -> Vec<Script> {
         Script::new(
             "relay-run",
             vec![
-                Reply::bash("sleep 2"),
+                Reply::bash(&long_running_command(2)),
                 Reply::bash("echo after the pause"),
                 Reply::text("relayed"),
             ],
         ),
         Script::new(
             "hold-run",
-            vec![Reply::bash("sleep 120"), Reply::text("never reached")],
+            vec![
+                Reply::bash(&long_running_command(120)),
+                Reply::text("never reached"),
+            ],
         ),
     ]
 }
@@ -176,7 +179,7 @@ async fn two_nodes_on_one_postgres() {
                 "name": "Cluster work",
                 "prompt_template": "{prompt}.",
                 "variables": [{"name": "prompt", "type": "string"}],
-                "sdk_options": {"allowed_tools": ["Bash(echo:*)", "Bash(sleep:*)"]},
+                "sdk_options": {"allowed_tools": ["Bash(echo:*)", "Bash(timeout:*)"]},
             })),
         )
         .await;

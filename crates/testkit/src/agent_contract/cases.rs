@@ -12,11 +12,7 @@ use serde_json::{Value, json};
 
 use super::harness::AgentHarness;
 use super::recorders::{CallLog, EchoServer, RecordingHooks, RecordingPermissions};
-use crate::script::{Reply, Script};
-
-/// A tool command that runs for 30 s. Not a plain `sleep 30`: newer CLIs (2.1.3xx) refuse a
-/// standalone `sleep` in the Bash tool ("Blocked: standalone sleep …").
-pub(super) const LONG_RUNNING_COMMAND: &str = "timeout 30 tail -f /dev/null";
+use crate::script::{Reply, Script, long_running_command};
 
 const TURN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -375,7 +371,7 @@ pub async fn interrupt_ends_the_turn_and_the_session_goes_on(h: &AgentHarness) {
     h.script(Script::new(
         "case-interrupt",
         vec![
-            Reply::bash(LONG_RUNNING_COMMAND),
+            Reply::bash(&long_running_command(30)),
             Reply::text("Second answer."),
         ],
     ));

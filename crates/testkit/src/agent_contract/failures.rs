@@ -6,13 +6,11 @@ use std::time::{Duration, Instant};
 use overseer_domain::AgentOptions;
 use overseer_ports::agent::{AgentCallbacks, AgentEvent};
 
-use super::cases::{
-    LONG_RUNNING_COMMAND, assert_no_process_left, collect_turn, observed, turn_result,
-};
+use super::cases::{assert_no_process_left, collect_turn, observed, turn_result};
 use super::harness::AgentHarness;
 use super::recorders::CallLog;
 use crate::processes::processes_in_group;
-use crate::script::{Reply, Script};
+use crate::script::{Reply, Script, long_running_command};
 
 /// 7. A crash mid-turn gives an error event within 1 s; after close no process of it remains.
 pub async fn crash_mid_turn_is_reported_and_leaves_no_process(h: &AgentHarness) {
@@ -20,7 +18,7 @@ pub async fn crash_mid_turn_is_reported_and_leaves_no_process(h: &AgentHarness) 
     let replies = if h.is_fake_cli() {
         vec![Reply::Crash { exit_code: 3 }]
     } else {
-        vec![Reply::bash(LONG_RUNNING_COMMAND)]
+        vec![Reply::bash(&long_running_command(30))]
     };
     h.script(Script::new("case-crash", replies));
     let session = h
@@ -215,7 +213,7 @@ pub async fn hung_agent_is_killed_on_close(h: &AgentHarness) {
 pub async fn dropping_a_session_kills_its_process(h: &AgentHarness) {
     h.script(Script::new(
         "case-drop",
-        vec![Reply::bash(LONG_RUNNING_COMMAND), Reply::text("never")],
+        vec![Reply::bash(&long_running_command(30)), Reply::text("never")],
     ));
     let log = CallLog::default();
     let session = h
