@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the CLI-facing tests against one Claude Code CLI version: the runner contract suite, the
-# seed end-to-end tests over HTTP, and the library's examples. The CLI is installed into a
+# end-to-end tests over HTTP that drive the agent (seed, structured output, fork, sub-agents),
+# the process tests, and the library's examples. The CLI is installed into a
 # scratch folder (the project's own node_modules is left alone).
 #
 # Usage: scripts/compat.sh VERSION      e.g. scripts/compat.sh 2.1.332, or `latest`
@@ -22,6 +23,7 @@ run() {
     fi
 }
 run cargo test -q -p overseer-testkit --test runner_contract
-run cargo test -q -p overseer-e2e --test e2e -- seed_http
+run cargo test -q -p overseer-e2e --test e2e -- seed_http structured_output fork subagents
+run cargo test -q -p overseer-app --test processes
 run cargo test -q -p overseer --test examples --test embedded
 exit "$status"
