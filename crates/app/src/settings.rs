@@ -205,8 +205,8 @@ pub struct Settings {
     #[serde(default)]
     pub agent_hidden_paths: Vec<PathBuf>,
     /// Directories (comma-separated) inside which tasks and sessions may grant agents extra
-    /// directories (`add_dirs`); one elsewhere is a 422 on `sdk_options.add_dirs`. None by
-    /// default, so no task may.
+    /// directories (`add_dirs`) and plugins (`plugins`); one elsewhere is a 422 on that field.
+    /// None by default, so no task may.
     #[arg(
         long,
         env = "OVERSEER_AGENT_DIR_ROOTS",

@@ -98,7 +98,16 @@ impl AgentOptions {
         if !value.is_object() {
             return Err(ValidationError::new("sdk_options", "must be a JSON object"));
         }
-        serde_json::from_value(value).map_err(|e| ValidationError::new("sdk_options", e))
+        serde_json::from_value(value).map_err(|e| {
+            // A value that refuses itself names its own field (`sdk_options.output_format: …`).
+            let message = e.to_string();
+            match message.split_once(": ") {
+                Some((field, reason)) if field.starts_with("sdk_options.") => {
+                    ValidationError::new(field, reason)
+                }
+                _ => ValidationError::new("sdk_options", message),
+            }
+        })
     }
 
     /// The JSON stored in the database.

@@ -157,6 +157,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_schema_in_the_options_names_its_field() {
+        let err = crate::AgentOptions::from_json(json!({
+            "output_format": {"type": "json_schema", "schema": {"type": "no-such-type"}}
+        }))
+        .unwrap_err();
+        assert_eq!(err.field, FIELD, "{err}");
+        assert!(err.reason.contains("not a usable JSON Schema"), "{err}");
+        let err = crate::AgentOptions::from_json(json!({"allowed_tool": []})).unwrap_err();
+        assert_eq!(err.field, "sdk_options", "{err}");
+    }
+
+    #[test]
     fn the_option_reads_and_writes_its_documented_form() {
         let value = json!({"type": "json_schema", "schema": {"type": "object"}});
         let format: OutputFormat = serde_json::from_value(value.clone()).unwrap();

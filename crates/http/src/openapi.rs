@@ -125,12 +125,13 @@ mod tests {
         for path in [
             "/api/v1/tasks/{id}/execute",
             "/api/v1/sessions/{id}/stream",
+            "/api/v1/sessions/{id}/fork",
             "/api/v1/mcp-servers/{id}",
             "/metrics",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 41, "one operation per handler");
+        assert_eq!(operations, 42, "one operation per handler");
     }
 }
