@@ -18,6 +18,7 @@ enum Messages {
     Usage,
     ParentToolUseId,
     StructuredOutput,
+    AgentMessageId,
 }
 
 #[derive(DeriveIden)]
@@ -31,6 +32,7 @@ enum Sessions {
     Table,
     ForkedFromSession,
     ForkedConversation,
+    ForkedAtMessage,
 }
 
 #[derive(DeriveIden)]
@@ -108,10 +110,24 @@ impl MigrationTrait for Migration {
             Sessions::Table,
             string_null(Sessions::ForkedConversation),
         )
+        .await?;
+        add(
+            manager,
+            Sessions::Table,
+            string_null(Sessions::ForkedAtMessage),
+        )
+        .await?;
+        add(
+            manager,
+            Messages::Table,
+            string_null(Messages::AgentMessageId),
+        )
         .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop(manager, Messages::Table, Messages::AgentMessageId).await?;
+        drop(manager, Sessions::Table, Sessions::ForkedAtMessage).await?;
         drop(manager, Sessions::Table, Sessions::ForkedConversation).await?;
         drop(manager, Sessions::Table, Sessions::ForkedFromSession).await?;
         drop(

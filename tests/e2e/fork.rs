@@ -145,6 +145,39 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
     assert!(sent.contains("parent: and now?"), "{sent}");
     assert!(!sent.contains("fork: what was the word?"), "{sent}");
 
+    // A fork at the first turn's answer leaves the second turn out.
+    let parent_messages = after_turns(&alice, &parent, 2).await;
+    let noted = parent_messages
+        .iter()
+        .find(|m| m["blocks"][0]["text"] == "Noted.")
+        .unwrap_or_else(|| panic!("{parent_messages:?}"));
+    let (status, body) = alice
+        .json(
+            Method::POST,
+            &format!("/api/v1/sessions/{parent}/fork"),
+            Some(json!({"at_sequence": 1})),
+        )
+        .await;
+    assert_eq!(status, 422, "a user message is no branch point: {body}");
+    assert_eq!(body["errors"][0]["field"], json!("at_sequence"), "{body}");
+    let (status, branch) = alice
+        .json(
+            Method::POST,
+            &format!("/api/v1/sessions/{parent}/fork"),
+            Some(json!({"at_sequence": noted["sequence_number"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{branch}");
+    let branch = branch["id"].as_str().unwrap().to_owned();
+    send(&alice, &branch, "branch: and now?").await;
+    after_turns(&alice, &branch, 1).await;
+    let sent = last_request_text(&fake.requests_for(MARKER));
+    assert!(
+        sent.contains("remember the word pelican") && sent.contains("branch: and now?"),
+        "{sent}"
+    );
+    assert!(!sent.contains("parent: and now?"), "{sent}");
+
     // Audited, and only the owner may fork.
     let (_, audit) = alice
         .json(
@@ -153,8 +186,7 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
             None,
         )
         .await;
-    assert_eq!(audit["total"], json!(1), "{audit}");
-    assert_eq!(audit["items"][0]["resource_id"], json!(fork_id));
+    assert_eq!(audit["total"], json!(2), "{audit}");
     let bob = Api::sign_up(&base, "bob@example.com").await;
     let (status, _) = bob
         .json(

@@ -72,6 +72,7 @@ async fn adapter(
         env: BTreeMap::new(),
         resume: None,
         fork: false,
+        resume_at: None,
     };
     let started = Instant::now();
     let session = runner.start(spec, callbacks).await.expect("start");
@@ -154,6 +155,7 @@ async fn on_demand(runner: &ClaudeRunner, cli: &Cli, dir: &Path, ahead: bool) ->
         env: BTreeMap::new(),
         resume: None,
         fork: false,
+        resume_at: None,
     };
     let mut idle_rss = 0.0;
     let (session, demanded) = if ahead {

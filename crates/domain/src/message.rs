@@ -42,6 +42,8 @@ pub struct MessageBody {
     /// The turn's structured result (on the message that ends a turn run with an output
     /// schema).
     pub structured_output: Option<Value>,
+    /// The agent's own id of the message in its conversation (a fork may start after it).
+    pub agent_message_id: Option<String>,
     /// The frame as the agent sent it; for the messages Overseer writes itself, a frame of the
     /// same shape (see [`MessageBody::user`]).
     pub raw: Value,

@@ -223,6 +223,9 @@ pub struct Fork {
     pub session: SessionId,
     /// The conversation it continues (the parent's agent session id at the fork).
     pub conversation: String,
+    /// Where in that conversation it branches off: the agent's id of the last message it
+    /// keeps (`None`: all of it).
+    pub at_message: Option<String>,
 }
 
 impl Session {

@@ -16,6 +16,8 @@ pub struct LaunchExtras<'a> {
     pub resume: Option<&'a str>,
     /// Continue `resume` as a new session (`--fork-session`).
     pub fork: bool,
+    /// Keep `resume`'s conversation only up to this message (`--resume-session-at`).
+    pub resume_at: Option<&'a str>,
 }
 
 /// Builds the arguments. Every value is its own argument (no shell), so nothing needs quoting.
@@ -99,6 +101,9 @@ pub fn build_args(options: &AgentOptions, extras: &LaunchExtras<'_>) -> Vec<Stri
         args.push(format!("--resume={resume}"));
         if extras.fork {
             args.push("--fork-session".to_owned());
+        }
+        if let Some(message) = extras.resume_at {
+            args.push(format!("--resume-session-at={message}"));
         }
     }
     args
@@ -193,6 +198,7 @@ mod tests {
             sdk_servers: vec![&ops],
             resume: Some("3f1c"),
             fork: true,
+            resume_at: Some("9d04"),
         };
         let args = build_args(&options, &extras);
         assert_eq!(value_after(&args, "--model"), ["sonnet"]);
@@ -228,6 +234,7 @@ mod tests {
         assert_eq!(value_after(&args, "--plugin-dir"), ["/srv/plugins/lint"]);
         assert!(args.contains(&"--resume=3f1c".to_owned()));
         assert!(args.contains(&"--fork-session".to_owned()));
+        assert!(args.contains(&"--resume-session-at=9d04".to_owned()));
         let mcp: Value = serde_json::from_str(value_after(&args, "--mcp-config")[0]).unwrap();
         assert_eq!(
             mcp,

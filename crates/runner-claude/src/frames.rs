@@ -102,6 +102,7 @@ fn assistant(frame: &Value) -> Vec<AgentEvent> {
                 message_id: text(&message, "id").unwrap_or_default(),
                 model: text(&message, "model"),
                 parent_tool_use_id: text(frame, "parent_tool_use_id"),
+                message_uuid: text(frame, "uuid"),
                 block: content_block(block),
                 api_error: api_error.clone(),
                 raw: frame.clone(),

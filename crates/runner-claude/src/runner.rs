@@ -202,6 +202,7 @@ impl ClaudeRunner {
             sdk_servers: callbacks.mcp_servers.keys().collect(),
             resume: spec.resume.as_deref(),
             fork: spec.fork,
+            resume_at: spec.resume_at.as_deref(),
         };
         let mut command = match &self.config.sandbox {
             Some(sandbox) => {

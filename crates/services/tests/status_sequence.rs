@@ -20,6 +20,7 @@ fn assistant(text: &str) -> AgentEvent {
         message_id: "msg_1".into(),
         model: None,
         parent_tool_use_id: None,
+        message_uuid: None,
         block: ContentBlock::Text(text.into()),
         api_error: None,
         raw: json!({"type": "assistant", "message": {"id": "msg_1"}}),

@@ -191,6 +191,7 @@ pub fn message(session: SessionId, text: &str, created: OffsetDateTime) -> NewMe
             }),
             parent_tool_use_id: Some("toolu_parent".to_owned()),
             structured_output: Some(json!({"ok": true})),
+            agent_message_id: Some("b3f1c0de-0000-4000-8000-000000000001".to_owned()),
             raw: json!({"type": "assistant", "message": {"content": [{"type": "text", "text": text}]}}),
         },
         created_at: created,

@@ -45,6 +45,10 @@ struct ForkSession {
     /// The fork's name; by default the parent's with " (fork)".
     #[serde(default)]
     name: Option<String>,
+    /// Branch off after this assistant message (its sequence number); by default after the
+    /// whole conversation.
+    #[serde(default)]
+    at_sequence: Option<u64>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -123,11 +127,12 @@ pub(crate) async fn fork(
     path: web::Path<String>,
     body: JsonObject<ForkSession>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body.into_inner().name.map(SessionName::new).transpose()?;
+    let body = body.into_inner();
+    let name = body.name.map(SessionName::new).transpose()?;
     let session = state
         .services
         .sessions
-        .fork(&ctx, session_id(&path)?, name)
+        .fork(&ctx, session_id(&path)?, name, body.at_sequence)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/sessions/{}", session.id)))

@@ -66,6 +66,11 @@ pub struct AssistantBlock {
     pub model: Option<String>,
     /// Set for sub-agent traffic.
     pub parent_tool_use_id: Option<String>,
+    /// The agent's own id of this frame in its conversation (what [`AgentSpec::resume_at`]
+    /// takes), when it gives one.
+    ///
+    /// [`AgentSpec::resume_at`]: crate::agent::AgentSpec::resume_at
+    pub message_uuid: Option<String>,
     /// The block itself.
     pub block: ContentBlock,
     /// A synthetic message standing for an API failure.

@@ -43,6 +43,9 @@ pub struct AgentSpec {
     /// With `resume`: continue that conversation as a new one, with its own id, leaving the
     /// original unchanged.
     pub fork: bool,
+    /// With `resume`: keep the conversation only up to and including this message (the id
+    /// the agent gave it: [`AssistantBlock::message_uuid`](crate::agent::AssistantBlock)).
+    pub resume_at: Option<String>,
 }
 
 /// How talking to an agent failed.
@@ -298,6 +301,7 @@ mod tests {
             env: BTreeMap::new(),
             resume: None,
             fork: false,
+            resume_at: None,
         };
         assert!(
             layered

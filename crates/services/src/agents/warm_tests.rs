@@ -67,6 +67,7 @@ fn spec(model: &str) -> AgentSpec {
         env: BTreeMap::new(),
         resume: None,
         fork: false,
+        resume_at: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //! copy of the parent's working directory; the parent is left as it was.
 
 use overseer_domain::{
-    AuditAction, Fork, NewSession, Session, SessionId, SessionMode, SessionName, SessionStatus,
+    AuditAction, Fork, MessageType, NewSession, Session, SessionId, SessionMode, SessionName,
+    SessionStatus, ValidationError,
 };
 use serde_json::json;
 
@@ -13,12 +14,14 @@ use crate::error::ServiceError;
 
 impl SessionService {
     /// Forks `id`: a new interactive session of the caller's, named `name` (by default the
-    /// parent's with " (fork)"), whose agent continues the parent's conversation as a new one
+    /// parent's with " (fork)"), whose agent continues the parent's conversation (up to and
+    /// including the assistant message `at_sequence`, or all of it) as a new one
     /// (the parent's next turns do not see the fork's, nor the reverse), working in a copy of
     /// the parent's working directory. Audited as `session.forked` on the new session.
     ///
     /// # Errors
-    /// `NotFound` if missing or someone else's; `Conflict` while the parent is mid-turn, when
+    /// `NotFound` if missing or someone else's; `Validation` on `at_sequence` unless it is an
+    /// assistant message of the session; `Conflict` while the parent is mid-turn, when
     /// it has no conversation yet, or when another node hosts it; the open-sessions cap; file
     /// and agent errors from copying (nothing is left behind then).
     pub async fn fork(
@@ -26,8 +29,13 @@ impl SessionService {
         ctx: &RequestContext,
         id: SessionId,
         name: Option<SessionName>,
+        at_sequence: Option<u64>,
     ) -> Result<Session, ServiceError> {
         let parent = self.deps.repos.sessions.get(id, ctx.scope()).await?;
+        let at_message = match at_sequence {
+            None => None,
+            Some(sequence) => Some(self.branch_point(id, sequence).await?),
+        };
         let conversation = parent.agent_session_id.clone().ok_or_else(|| {
             ServiceError::Conflict("the session has no conversation to fork yet".to_owned())
         })?;
@@ -68,6 +76,7 @@ impl SessionService {
         session.forked_from = Some(Fork {
             session: parent.id,
             conversation: conversation.clone(),
+            at_message,
         });
         // The parent's agent may still be writing its conversation: an idle one is closed (it
         // resumes on its next message, as after an idle timeout) so the copy is whole.
@@ -103,11 +112,39 @@ impl SessionService {
                     action: AuditAction::SessionForked,
                     resource_type: "session",
                     resource_id: Some(new_id.to_string()),
-                    details: json!({"forked_from": parent.id, "name": session.name}),
+                    details: json!({"forked_from": parent.id, "name": session.name, "at_sequence": at_sequence}),
                 },
                 Some(ctx),
             )
             .await?;
         Ok(session)
+    }
+
+    /// The agent's id of the assistant message `sequence` of `session`, where a fork may
+    /// branch off.
+    async fn branch_point(
+        &self,
+        session: SessionId,
+        sequence: u64,
+    ) -> Result<String, ServiceError> {
+        let refused = || {
+            ServiceError::Validation(ValidationError::new(
+                "at_sequence",
+                format!(
+                    "{sequence} is not the sequence number of an assistant message of the session"
+                ),
+            ))
+        };
+        let found = self
+            .deps
+            .repos
+            .messages
+            .list_after(session, sequence.saturating_sub(1), 1)
+            .await?;
+        found
+            .into_iter()
+            .find(|m| m.sequence_number == sequence && m.message_type == MessageType::Assistant)
+            .and_then(|m| m.body.agent_message_id)
+            .ok_or_else(refused)
     }
 }

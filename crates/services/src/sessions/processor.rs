@@ -221,6 +221,7 @@ impl MessageProcessor {
                     blocks: assistant_block(&block.block).into_iter().collect(),
                     model: block.model.clone(),
                     parent_tool_use_id: block.parent_tool_use_id.clone(),
+                    agent_message_id: block.message_uuid.clone(),
                     ..raw_only(&block.raw)
                 };
                 ((MessageType::Assistant, Some(MessageRole::Assistant)), body)
@@ -510,6 +511,7 @@ mod flow_tests {
             message_id: "msg_1".into(),
             model: None,
             parent_tool_use_id: None,
+            message_uuid: None,
             block: ContentBlock::ToolUse {
                 id: id.into(),
                 name: "Bash".into(),

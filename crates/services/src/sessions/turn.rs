@@ -118,6 +118,11 @@ impl SessionService {
             env,
             resume: session.agent_session_id.clone(),
             fork: session.starts_as_fork(),
+            resume_at: session
+                .forked_from
+                .as_ref()
+                .filter(|_| session.starts_as_fork())
+                .and_then(|fork| fork.at_message.clone()),
         };
         let activity = Activity::default();
         let callbacks = activity.watch(self.callbacks(session));

@@ -15,6 +15,7 @@ pub struct Model {
     pub usage: Option<Json>,
     pub parent_tool_use_id: Option<String>,
     pub structured_output: Option<Json>,
+    pub agent_message_id: Option<String>,
     pub sequence_number: i64,
     pub created_at: TimeDateTimeWithTimeZone,
 }

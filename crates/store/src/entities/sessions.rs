@@ -21,6 +21,7 @@ pub struct Model {
     pub host_node: Option<String>,
     pub forked_from_session: Option<Uuid>,
     pub forked_conversation: Option<String>,
+    pub forked_at_message: Option<String>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

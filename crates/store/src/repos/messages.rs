@@ -13,7 +13,7 @@ use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
 
 const ENTITY: &str = "message";
-/// 12 columns a row: well below both databases' bind parameter limits.
+/// 13 columns a row: well below both databases' bind parameter limits.
 const ROWS_PER_INSERT: usize = 1_000;
 
 #[derive(Debug)]
@@ -48,6 +48,7 @@ fn to_domain(row: Model) -> Result<Message, RepoError> {
             usage: from_json(row.usage)?,
             parent_tool_use_id: row.parent_tool_use_id,
             structured_output: row.structured_output,
+            agent_message_id: row.agent_message_id,
             raw: row.content,
         },
         sequence_number: from_db(ENTITY, row.sequence_number)?,
@@ -72,6 +73,7 @@ fn to_model(message: &Message) -> Result<Model, RepoError> {
             .map_err(corrupt)?,
         parent_tool_use_id: body.parent_tool_use_id.clone(),
         structured_output: body.structured_output.clone(),
+        agent_message_id: body.agent_message_id.clone(),
         sequence_number: to_db(ENTITY, message.sequence_number)?,
         created_at: message.created_at,
     })

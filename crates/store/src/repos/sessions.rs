@@ -39,6 +39,10 @@ fn to_model(session: &Session) -> Result<Model, RepoError> {
         host_node: session.host_node.clone(),
         forked_from_session: session.forked_from.as_ref().map(|f| f.session.as_uuid()),
         forked_conversation: session.forked_from.as_ref().map(|f| f.conversation.clone()),
+        forked_at_message: session
+            .forked_from
+            .as_ref()
+            .and_then(|f| f.at_message.clone()),
         created_at: session.created_at,
         updated_at: session.updated_at,
     })
@@ -72,6 +76,7 @@ fn to_domain(row: Model) -> Result<Session, RepoError> {
             .map(|(id, conversation)| Fork {
                 session: SessionId::from_uuid(id),
                 conversation,
+                at_message: row.forked_at_message,
             });
     session.updated_at = row.updated_at;
     Ok(session)

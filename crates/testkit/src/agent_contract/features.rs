@@ -242,3 +242,60 @@ pub async fn fork_continues_the_conversation_and_leaves_the_original(h: &AgentHa
     );
     resumed.close().await.expect("close");
 }
+
+/// A fork at a message keeps the conversation only up to and including it.
+pub async fn fork_at_a_message_keeps_only_what_came_before(h: &AgentHarness) {
+    h.script(Script::new(
+        "case-fork-at",
+        vec![
+            Reply::text("First."),
+            Reply::text("Second."),
+            Reply::text("Third."),
+        ],
+    ));
+    let session = h
+        .runner
+        .start(h.spec("fork-at", AgentOptions::default()), allow_all())
+        .await
+        .expect("start");
+    session
+        .send_message("case-fork-at: remember the word pelican")
+        .await
+        .expect("send");
+    let first = collect_turn(session.as_ref()).await;
+    let branch = first
+        .iter()
+        .find_map(|e| match e {
+            AgentEvent::Assistant(a) => a.message_uuid.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no id on the assistant message: {first:#?}"));
+    session
+        .send_message("also remember the word heron")
+        .await
+        .expect("send");
+    collect_turn(session.as_ref()).await;
+    let original = session.agent_session_id().expect("an id");
+    session.close().await.expect("close");
+
+    let mut spec = h.spec("fork-at", AgentOptions::default());
+    spec.resume = Some(original);
+    spec.fork = true;
+    spec.resume_at = Some(branch);
+    let fork = h.runner.start(spec, allow_all()).await.expect("fork");
+    fork.send_message("fork-at: which words?")
+        .await
+        .expect("send");
+    let events = collect_turn(fork.as_ref()).await;
+    assert!(!turn_result(&events).is_error, "{events:#?}");
+    let call = Value::Array(h.model_calls("case-fork-at").pop().expect("a call")).to_string();
+    assert!(
+        call.contains("pelican") && call.contains("fork-at: which words?"),
+        "{call}"
+    );
+    assert!(
+        !call.contains("heron"),
+        "the fork branches off before the second turn: {call}"
+    );
+    fork.close().await.expect("close");
+}

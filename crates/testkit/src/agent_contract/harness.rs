@@ -132,6 +132,7 @@ impl AgentHarness {
             env,
             resume: None,
             fork: false,
+            resume_at: None,
         }
     }
 

@@ -41,6 +41,7 @@ macro_rules! agent_contract_suite {
             subagent_tool_use_is_attributed_to_its_parent,
             effort_reaches_the_model,
             fork_continues_the_conversation_and_leaves_the_original,
+            fork_at_a_message_keeps_only_what_came_before,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

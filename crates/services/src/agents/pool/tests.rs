@@ -39,6 +39,7 @@ fn spec() -> AgentSpec {
         env: BTreeMap::new(),
         resume: None,
         fork: false,
+        resume_at: None,
     }
 }
 
