@@ -13,6 +13,8 @@ mkdir -p "$scratch"
 npm install --prefix "$scratch" --no-audit --no-fund --silent "@anthropic-ai/claude-code@$version"
 export OVERSEER_CLAUDE_BIN="$scratch/node_modules/.bin/claude"
 echo "--- Claude Code CLI $("$OVERSEER_CLAUDE_BIN" --version)"
+# Under CI the agent tests fail rather than skip when the CLI cannot be found.
+export CI=true
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 status=0
 run() {
