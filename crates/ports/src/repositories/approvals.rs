@@ -1,7 +1,16 @@
 use async_trait::async_trait;
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId};
 
-use crate::{RepoError, Scope};
+use crate::{Page, PageRequest, RepoError, Scope};
+
+/// Narrows a list of approvals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalFilter {
+    /// Only approvals in this status.
+    pub status: Option<ApprovalStatus>,
+    /// Only those of this session.
+    pub session: Option<SessionId>,
+}
 
 /// Approvals: tool uses waiting for a person.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -29,4 +38,16 @@ pub trait ApprovalRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` on backend failure.
     async fn list_pending(&self, session: SessionId) -> Result<Vec<Approval>, RepoError>;
+
+    /// A page of the approvals in `scope` (those of the owner's sessions) that `filter` keeps,
+    /// newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ApprovalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Approval>, RepoError>;
 }

@@ -22,7 +22,7 @@ mod webhooks;
 
 use std::sync::Arc;
 
-pub use approvals::ApprovalRepository;
+pub use approvals::{ApprovalFilter, ApprovalRepository};
 pub use audit_logs::{AuditFilter, AuditLogRepository};
 pub use executions::{ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered};
 pub use mcp_servers::McpServerRepository;

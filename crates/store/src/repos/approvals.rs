@@ -1,14 +1,14 @@
 use async_trait::async_trait;
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
-use overseer_ports::repositories::ApprovalRepository;
-use overseer_ports::{RepoError, Scope};
+use overseer_ports::repositories::{ApprovalFilter, ApprovalRepository};
+use overseer_ports::{Page, PageRequest, RepoError, Scope};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
 };
 
 use super::{cas_miss, scoped};
-use crate::convert::{fetch_all, parse, unavailable, write_err};
+use crate::convert::{fetch_all, fetch_page, parse, unavailable, write_err};
 use crate::entities::approvals::{ActiveModel, Column, Entity, Model};
 
 const ENTITY: &str = "approval";
@@ -98,5 +98,24 @@ impl ApprovalRepository for SqlApprovals {
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id);
         fetch_all(&self.0, select, to_domain).await
+    }
+
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ApprovalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Approval>, RepoError> {
+        let mut select = scoped(Entity::find(), Column::UserId, scope);
+        if let Some(status) = filter.status {
+            select = select.filter(Column::Status.eq(status.as_str()));
+        }
+        if let Some(session) = filter.session {
+            select = select.filter(Column::SessionId.eq(session.as_uuid()));
+        }
+        let select = select
+            .order_by_desc(Column::CreatedAt)
+            .order_by_desc(Column::Id);
+        fetch_page(&self.0, select, page, to_domain).await
     }
 }

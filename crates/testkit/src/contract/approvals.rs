@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, Session};
-use overseer_ports::{RepoError, Repositories, Scope};
+use overseer_ports::repositories::ApprovalFilter;
+use overseer_ports::{Page, PageRequest, RepoError, Repositories, Scope};
 use serde_json::json;
 use tokio::sync::Barrier;
 
@@ -68,6 +69,77 @@ pub async fn approval_round_trips_with_scope(repos: &Repositories) {
         repos.approvals.insert(&orphan).await,
         Err(RepoError::NotFound { .. })
     ));
+}
+
+/// Lists keep to the owner's approvals (an admin sees all), filter by status and session, and
+/// page newest first.
+pub async fn approvals_list_by_scope_status_and_session(repos: &Repositories) {
+    let mine = owned_session(repos).await;
+    let also_mine = fixtures::session(mine.user_id, at(0));
+    repos.sessions.insert(&also_mine).await.unwrap();
+    let other = owner(repos, "someone@example.com").await;
+    let theirs = fixtures::session(other, at(0));
+    repos.sessions.insert(&theirs).await.unwrap();
+    let first = approval(&mine, 1);
+    let second = approval(&also_mine, 2);
+    let mut answered = approval(&mine, 3);
+    let foreign = approval(&theirs, 4);
+    for a in [&first, &second, &answered, &foreign] {
+        repos.approvals.insert(a).await.unwrap();
+    }
+    answered
+        .resolve(ApprovalStatus::Denied, Some(mine.user_id), at(5))
+        .unwrap();
+    repos
+        .approvals
+        .update(&answered, ApprovalStatus::Pending)
+        .await
+        .unwrap();
+    let ids = |page: Page<Approval>| page.items.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let pending = ApprovalFilter {
+        status: Some(ApprovalStatus::Pending),
+        session: None,
+    };
+    let all = PageRequest::new(PageRequest::MAX_LIMIT, 0);
+    let page = repos
+        .approvals
+        .list(Scope::Owner(mine.user_id), pending, all)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(
+        ids(page),
+        vec![second.id, first.id],
+        "newest first, mine only"
+    );
+    let page = repos
+        .approvals
+        .list(Scope::Admin, pending, all)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), vec![foreign.id, second.id, first.id]);
+    let of_session = ApprovalFilter {
+        status: None,
+        session: Some(mine.id),
+    };
+    let page = repos
+        .approvals
+        .list(Scope::Owner(mine.user_id), of_session, all)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), vec![answered.id, first.id]);
+    let page = repos
+        .approvals
+        .list(Scope::Owner(other), of_session, all)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0, "someone else's session shows nothing");
+    let second_page = repos
+        .approvals
+        .list(Scope::Admin, pending, PageRequest::new(1, 1))
+        .await
+        .unwrap();
+    assert_eq!((second_page.total, ids(second_page)), (3, vec![second.id]));
 }
 
 /// An answer and an expiry race on one pending approval: exactly one wins.

@@ -81,6 +81,7 @@ macro_rules! repository_contract_suite {
             mcp_server_names_are_unique_per_owner,
             mcp_server_update_and_delete_respect_scope,
             approval_round_trips_with_scope,
+            approvals_list_by_scope_status_and_session,
             approval_answer_and_expiry_race_has_one_winner,
             queue_claims_fairly_within_limits,
             queue_breaks_ties_by_the_user_served_least_recently,

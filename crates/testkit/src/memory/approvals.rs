@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId};
-use overseer_ports::repositories::ApprovalRepository;
-use overseer_ports::{RepoError, Scope};
+use overseer_ports::repositories::{ApprovalFilter, ApprovalRepository};
+use overseer_ports::{Page, PageRequest, RepoError, Scope};
 
-use super::MemoryStore;
+use super::{MemoryStore, newest_first_page};
 
 const ENTITY: &str = "approval";
 
@@ -66,5 +66,26 @@ impl ApprovalRepository for MemoryStore {
             .collect();
         rows.sort_by_key(|a| (a.created_at, a.id.as_uuid()));
         Ok(rows)
+    }
+
+    async fn list(
+        &self,
+        scope: Scope,
+        filter: ApprovalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Approval>, RepoError> {
+        let state = self.lock();
+        let rows = state
+            .approvals
+            .values()
+            .filter(|a| scope.permits(a.user_id))
+            .filter(|a| filter.status.is_none_or(|status| a.status() == status))
+            .filter(|a| filter.session.is_none_or(|session| a.session_id == session))
+            .cloned();
+        Ok(newest_first_page(
+            rows,
+            |a| (a.created_at, a.id.as_uuid()),
+            page,
+        ))
     }
 }
