@@ -201,6 +201,13 @@ const OPERATIONS: &[Operation] = &[
         none,
         OWNER_OR_ADMIN,
     ),
+    op("GET", "/api/v1/approvals", none, SIGNED_IN),
+    op(
+        "GET",
+        "/api/v1/sessions/{session}/approvals",
+        none,
+        OWNER_OR_ADMIN,
+    ),
     // No approval is pending: the approval itself is missing for everyone.
     op(
         "POST",

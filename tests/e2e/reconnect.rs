@@ -272,7 +272,47 @@ async fn an_approval_appears_live_and_is_answered_over_http() {
     let approval_id = approval["approval_id"].as_str().unwrap();
     let path = format!("/api/v1/sessions/{id}/approvals/{approval_id}");
 
+    // Listed where its owner looks: the inbox across sessions and the session's own list.
+    let (status, inbox) = alice
+        .json(Method::GET, "/api/v1/approvals?status=pending", None)
+        .await;
+    assert_eq!(status, 200, "{inbox}");
+    assert_eq!(inbox["total"], json!(1), "{inbox}");
+    let listed = &inbox["items"][0];
+    assert_eq!(listed["id"], json!(approval_id));
+    assert_eq!(listed["tool_name"], json!("Bash"));
+    assert_eq!(listed["session_id"], json!(id));
+    assert!(listed["expires_at"].is_string(), "{listed}");
+    assert_eq!(listed["_links"]["answer"]["href"], json!(path));
+    let (_, of_session) = alice
+        .json(
+            Method::GET,
+            &format!("/api/v1/sessions/{id}/approvals"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        of_session["items"][0]["id"],
+        json!(approval_id),
+        "{of_session}"
+    );
+
     let bob = Api::sign_up(&app.url(""), "bob@example.com").await;
+    let (_, bobs) = bob
+        .json(Method::GET, "/api/v1/approvals?status=pending", None)
+        .await;
+    assert_eq!(
+        bobs["total"],
+        json!(0),
+        "someone else's approvals stay hidden: {bobs}"
+    );
+    assert_eq!(
+        bob.json(Method::GET, "/api/v1/approvals?all=true", None)
+            .await
+            .0,
+        403,
+        "everyone's is for admins"
+    );
     assert_eq!(
         bob.json(Method::POST, &path, Some(json!({"decision": "allow"})))
             .await
@@ -293,6 +333,18 @@ async fn an_approval_appears_live_and_is_answered_over_http() {
         409,
         "answered once"
     );
+    let (_, inbox) = alice
+        .json(Method::GET, "/api/v1/approvals?status=pending", None)
+        .await;
+    assert_eq!(
+        inbox["total"],
+        json!(0),
+        "answered: no longer pending: {inbox}"
+    );
+    let (status, wrong) = alice
+        .json(Method::GET, "/api/v1/approvals?status=maybe", None)
+        .await;
+    assert_eq!(status, 422, "{wrong}");
 
     while next_message(&mut socket).await.1 != "result" {}
     let (_, calls) = alice

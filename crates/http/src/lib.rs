@@ -70,6 +70,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(routes::sessions::configure)
                 .configure(routes::stream::configure)
                 .configure(routes::reports::configure)
+                .configure(routes::approvals::configure)
                 .configure(routes::audit::configure)
                 .configure(routes::mcp_servers::configure)
                 .configure(routes::quotas::configure)

@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         routes::sessions::messages, routes::sessions::tool_calls, routes::sessions::interrupt,
         routes::sessions::terminate, routes::sessions::archive, routes::sessions::answer_approval,
         routes::sessions::create_report, routes::sessions::stream_token, routes::sessions::transcript, routes::stream::stream,
+        routes::approvals::list, routes::approvals::of_session,
         routes::reports::get_one, routes::reports::download, routes::audit::list,
         routes::mcp_servers::create, routes::mcp_servers::list, routes::mcp_servers::get_one,
         routes::mcp_servers::update, routes::mcp_servers::remove,
@@ -126,12 +127,14 @@ mod tests {
             "/api/v1/tasks/{id}/execute",
             "/api/v1/sessions/{id}/stream",
             "/api/v1/sessions/{id}/fork",
+            "/api/v1/approvals",
+            "/api/v1/sessions/{id}/approvals",
             "/api/v1/mcp-servers/{id}",
             "/metrics",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 42, "one operation per handler");
+        assert_eq!(operations, 44, "one operation per handler");
     }
 }

@@ -42,6 +42,7 @@ pub use executions::queue::QueueConfig;
 pub use quotas::QuotaStatus;
 pub use reports::{ReportService, ReportSubject};
 pub use service_accounts::{SERVICE_ACCOUNT_DOMAIN, ServiceAccounts};
+pub use sessions::approval_lists::ApprovalOwners;
 pub use sessions::stream::{SessionStream, StreamEnd, StreamItem};
 pub use sessions::{SessionService, TurnOutcome};
 pub use tasks::{TaskPatch, TaskService};

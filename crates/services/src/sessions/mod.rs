@@ -6,6 +6,7 @@
 //! a session: messages routed to the node that hosts it, interrupt, terminate, archive, and
 //! the settling of turns whose node died.
 
+pub(crate) mod approval_lists;
 mod control;
 mod fork;
 pub(crate) mod processor;
