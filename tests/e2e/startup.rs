@@ -45,7 +45,20 @@ async fn serves_the_committed_openapi_document_and_docs() {
         served,
         serde_json::from_str::<serde_json::Value>(&committed).unwrap()
     );
-    let (status, page) = app.get("/docs").await;
+    // Swagger UI from the binary: nothing on the page comes from elsewhere.
+    let (status, moved) = app.get("/docs").await;
+    assert_eq!(status, 308, "{moved}");
+    let (status, page) = app.get("/docs/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("swagger-ui"), "{page}");
+    for external in ["http://", "https://", "//unpkg", "//cdn"] {
+        assert!(!page.contains(external), "{external} in {page}");
+    }
+    let (status, init) = app.get("/docs/swagger-initializer.js").await;
     assert_eq!(status, 200);
-    assert!(page.contains("/api/openapi.json"));
+    assert!(init.contains("/api/openapi.json"), "{init}");
+    assert!(!init.contains("validator.swagger.io"), "{init}");
+    let (status, bundle) = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(status, 200);
+    assert!(bundle.len() > 100_000, "{}", bundle.len());
 }

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::{FieldError, Problem};
 use crate::routes;
@@ -58,6 +59,7 @@ impl Modify for BearerAuth {
         (name = "mcp-servers", description = "Registered MCP servers"),
         (name = "quotas", description = "Per-user limits on active runs and daily cost"),
         (name = "webhooks", description = "Signed requests that run a task"),
+        (name = "approvals", description = "Tool uses waiting for a person, and those answered"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -83,19 +85,25 @@ async fn openapi_json() -> HttpResponse {
         .body(document_json())
 }
 
-/// Swagger UI, loaded by the browser from a CDN and pointed at the document.
+/// `/docs` → `/docs/`, where Swagger UI lives.
 #[get("/docs")]
 async fn docs() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(
-        r##"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Overseer API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script></body></html>"##,
-    )
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// Swagger UI served from the binary (its assets are vendored by `utoipa-swagger-ui`'s
+/// `vendored` feature, from crates.io), pointed at `/api/openapi.json`; the online validator
+/// is off, so the page loads nothing from elsewhere.
+fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/api/openapi.json"]).validator_url("none"))
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(openapi_json).service(docs);
+    cfg.service(openapi_json)
+        .service(docs)
+        .service(swagger_ui());
 }
 
 #[cfg(test)]
