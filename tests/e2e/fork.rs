@@ -11,10 +11,6 @@ use serde_json::{Value, json};
 
 const MARKER: &str = "case-fork-e2e";
 
-async fn send(api: &Api, session: &str, text: &str) {
-    api.send_message(session, text).await;
-}
-
 /// The session's messages once it holds `results` turn results.
 async fn after_turns(api: &Api, session: &str, results: usize) -> Vec<Value> {
     for _ in 0..600 {
@@ -92,12 +88,9 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
         .await;
     assert_eq!(status, 409, "{body}");
 
-    send(
-        &alice,
-        &parent,
-        &format!("{MARKER}: remember the word pelican"),
-    )
-    .await;
+    alice
+        .send_message(&parent, &format!("{MARKER}: remember the word pelican"))
+        .await;
     after_turns(&alice, &parent, 1).await;
 
     let (status, fork) = alice
@@ -113,7 +106,9 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
     let fork_id = fork["id"].as_str().unwrap().to_owned();
 
     // The fork's agent knows the conversation and works in a copy of the files.
-    send(&alice, &fork_id, "fork: what was the word?").await;
+    alice
+        .send_message(&fork_id, "fork: what was the word?")
+        .await;
     let messages = after_turns(&alice, &fork_id, 1).await;
     let read = messages
         .iter()
@@ -139,7 +134,7 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
     assert_ne!(forked["agent_session_id"], original["agent_session_id"]);
 
     // The parent goes on without the fork's turn.
-    send(&alice, &parent, "parent: and now?").await;
+    alice.send_message(&parent, "parent: and now?").await;
     after_turns(&alice, &parent, 2).await;
     let sent = last_request_text(&fake.requests_for(MARKER));
     assert!(sent.contains("parent: and now?"), "{sent}");
@@ -169,7 +164,7 @@ async fn a_fork_continues_the_conversation_in_a_copy_and_the_parent_goes_on() {
         .await;
     assert_eq!(status, 201, "{branch}");
     let branch = branch["id"].as_str().unwrap().to_owned();
-    send(&alice, &branch, "branch: and now?").await;
+    alice.send_message(&branch, "branch: and now?").await;
     after_turns(&alice, &branch, 1).await;
     let sent = last_request_text(&fake.requests_for(MARKER));
     assert!(

@@ -185,6 +185,23 @@ impl ClaudeRunner {
             .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".claude")))
     }
 
+    /// The file where the CLI working in `working_directory` keeps the conversation
+    /// `agent_session_id`; `None` when there is no configuration directory or the id is not the
+    /// CLI's own (a UUID: it becomes a file name).
+    fn conversation_file(
+        &self,
+        working_directory: &Path,
+        agent_session_id: &str,
+    ) -> Option<PathBuf> {
+        uuid::Uuid::parse_str(agent_session_id).ok()?;
+        let config_dir = self.config_dir_for(working_directory)?;
+        Some(transcript::path(
+            &config_dir,
+            working_directory,
+            agent_session_id,
+        ))
+    }
+
     /// The agent's own configuration directory, if agents get one each.
     fn session_config_dir(&self, working_directory: &Path) -> Option<PathBuf> {
         let root = self.config.session_config_root.as_ref()?;
@@ -373,12 +390,9 @@ impl AgentRunner for ClaudeRunner {
         max_bytes: usize,
     ) -> Result<Vec<u8>, AgentError> {
         let missing = || AgentError::InvalidRequest("no transcript for this session".to_owned());
-        // The id becomes a file name: only the CLI's own (UUID) ids are accepted.
-        if uuid::Uuid::parse_str(agent_session_id).is_err() {
-            return Err(missing());
-        }
-        let config_dir = self.config_dir_for(working_directory).ok_or_else(missing)?;
-        let file = transcript::path(&config_dir, working_directory, agent_session_id);
+        let file = self
+            .conversation_file(working_directory, agent_session_id)
+            .ok_or_else(missing)?;
         let bytes = tokio::fs::read(&file).await.map_err(|_| missing())?;
         let start = bytes.len().saturating_sub(max_bytes);
         Ok(bytes[start..].to_vec())
@@ -391,15 +405,12 @@ impl AgentRunner for ClaudeRunner {
         agent_session_id: &str,
     ) -> Result<(), AgentError> {
         let missing = || AgentError::InvalidRequest("no conversation to copy".to_owned());
-        if uuid::Uuid::parse_str(agent_session_id).is_err() {
-            return Err(missing());
-        }
-        let (Some(from_dir), Some(to_dir)) = (self.config_dir_for(from), self.config_dir_for(to))
-        else {
+        let (Some(source), Some(target)) = (
+            self.conversation_file(from, agent_session_id),
+            self.conversation_file(to, agent_session_id),
+        ) else {
             return Err(missing());
         };
-        let source = transcript::path(&from_dir, from, agent_session_id);
-        let target = transcript::path(&to_dir, to, agent_session_id);
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)
                 .await

@@ -29,10 +29,6 @@ async fn create_session(api: &Api, name: &str) -> String {
     session["id"].as_str().unwrap().to_owned()
 }
 
-async fn send(api: &Api, session: &str, text: &str) {
-    api.send_message(session, text).await;
-}
-
 /// Waits until the session has stored `results` turn results; the last one's text.
 async fn answered(api: &Api, session: &str, results: usize, within: Duration) -> String {
     let done = poll(
@@ -134,7 +130,7 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
     // One turn alone, agent start included: the unit the bound is made of.
     let calibration = create_session(&alice, "calibration").await;
     let started = Instant::now();
-    send(&alice, &calibration, "calibrate").await;
+    alice.send_message(&calibration, "calibrate").await;
     answered(&alice, &calibration, 1, Duration::from_secs(60)).await;
     let one_turn = started.elapsed().max(Duration::from_secs(1));
 
@@ -145,12 +141,12 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
     }
     let started = Instant::now();
     for (n, session) in sessions.iter().enumerate() {
-        send(
-            &alice,
-            session,
-            &format!("conversation-{n}: my favourite colour is colour-{n}"),
-        )
-        .await;
+        alice
+            .send_message(
+                session,
+                &format!("conversation-{n}: my favourite colour is colour-{n}"),
+            )
+            .await;
     }
     // Two slots, eight sessions: four waves of one turn each, with room for a loaded machine.
     let bound = one_turn * 4 * 3 + Duration::from_secs(20);
@@ -173,7 +169,9 @@ async fn eight_sessions_on_two_slots_are_all_answered_without_waiting_for_an_idl
         )
         .await;
     assert_eq!(first["agent_state"], "hibernated", "{first}");
-    send(&alice, &sessions[0], "which colour did I name?").await;
+    alice
+        .send_message(&sessions[0], "which colour did I name?")
+        .await;
     let text = answered(&alice, &sessions[0], 2, Duration::from_secs(60)).await;
     assert_eq!(text, "You told me the colour.");
     let last_call = api

@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
 };
 
-use crate::convert::{fetch_all, from_db, parse, to_db, unavailable, write_err};
+use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
 
@@ -19,20 +19,13 @@ const ROWS_PER_INSERT: usize = 1_000;
 #[derive(Debug)]
 pub(crate) struct SqlMessages(pub(crate) DatabaseConnection);
 
-fn corrupt(err: serde_json::Error) -> RepoError {
-    RepoError::Corrupt {
-        entity: ENTITY,
-        reason: err.to_string(),
-    }
-}
-
 fn from_json<T: serde::de::DeserializeOwned>(
     value: Option<serde_json::Value>,
 ) -> Result<Option<T>, RepoError> {
     value
         .map(serde_json::from_value)
         .transpose()
-        .map_err(corrupt)
+        .map_err(|err| corrupt(ENTITY)(&err))
 }
 
 fn to_domain(row: Model) -> Result<Message, RepoError> {
@@ -64,13 +57,13 @@ fn to_model(message: &Message) -> Result<Model, RepoError> {
         message_type: message.message_type.as_str().to_owned(),
         role: message.role.map(|r| r.as_str().to_owned()),
         content: body.raw.clone(),
-        blocks: Some(serde_json::to_value(&body.blocks).map_err(corrupt)?),
+        blocks: Some(serde_json::to_value(&body.blocks).map_err(|err| corrupt(ENTITY)(&err))?),
         model: body.model.clone(),
         usage: body
             .usage
             .map(serde_json::to_value)
             .transpose()
-            .map_err(corrupt)?,
+            .map_err(|err| corrupt(ENTITY)(&err))?,
         parent_tool_use_id: body.parent_tool_use_id.clone(),
         structured_output: body.structured_output.clone(),
         agent_message_id: body.agent_message_id.clone(),
