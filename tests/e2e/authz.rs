@@ -232,6 +232,8 @@ const OPERATIONS: &[Operation] = &[
         OWNER_OR_ADMIN,
     ),
     op("DELETE", "/api/v1/mcp-servers/{mcp}", none, OWNER_OR_ADMIN),
+    op("GET", "/api/v1/task-executions", none, SIGNED_IN),
+    op("GET", "/api/v1/users", none, ADMIN),
     op("GET", "/api/v1/users/{user}/quota", none, OWNER_OR_ADMIN),
     op("PUT", "/api/v1/users/{user}/quota", quota_body, ADMIN),
 ];

@@ -4,8 +4,10 @@
 mod abuse;
 mod authz;
 mod bad_input;
+mod console;
 mod dir_roots;
 mod fork;
+mod lists;
 mod mcp_servers;
 mod quotas;
 mod reconnect;

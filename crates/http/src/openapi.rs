@@ -31,10 +31,10 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Overseer", description = "Runs Claude Code agents as audited tasks behind a REST API."),
     paths(
-        routes::auth::register, routes::auth::login, routes::auth::refresh, routes::auth::me,
+        routes::auth::register, routes::auth::login, routes::auth::refresh, routes::auth::me, routes::auth::users,
         routes::tasks::create, routes::tasks::list, routes::tasks::get_one, routes::tasks::update,
         routes::tasks::remove, routes::tasks::execute, routes::tasks::executions,
-        routes::executions::get_one, routes::executions::cancel,
+        routes::executions::list, routes::executions::get_one, routes::executions::cancel,
         routes::sessions::create, routes::sessions::fork, routes::sessions::list, routes::sessions::get_one, routes::sessions::send,
         routes::sessions::messages, routes::sessions::tool_calls, routes::sessions::interrupt,
         routes::sessions::terminate, routes::sessions::archive, routes::sessions::answer_approval,
@@ -143,6 +143,6 @@ mod tests {
             assert!(paths.contains_key(path), "{path} missing");
         }
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 44, "one operation per handler");
+        assert_eq!(operations, 46, "one operation per handler");
     }
 }

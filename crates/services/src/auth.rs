@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use overseer_domain::{Email, Role, SessionId, User, UserId, ValidationError};
 use overseer_ports::auth::{PasswordHasher, TokenClaims, TokenIssuer, TokenKind};
+use overseer_ports::{Page, PageRequest};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -358,6 +359,21 @@ impl AuthService {
     /// `NotFound`.
     pub async fn me(&self, ctx: &RequestContext) -> Result<User, ServiceError> {
         Ok(self.deps.repos.users.get(ctx.user_id).await?)
+    }
+
+    /// Every account, newest first (admins only).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins.
+    pub async fn users(
+        &self,
+        ctx: &RequestContext,
+        page: PageRequest,
+    ) -> Result<Page<User>, ServiceError> {
+        if !ctx.is_admin {
+            return Err(ServiceError::Forbidden("only admins list users"));
+        }
+        Ok(self.deps.repos.users.list(page).await?)
     }
 }
 

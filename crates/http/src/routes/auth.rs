@@ -10,6 +10,7 @@ use crate::HttpState;
 use crate::body::JsonObject;
 use crate::caller::{Caller, origin};
 use crate::error::ApiError;
+use crate::pagination::{ListView, PageQuery};
 use crate::views::{TokenView, UserView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -89,9 +90,22 @@ pub(crate) async fn me(
     Ok(HttpResponse::Ok().json(UserView::from(state.auth.me(&ctx).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "auth", responses((status = 200, description = "Every account, newest first (admins only)", body = ListView<UserView>), crate::problem_responses::Errors), params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[get("/users")]
+pub(crate) async fn users(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().to_request()?;
+    let found = state.auth.users(&ctx, page).await?;
+    Ok(HttpResponse::Ok().json(ListView::from_page(found, page, UserView::from)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(register)
         .service(login)
         .service(refresh)
-        .service(me);
+        .service(me)
+        .service(users);
 }

@@ -3,13 +3,15 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use overseer_domain::{ExecutionId, TaskExecution};
+use overseer_domain::{ExecutionId, ExecutionStatus, TaskExecution};
 use overseer_services::RequestContext;
+use serde::Deserialize;
 
 use super::id;
 use crate::HttpState;
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::pagination::{ListView, PageQuery};
 use crate::views::ExecutionView;
 
 /// The longest wait a client may ask for.
@@ -83,6 +85,40 @@ pub(crate) async fn cancel(
     Ok(HttpResponse::Accepted().json(ExecutionView::from(execution)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecutionsQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/task-executions", tag = "task-executions", responses((status = 200, description = "Executions across tasks, newest first: the caller's, or everyone's for an admin", body = ListView<ExecutionView>), crate::problem_responses::Errors), params(("status" = Option<String>, Query, description = "pending, running, completed, failed or cancelled"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"), ("offset" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_u64, description = "rows to skip")), security(("bearer" = [])))]
+#[get("/task-executions")]
+pub(crate) async fn list(
+    Caller(ctx): Caller,
+    state: web::Data<HttpState>,
+    query: web::Query<ExecutionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .to_request()?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<ExecutionStatus>)
+        .transpose()?;
+    let found = state
+        .services
+        .tasks
+        .all_executions(&ctx, status, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(ListView::from_page(found, page, ExecutionView::from)))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(get_one).service(cancel);
+    cfg.service(list).service(get_one).service(cancel);
 }

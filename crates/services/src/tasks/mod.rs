@@ -503,6 +503,33 @@ impl TaskService {
             task_id: Some(id),
             status: None,
         };
+        self.list_executions(ctx, filter, page).await
+    }
+
+    /// Executions across tasks, newest first: the caller's own, or everyone's for an admin;
+    /// only those in `status` when given.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    pub async fn all_executions(
+        &self,
+        ctx: &RequestContext,
+        status: Option<ExecutionStatus>,
+        page: PageRequest,
+    ) -> Result<Page<TaskExecution>, ServiceError> {
+        let filter = ExecutionFilter {
+            task_id: None,
+            status,
+        };
+        self.list_executions(ctx, filter, page).await
+    }
+
+    async fn list_executions(
+        &self,
+        ctx: &RequestContext,
+        filter: ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<TaskExecution>, ServiceError> {
         Ok(self
             .deps
             .repos
