@@ -3,6 +3,7 @@
 
 mod body;
 mod caller;
+mod console;
 pub mod error;
 mod fallback;
 mod health;
@@ -62,6 +63,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
         health::configure(cfg);
         metrics::configure(cfg);
         openapi::configure(cfg);
+        console::configure(cfg);
         cfg.service(
             web::scope("/api/v1")
                 .configure(routes::auth::configure)
