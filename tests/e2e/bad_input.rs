@@ -321,7 +321,9 @@ async fn the_api_keeps_to_its_document_on_methods_bodies_and_ids() {
     assert_eq!(sessions["total"], 0, "{sessions}");
 
     // Path ids are documented as UUIDs.
-    let document: Value = reqwest::get(format!("{base}/api/openapi.json"))
+    let document: Value = overseer_testkit::http_api::client()
+        .get(format!("{base}/api/openapi.json"))
+        .send()
         .await
         .unwrap()
         .json()

@@ -1,6 +1,7 @@
 //! The Overseer application: configuration and wiring. `main` and the end-to-end tests build
 //! the application through the same [`Application::build`].
 
+pub mod client;
 pub mod logging;
 mod settings;
 pub mod settings_table;

@@ -7,6 +7,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::sync::Arc;
 
+use overseer_app::client::{ClientCommand, ClientOptions};
 use overseer_app::{Application, Settings, open_store};
 use overseer_auth::{Argon2Hasher, JwtIssuer};
 use overseer_domain::Role;
@@ -31,6 +32,8 @@ struct Cli {
     config: PathBuf,
     #[command(flatten)]
     settings: Settings,
+    #[command(flatten)]
+    client: ClientOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +49,8 @@ enum Command {
     User(UserCommand),
     /// Print the OpenAPI document.
     Openapi,
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +74,11 @@ struct CreateUser {
 async fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The client subcommands talk to a server: none of the server's settings apply.
+    let command = match cli.command {
+        Command::Client(command) => return overseer_app::client::run(cli.client, command).await,
+        other => other,
+    };
     let config_required = matches!(
         matches.value_source("config"),
         Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -96,10 +106,11 @@ async fn main() -> ExitCode {
         None => None,
     };
     overseer_app::logging::init(settings.log_format, traces.as_ref());
-    let outcome: Result<(), Box<dyn std::error::Error>> = match cli.command {
+    let outcome: Result<(), Box<dyn std::error::Error>> = match command {
         Command::Serve => serve(&settings).await,
         Command::Migrate => open_store(&settings).await.map(drop).map_err(Into::into),
         Command::User(UserCommand::Create(user)) => create_user(&settings, user).await,
+        Command::Client(_) => Ok(()),
         Command::Openapi => {
             use std::io::Write as _;
             std::io::stdout()

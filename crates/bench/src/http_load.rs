@@ -18,7 +18,7 @@ const DURATION: Duration = Duration::from_secs(10);
 /// Requests per second from `CONNECTIONS` keep-alive clients hammering `url` for `DURATION`.
 async fn load(url: &str, token: Option<&str>) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
-    let client = overseer_testkit::http_api::Client::builder()
+    let client = overseer_testkit::http_api::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()
         .unwrap();

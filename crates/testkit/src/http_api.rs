@@ -12,12 +12,24 @@ use serde_json::{Value, json};
 /// ~5 s pause fail with `IncompleteMessage`.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Makes ring the process's TLS crypto provider. Call it before building any reqwest client
+/// by hand: the `overseer` binary's client builds reqwest with rustls but no provider of its
+/// own (ring is the one the workspace already has), and Cargo unifies that feature into every
+/// test that links the app, where a client built without a provider panics.
+pub fn install_tls_provider() {
+    // Already installed (by an earlier call, or by the code under test): nothing to do.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client every test uses: reqwest with [`POOL_IDLE_TIMEOUT`].
 pub fn client() -> Client {
-    Client::builder()
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .build()
-        .expect("a reqwest client with default TLS-less settings builds")
+    builder().build().expect("a reqwest client builds")
+}
+
+/// A builder for a test client: [`POOL_IDLE_TIMEOUT`], the TLS provider installed.
+pub fn builder() -> reqwest::ClientBuilder {
+    install_tls_provider();
+    Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT)
 }
 
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 
 mod agent_env;
 mod builtin_tools;
+mod client;
 mod faults;
 mod fuzz;
 mod isolation;
