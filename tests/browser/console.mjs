@@ -149,9 +149,28 @@ try {
   await page.getByRole('link', { name: 'Open report' }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'live-session.png'), fullPage: true });
 
-  step('open its report');
+  step('open its report, and write it again as HTML (shown in a sandboxed frame)');
   await page.getByRole('link', { name: 'Open report' }).click();
   await page.locator('.report-body').filter({ hasText: 'production' }).waitFor();
+  await page.getByRole('button', { name: 'html', exact: true }).click();
+  await page.frameLocator('iframe.report').locator('body').filter({ hasText: 'production' }).waitFor();
+  assert.equal(await page.locator('iframe.report').getAttribute('sandbox'), '', 'the report runs no script');
+
+  step('the executions list: status, trigger, duration and cost');
+  await page.goto(`${BASE}/#/executions`);
+  const row = page.locator('tr', { has: page.getByRole('link', { name: 'Kubernetes Cluster Health Check' }) });
+  await row.locator('.status[data-status="completed"]').waitFor();
+  assert.match(await row.innerText(), /api[\s\S]*\$0\.\d{4}/, 'trigger and cost are shown');
+
+  step('an interactive session: send a message, read the answer');
+  await page.goto(`${BASE}/#/sessions`);
+  await page.getByPlaceholder('Name of a new conversation').fill('console chat');
+  await page.getByRole('button', { name: 'New session' }).click();
+  await page.getByRole('heading', { name: 'console chat' }).waitFor();
+  await page.getByPlaceholder('Message the agent…').fill('hello console');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.message.assistant').filter({ hasText: 'Hi from the console agent.' }).waitFor();
+  await page.locator('.message.user').filter({ hasText: 'hello console' }).waitFor();
 
   step('a task whose tool asks: approve it by clicking');
   await createTask(page, {

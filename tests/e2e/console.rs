@@ -63,6 +63,10 @@ fn scripts() -> Vec<Script> {
             ],
         ),
         Script::new(
+            "hello console",
+            vec![Reply::text("Hi from the console agent.")],
+        ),
+        Script::new(
             "Deploy the web service",
             vec![
                 Reply::bash("echo deployed web"),
