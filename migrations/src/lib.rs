@@ -14,6 +14,7 @@ mod m20261124_000005_webhooks;
 mod m20261124_000006_schedules;
 mod m20261124_000007_session_hosts;
 mod m20261204_000008_message_blocks;
+mod m20261205_000009_notifications;
 
 /// Applies every migration in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_schedules::Migration),
             Box::new(m20261124_000007_session_hosts::Migration),
             Box::new(m20261204_000008_message_blocks::Migration),
+            Box::new(m20261205_000009_notifications::Migration),
         ]
     }
 }

@@ -94,6 +94,15 @@ typed_id!(
     /// Identifies an [`crate::Approval`].
     ApprovalId
 );
+typed_id!(
+    /// Identifies a [`crate::NotificationTarget`].
+    NotificationTargetId
+);
+typed_id!(
+    /// Identifies a [`crate::Delivery`]: the same id on every attempt, so receivers can
+    /// drop duplicates.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ mod execution;
 mod ids;
 mod mcp_server;
 mod message;
+mod notification;
 mod output_format;
 mod quota;
 mod report;
@@ -36,11 +37,15 @@ pub use content_block::{ContentBlock, TokenUsage, tool_result_text};
 pub use effort::Effort;
 pub use execution::{ExecutionStatus, Lease, TaskExecution, TriggerType};
 pub use ids::{
-    ApprovalId, AuditLogId, ExecutionId, McpServerId, MessageId, ReportId, SessionId, TaskId,
-    ToolCallId, UserId,
+    ApprovalId, AuditLogId, DeliveryId, ExecutionId, McpServerId, MessageId, NotificationTargetId,
+    ReportId, SessionId, TaskId, ToolCallId, UserId,
 };
 pub use mcp_server::{McpScope, McpServer};
 pub use message::{Message, MessageBody, MessageRole, MessageType, NewMessage};
+pub use notification::{
+    Delivery, DeliveryStatus, MAX_DELIVERY_ATTEMPTS, NotificationEvent, NotificationFormat,
+    NotificationTarget,
+};
 pub use output_format::{OutputFormat, OutputSchema};
 pub use quota::{Quota, QuotaLimit};
 pub use report::{Report, ReportFormat, ReportTitle};

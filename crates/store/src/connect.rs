@@ -215,7 +215,8 @@ impl Store {
             mcp_servers: Arc::new(repos::SqlMcpServers(db.clone())),
             approvals: Arc::new(repos::SqlApprovals(db.clone())),
             quotas: Arc::new(repos::SqlQuotas(db.clone())),
-            webhooks: Arc::new(repos::SqlWebhooks(db)),
+            webhooks: Arc::new(repos::SqlWebhooks(db.clone())),
+            notifications: Arc::new(repos::SqlNotifications(db)),
         }
     }
 

@@ -12,6 +12,7 @@ mod audit_logs;
 mod executions;
 mod mcp_servers;
 mod messages;
+mod notifications;
 mod quotas;
 mod reports;
 mod sessions;
@@ -27,6 +28,7 @@ pub use audit_logs::{AuditFilter, AuditLogRepository};
 pub use executions::{ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered};
 pub use mcp_servers::McpServerRepository;
 pub use messages::MessageRepository;
+pub use notifications::NotificationRepository;
 pub use quotas::QuotaRepository;
 pub use reports::ReportRepository;
 pub use sessions::{SessionFilter, SessionRepository, UsageDelta};
@@ -39,9 +41,10 @@ pub use webhooks::WebhookRepository;
 pub use {
     approvals::MockApprovalRepository, audit_logs::MockAuditLogRepository,
     executions::MockExecutionRepository, mcp_servers::MockMcpServerRepository,
-    messages::MockMessageRepository, quotas::MockQuotaRepository, reports::MockReportRepository,
-    sessions::MockSessionRepository, tasks::MockTaskRepository, tool_calls::MockToolCallRepository,
-    users::MockUserRepository, webhooks::MockWebhookRepository,
+    messages::MockMessageRepository, notifications::MockNotificationRepository,
+    quotas::MockQuotaRepository, reports::MockReportRepository, sessions::MockSessionRepository,
+    tasks::MockTaskRepository, tool_calls::MockToolCallRepository, users::MockUserRepository,
+    webhooks::MockWebhookRepository,
 };
 
 /// Every repository, as the trait objects services hold.
@@ -71,6 +74,8 @@ pub struct Repositories {
     pub quotas: Arc<dyn QuotaRepository>,
     /// Inbound webhooks.
     pub webhooks: Arc<dyn WebhookRepository>,
+    /// Notification targets and the outbox of their deliveries.
+    pub notifications: Arc<dyn NotificationRepository>,
 }
 
 impl std::fmt::Debug for Repositories {

@@ -6,6 +6,8 @@ pub mod audit_logs;
 pub mod daily_costs;
 pub mod mcp_servers;
 pub mod messages;
+pub mod notification_deliveries;
+pub mod notification_targets;
 pub mod reports;
 pub mod sessions;
 pub mod task_executions;

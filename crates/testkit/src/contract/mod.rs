@@ -13,6 +13,7 @@ mod audit_logs;
 mod executions;
 mod mcp_servers;
 mod messages;
+mod notifications;
 mod queue;
 mod quotas;
 mod reports;
@@ -28,6 +29,7 @@ pub use audit_logs::*;
 pub use executions::*;
 pub use mcp_servers::*;
 pub use messages::*;
+pub use notifications::*;
 pub use queue::*;
 pub use quotas::*;
 pub use reports::*;
@@ -96,6 +98,9 @@ macro_rules! repository_contract_suite {
             webhook_secret_is_stored_then_rotated,
             webhook_receipt_is_accepted_once_under_racing,
             webhook_receipts_older_than_the_window_are_pruned,
+            notification_targets_by_scope_and_event,
+            deliveries_are_claimed_when_due_leased_and_recorded,
+            racing_claimers_never_take_one_delivery_twice,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

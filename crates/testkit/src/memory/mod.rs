@@ -8,6 +8,7 @@ mod cluster;
 mod executions;
 mod mcp_servers;
 mod messages;
+mod notifications;
 mod quotas;
 mod reports;
 mod sessions;
@@ -22,9 +23,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use overseer_domain::{
-    Approval, ApprovalId, AuditLog, ExecutionId, McpServer, McpServerId, Message, MessageId, Quota,
-    Report, ReportId, Session, SessionId, Task, TaskExecution, TaskId, ToolCall, ToolCallId, User,
-    UserId,
+    Approval, ApprovalId, AuditLog, DeliveryId, ExecutionId, McpServer, McpServerId, Message,
+    MessageId, NotificationTarget, NotificationTargetId, Quota, Report, ReportId, Session,
+    SessionId, Task, TaskExecution, TaskId, ToolCall, ToolCallId, User, UserId,
 };
 use overseer_ports::{Page, PageRequest, Repositories};
 use time::OffsetDateTime;
@@ -46,6 +47,8 @@ struct State {
     daily_costs: HashMap<(UserId, time::Date), f64>,
     webhook_secrets: HashMap<TaskId, String>,
     webhook_receipts: HashMap<(TaskId, String), OffsetDateTime>,
+    notification_targets: HashMap<NotificationTargetId, NotificationTarget>,
+    deliveries: HashMap<DeliveryId, notifications::Queued>,
 }
 
 /// Every repository over one shared in-memory state.
@@ -76,7 +79,8 @@ impl MemoryStore {
             mcp_servers: this.clone(),
             approvals: this.clone(),
             quotas: this.clone(),
-            webhooks: this,
+            webhooks: this.clone(),
+            notifications: this,
         }
     }
 

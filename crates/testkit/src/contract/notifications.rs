@@ -1,0 +1,316 @@
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use overseer_domain::{
+    Delivery, DeliveryId, DeliveryStatus, HttpUrl, NotificationEvent, NotificationFormat,
+    NotificationTarget, NotificationTargetId, UserId,
+};
+use overseer_ports::{PageRequest, RepoError, Repositories, Scope};
+use serde_json::json;
+use tokio::sync::Barrier;
+
+use super::support::owner;
+use crate::fixtures::{self, at};
+
+fn target(
+    created_by: UserId,
+    owner: Option<UserId>,
+    events: &[NotificationEvent],
+    created: i64,
+) -> NotificationTarget {
+    NotificationTarget {
+        id: NotificationTargetId::from_uuid(fixtures::id()),
+        owner,
+        created_by,
+        url: HttpUrl::new("http://127.0.0.1:9/hook").unwrap(),
+        events: events.to_vec(),
+        format: NotificationFormat::Json,
+        secret: "whsec_contract".to_owned(),
+        created_at: at(created),
+    }
+}
+
+fn delivery(target: &NotificationTarget, due: i64) -> Delivery {
+    Delivery::new(
+        DeliveryId::from_uuid(fixtures::id()),
+        target.id,
+        NotificationEvent::ApprovalRequested,
+        json!({"event": "approval.requested", "n": due}),
+        at(due),
+    )
+}
+
+pub async fn notification_targets_by_scope_and_event(repos: &Repositories) {
+    let alice = owner(repos, "alice@example.com").await;
+    let bob = owner(repos, "bob@example.com").await;
+    let admin = owner(repos, "admin@example.com").await;
+    let alices = target(
+        alice,
+        Some(alice),
+        &[NotificationEvent::ApprovalRequested],
+        1,
+    );
+    let bobs = target(
+        bob,
+        Some(bob),
+        &[
+            NotificationEvent::ApprovalRequested,
+            NotificationEvent::ExecutionFinished,
+        ],
+        2,
+    );
+    let global = target(admin, None, &[NotificationEvent::ExecutionFinished], 3);
+    for t in [&alices, &bobs, &global] {
+        repos.notifications.insert_target(t).await.unwrap();
+    }
+    assert_eq!(
+        repos
+            .notifications
+            .get_target(alices.id, Scope::Owner(alice))
+            .await
+            .unwrap(),
+        alices
+    );
+    assert!(matches!(
+        repos
+            .notifications
+            .get_target(alices.id, Scope::Owner(bob))
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    let mine = repos
+        .notifications
+        .list_targets(Scope::Owner(bob), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(mine.items, vec![bobs.clone()]);
+    let all = repos
+        .notifications
+        .list_targets(Scope::Admin, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[0], global, "newest first");
+
+    let hearing = |event, user| {
+        let repos = repos.clone();
+        async move {
+            repos
+                .notifications
+                .targets_hearing(event, user)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        hearing(NotificationEvent::ApprovalRequested, alice).await,
+        vec![alices.id]
+    );
+    assert_eq!(
+        hearing(NotificationEvent::ExecutionFinished, alice).await,
+        vec![global.id]
+    );
+    assert_eq!(
+        hearing(NotificationEvent::ExecutionFinished, bob).await,
+        vec![bobs.id, global.id]
+    );
+    assert_eq!(
+        hearing(NotificationEvent::BudgetThreshold, bob).await,
+        Vec::new()
+    );
+
+    assert!(matches!(
+        repos
+            .notifications
+            .delete_target(alices.id, Scope::Owner(bob))
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    repos
+        .notifications
+        .enqueue(&[delivery(&alices, 1)])
+        .await
+        .unwrap();
+    repos
+        .notifications
+        .delete_target(alices.id, Scope::Owner(alice))
+        .await
+        .unwrap();
+    assert!(matches!(
+        repos
+            .notifications
+            .get_target(alices.id, Scope::Admin)
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(100), at(200), 10)
+            .await
+            .unwrap(),
+        Vec::new(),
+        "a deleted target's deliveries are gone with it"
+    );
+}
+
+pub async fn deliveries_are_claimed_when_due_leased_and_recorded(repos: &Repositories) {
+    let alice = owner(repos, "alice@example.com").await;
+    let hook = target(
+        alice,
+        Some(alice),
+        &[NotificationEvent::ApprovalRequested],
+        1,
+    );
+    repos.notifications.insert_target(&hook).await.unwrap();
+    let early = delivery(&hook, 10);
+    let late = delivery(&hook, 20);
+    repos
+        .notifications
+        .enqueue(&[late.clone(), early.clone()])
+        .await
+        .unwrap();
+    let orphan = Delivery {
+        target_id: NotificationTargetId::from_uuid(fixtures::id()),
+        ..delivery(&hook, 5)
+    };
+    assert!(matches!(
+        repos
+            .notifications
+            .enqueue(&[delivery(&hook, 30), orphan])
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert_eq!(
+        repos
+            .notifications
+            .list_deliveries(hook.id, PageRequest::first(10))
+            .await
+            .unwrap()
+            .total,
+        2,
+        "a failed enqueue writes none of its deliveries"
+    );
+
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(5), at(60), 10)
+            .await
+            .unwrap(),
+        Vec::new(),
+        "nothing due yet"
+    );
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(15), at(60), 10)
+            .await
+            .unwrap(),
+        vec![early.clone()]
+    );
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(25), at(60), 10)
+            .await
+            .unwrap(),
+        vec![late.clone()],
+        "a leased delivery is not handed out again while its lease runs"
+    );
+    // The claimer of `early` died: its lease ends and the delivery is due again.
+    let again = repos
+        .notifications
+        .claim_due(at(60), at(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.id).collect::<BTreeSet<_>>(),
+        BTreeSet::from([early.id, late.id])
+    );
+
+    let mut failed = early.clone();
+    failed.attempt_failed("connection refused".into(), at(61));
+    repos.notifications.record(&failed).await.unwrap();
+    let mut sent = late.clone();
+    sent.delivered(at(61));
+    repos.notifications.record(&sent).await.unwrap();
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(61), at(180), 10)
+            .await
+            .unwrap(),
+        Vec::new(),
+        "a failed attempt waits for its backoff; a delivered one is done"
+    );
+    assert_eq!(
+        repos
+            .notifications
+            .claim_due(at(62), at(180), 10)
+            .await
+            .unwrap(),
+        vec![failed.clone()]
+    );
+    let listed = repos
+        .notifications
+        .list_deliveries(hook.id, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items,
+        vec![sent.clone(), failed],
+        "newest first, as recorded"
+    );
+    assert_eq!(listed.items[0].status, DeliveryStatus::Delivered);
+    let mut gone = sent;
+    gone.id = DeliveryId::from_uuid(fixtures::id());
+    assert!(matches!(
+        repos.notifications.record(&gone).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+pub async fn racing_claimers_never_take_one_delivery_twice(repos: &Repositories) {
+    let alice = owner(repos, "alice@example.com").await;
+    let hook = target(
+        alice,
+        Some(alice),
+        &[NotificationEvent::ApprovalRequested],
+        1,
+    );
+    repos.notifications.insert_target(&hook).await.unwrap();
+    let queued: Vec<Delivery> = (0..40).map(|n| delivery(&hook, n)).collect();
+    repos.notifications.enqueue(&queued).await.unwrap();
+    let barrier = Arc::new(Barrier::new(4));
+    let claims: Vec<_> = (0..4)
+        .map(|_| {
+            let (repos, barrier) = (repos.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut mine = Vec::new();
+                loop {
+                    let batch = repos
+                        .notifications
+                        .claim_due(at(100), at(1000), 3)
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|d| d.id));
+                }
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for claim in claims {
+        taken.extend(claim.await.unwrap());
+    }
+    let distinct: BTreeSet<_> = taken.iter().copied().collect();
+    assert_eq!(taken.len(), 40, "every delivery claimed");
+    assert_eq!(distinct.len(), 40, "none claimed twice");
+}
