@@ -84,6 +84,9 @@ fn mcp_body() -> Option<Value> {
 fn mcp_patch() -> Option<Value> {
     Some(json!({"is_enabled": false}))
 }
+fn target_body() -> Option<Value> {
+    Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["execution.finished"]}))
+}
 fn quota_body() -> Option<Value> {
     // Generous: the matrix's own runs must never reach it.
     Some(json!({"max_active_runs": 100_000}))
@@ -233,6 +236,31 @@ const OPERATIONS: &[Operation] = &[
     ),
     op("DELETE", "/api/v1/mcp-servers/{mcp}", none, OWNER_OR_ADMIN),
     op("GET", "/api/v1/task-executions", none, SIGNED_IN),
+    op("GET", "/api/v1/notification-targets", none, SIGNED_IN),
+    op(
+        "POST",
+        "/api/v1/notification-targets",
+        target_body,
+        SIGNED_IN,
+    ),
+    op(
+        "GET",
+        "/api/v1/notification-targets/{target}",
+        none,
+        OWNER_OR_ADMIN,
+    ),
+    op(
+        "GET",
+        "/api/v1/notification-targets/{target}/deliveries",
+        none,
+        OWNER_OR_ADMIN,
+    ),
+    op(
+        "DELETE",
+        "/api/v1/notification-targets/{target}",
+        none,
+        OWNER_OR_ADMIN,
+    ),
     op("GET", "/api/v1/users", none, ADMIN),
     op("GET", "/api/v1/users/{user}/quota", none, OWNER_OR_ADMIN),
     op("PUT", "/api/v1/users/{user}/quota", quota_body, ADMIN),
@@ -245,6 +273,7 @@ struct Resources {
     session: String,
     report: String,
     mcp: String,
+    target: String,
     user: String,
     ran: String,
 }
@@ -285,7 +314,14 @@ async fn resources(owner: &Api, user: &str, ran: &str, cell: usize) -> Resources
         json!({"name": format!("owned-{cell}"), "config": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}),
     )
     .await;
+    let target = created(
+        owner,
+        "/api/v1/notification-targets",
+        target_body().unwrap(),
+    )
+    .await;
     Resources {
+        target: id(&target),
         task: id(&task),
         execution: id(&execution),
         session: id(&session),
@@ -309,12 +345,14 @@ fn path_for(template: &str, owned: Option<&Resources>) -> String {
         .replace("{session}", &r.session)
         .replace("{report}", &r.report)
         .replace("{mcp}", &r.mcp)
+        .replace("{target}", &r.target)
         .replace("{user}", &r.user)
         .replace("{ran}", &r.ran)
         .replace("{missing}", &missing)
 }
 
-const PLACEHOLDERS: [&str; 8] = [
+const PLACEHOLDERS: [&str; 9] = [
+    "{target}",
     "{task}",
     "{execution}",
     "{session}",

@@ -9,6 +9,7 @@ mod dir_roots;
 mod fork;
 mod lists;
 mod mcp_servers;
+mod notifications;
 mod quotas;
 mod reconnect;
 mod seed_http;

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod logging;
+pub mod notification_sender;
 mod settings;
 pub mod settings_table;
 mod startup;

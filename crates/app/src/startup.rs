@@ -16,6 +16,7 @@ use overseer_services::{
     TracePropagation, WarmPoolConfig,
 };
 
+use crate::notification_sender::HttpNotificationSender;
 use crate::settings::{ConfigError, SandboxMode, Settings};
 
 /// Why the application could not start.
@@ -39,6 +40,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP client that sends notifications cannot be built.
+    #[error("cannot build the notifications' HTTP client: {0}")]
+    Notifications(String),
 }
 
 /// A built application: a started instance, and its HTTP server ready to run.
@@ -157,8 +161,11 @@ impl Application {
     /// [`AppError`] naming the step that failed.
     pub async fn build(settings: &Settings) -> Result<Self, AppError> {
         let telemetry = PrometheusTelemetry::new();
+        let sender =
+            HttpNotificationSender::new().map_err(|e| AppError::Notifications(e.to_string()))?;
         let overseer = builder(settings)?
             .telemetry(Arc::new(telemetry.clone()))
+            .notification_sender(Arc::new(sender))
             .start()
             .await?;
         let api = overseer.http_api(HttpOptions {

@@ -31,6 +31,8 @@ string_enum!(
         McpServerCreated => "mcp_server.created",
         McpServerUpdated => "mcp_server.updated",
         McpServerDeleted => "mcp_server.deleted",
+        NotificationTargetCreated => "notification_target.created",
+        NotificationTargetDeleted => "notification_target.deleted",
         AuthRegistered => "auth.registered",
         AgentPromptSubmitted => "agent.prompt_submitted",
         AgentStopped => "agent.stopped",

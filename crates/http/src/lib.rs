@@ -75,6 +75,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(routes::approvals::configure)
                 .configure(routes::audit::configure)
                 .configure(routes::mcp_servers::configure)
+                .configure(routes::notification_targets::configure)
                 .configure(routes::quotas::configure)
                 .configure(routes::webhooks::configure)
                 .default_service(web::to(fallback::unrouted)),

@@ -43,6 +43,8 @@ impl Modify for BearerAuth {
         routes::reports::get_one, routes::reports::download, routes::audit::list,
         routes::mcp_servers::create, routes::mcp_servers::list, routes::mcp_servers::get_one,
         routes::mcp_servers::update, routes::mcp_servers::remove,
+        routes::notification_targets::create, routes::notification_targets::list, routes::notification_targets::get_one,
+        routes::notification_targets::remove, routes::notification_targets::deliveries,
         routes::quotas::get_one, routes::quotas::set,
         routes::webhooks::rotate_secret, routes::webhooks::receive,
         crate::health::health, crate::metrics::metrics,
@@ -60,6 +62,7 @@ impl Modify for BearerAuth {
         (name = "quotas", description = "Per-user limits on active runs and daily cost"),
         (name = "webhooks", description = "Signed requests that run a task"),
         (name = "approvals", description = "Tool uses waiting for a person, and those answered"),
+        (name = "notifications", description = "Outbound notifications: targets and their deliveries, signed like inbound webhooks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -143,6 +146,6 @@ mod tests {
             assert!(paths.contains_key(path), "{path} missing");
         }
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 46, "one operation per handler");
+        assert_eq!(operations, 51, "one operation per handler");
     }
 }

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use overseer_ports::agent::{AgentRunner, Secret};
-use overseer_ports::{ClusterBus, EventBroadcaster, EventSubscriber, NoTelemetry, Telemetry};
+use overseer_ports::{
+    ClusterBus, EventBroadcaster, EventSubscriber, NoTelemetry, NotificationSender, Telemetry,
+};
 use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, ProcessRecords, check_cli};
 use overseer_services::{
-    Adapters, AgentRuntime, Deps, InProcessBroadcaster, Services, ServicesConfig,
+    Adapters, AgentRuntime, Deps, InProcessBroadcaster, OutboxConfig, Services, ServicesConfig,
 };
 use overseer_store::Store;
 
@@ -98,6 +100,7 @@ pub struct OverseerBuilder {
     telemetry: Arc<dyn Telemetry>,
     config: ServicesConfig,
     wrap: Option<RunnerWrap>,
+    notification_sender: Option<Arc<dyn NotificationSender>>,
 }
 
 /// Wraps the runner the builder made (see [`OverseerBuilder::wrap_runner`]).
@@ -126,6 +129,7 @@ impl Default for OverseerBuilder {
             telemetry: Arc::new(NoTelemetry),
             config: ServicesConfig::default(),
             wrap: None,
+            notification_sender: None,
         }
     }
 }
@@ -193,6 +197,15 @@ impl OverseerBuilder {
         subscriber: Arc<dyn EventSubscriber>,
     ) -> Self {
         self.events = Some((broadcaster, subscriber));
+        self
+    }
+
+    /// Sends the outbox's notifications (an HTTP client; the `overseer` binary uses
+    /// reqwest). Without one, nothing is sent: deliveries wait in the outbox until a node
+    /// with a sender takes them.
+    #[must_use]
+    pub fn notification_sender(mut self, sender: Arc<dyn NotificationSender>) -> Self {
+        self.notification_sender = Some(sender);
         self
     }
 
@@ -267,7 +280,13 @@ impl OverseerBuilder {
             cluster: cluster_bus(&store, &node),
         };
         let services = Services::build(adapters, config);
-        let running = services.start();
+        let mut running = services.start();
+        if let Some(sender) = self.notification_sender {
+            running.adopt(
+                "notification outbox",
+                services.outbox(sender, OutboxConfig::default()).spawn(),
+            );
+        }
         Ok(Overseer::new(
             services, store, running, subscriber, data_dir, node,
         ))

@@ -15,6 +15,7 @@ mod execution_queue;
 mod files;
 mod health;
 mod id_source;
+mod notification_sender;
 mod page;
 pub mod report_renderer;
 pub mod repositories;
@@ -32,6 +33,7 @@ pub use execution_queue::{ExecutionQueue, QueueError};
 pub use files::{FileError, ReportFiles, Workspaces};
 pub use health::HealthProbe;
 pub use id_source::{IdSource, RandomIds};
+pub use notification_sender::NotificationSender;
 pub use page::{Page, PageRequest, Scope};
 pub use report_renderer::ReportRenderer;
 pub use repositories::Repositories;
@@ -43,6 +45,8 @@ pub use clock::MockClock;
 pub use health::MockHealthProbe;
 #[cfg(any(test, feature = "mocks"))]
 pub use id_source::MockIdSource;
+#[cfg(any(test, feature = "mocks"))]
+pub use notification_sender::MockNotificationSender;
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     broadcast::MockEventBroadcaster,

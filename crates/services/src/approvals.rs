@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
+use overseer_domain::{Approval, ApprovalId, ApprovalStatus, NotificationEvent, SessionId, UserId};
 use overseer_ports::agent::PermissionRequest;
 use overseer_ports::{Command, EventBroadcaster, RepoError};
 use serde_json::json;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditRecord, AuditService};
@@ -18,6 +19,7 @@ use crate::cluster::link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::events::live::approval_event;
+use crate::notifications::{Notice, NotificationService};
 
 /// How an approval ended, for the waiting tool use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct ApprovalGate {
     waiting: Mutex<HashMap<ApprovalId, oneshot::Sender<ApprovalOutcome>>>,
     /// With several nodes: where answers for another node's waiters are announced.
     cluster: Option<ClusterLink>,
+    /// Where `approval.requested` / `approval.decided` notices go, if anywhere.
+    notifications: Option<NotificationService>,
 }
 
 impl std::fmt::Debug for ApprovalGate {
@@ -68,7 +72,54 @@ impl ApprovalGate {
             timeout,
             waiting: Mutex::new(HashMap::new()),
             cluster: None,
+            notifications: None,
         }
+    }
+
+    /// Queues a notice for each approval asked and answered.
+    #[must_use]
+    pub fn with_notifications(mut self, notifications: NotificationService) -> Self {
+        self.notifications = Some(notifications);
+        self
+    }
+
+    /// Queues `event` about `approval` for the targets that hear it.
+    async fn announce(&self, approval: &Approval, event: NotificationEvent, reason: Option<&str>) {
+        let Some(notifications) = &self.notifications else {
+            return;
+        };
+        let session = format!("/api/v1/sessions/{}", approval.session_id);
+        let session_name = self
+            .deps
+            .repos
+            .sessions
+            .get(approval.session_id, overseer_ports::Scope::Admin)
+            .await
+            .ok()
+            .map(|s| s.name.to_string());
+        let mut links = json!({"session": session});
+        if event == NotificationEvent::ApprovalRequested {
+            links["answer"] = json!(format!("{session}/approvals/{}", approval.id));
+        }
+        notifications
+            .notify(Notice {
+                event,
+                owner: approval.user_id,
+                data: json!({
+                    "approval_id": approval.id,
+                    "session_id": approval.session_id,
+                    "session_name": session_name,
+                    "tool_name": approval.tool_name,
+                    "tool_input": approval.tool_input,
+                    "tool_use_id": approval.tool_use_id,
+                    "status": approval.status(),
+                    "reason": reason,
+                    "decided_by": approval.decided_by,
+                    "expires_at": approval.expires_at.format(&Rfc3339).unwrap_or_default(),
+                }),
+                links,
+            })
+            .await;
     }
 
     /// Announces answers whose waiter is on another node over `cluster`.
@@ -159,6 +210,12 @@ impl ApprovalGate {
                 None,
             )
             .await?;
+        self.announce(
+            &approval,
+            NotificationEvent::ApprovalRequested,
+            Some(reason),
+        )
+        .await;
         let sequence = self
             .deps
             .repos
@@ -189,7 +246,11 @@ impl ApprovalGate {
             .update(&approval, ApprovalStatus::Pending)
             .await
         {
-            Ok(()) => Ok(ApprovalOutcome::Expired),
+            Ok(()) => {
+                self.announce(&approval, NotificationEvent::ApprovalDecided, None)
+                    .await;
+                Ok(ApprovalOutcome::Expired)
+            }
             Err(RepoError::Conflict { .. }) => {
                 let stored = self
                     .deps
@@ -264,6 +325,8 @@ impl ApprovalGate {
             .approvals
             .update(&approval, ApprovalStatus::Pending)
             .await?;
+        self.announce(&approval, NotificationEvent::ApprovalDecided, None)
+            .await;
         let waiter = self.waiting().remove(&id);
         if let Some(waiter) = waiter {
             let _ = waiter.send(outcome_of(&approval));

@@ -8,8 +8,8 @@ use std::time::Duration;
 use overseer_domain::{McpServerConfig, McpServerName, Quota};
 use overseer_ports::agent::AgentRunner;
 use overseer_ports::{
-    ClusterBus, EventBroadcaster, ReportFiles, ReportRenderer, ScheduleCalendar, Telemetry,
-    Workspaces,
+    ClusterBus, EventBroadcaster, NotificationSender, ReportFiles, ReportRenderer,
+    ScheduleCalendar, Telemetry, Workspaces,
 };
 
 use crate::agents::mcp_config::McpConfigBuilder;
@@ -27,6 +27,7 @@ use crate::context::Deps;
 use crate::events::execution_watch::ExecutionWatch;
 use crate::executions::executor::{ExecutionRunner, RunLimits, Shutdown, StopRequests};
 use crate::executions::queue::{QueueConfig, QueueWorker};
+use crate::notifications::{ExecutionNotices, NotificationService, Outbox, OutboxConfig};
 use crate::quotas::QuotaService;
 use crate::reports::ReportService;
 use crate::service_accounts::ServiceAccounts;
@@ -152,6 +153,8 @@ pub struct Services {
     pub agent_runtime: AgentRuntime,
     /// Owners without a password, by name.
     pub service_accounts: Arc<ServiceAccounts>,
+    /// Notification targets and their deliveries.
+    pub notifications: Arc<NotificationService>,
     shutdown: Arc<Shutdown>,
     /// What [`Services::start`] needs beyond the services themselves.
     background: Background,
@@ -161,6 +164,8 @@ pub struct Services {
 #[derive(Clone)]
 struct Background {
     repos: overseer_ports::Repositories,
+    /// What the outbox worker reads with.
+    deps: Deps,
     relay: Option<Relay>,
     warm_expiry: Option<Duration>,
 }
@@ -185,6 +190,12 @@ impl Running {
     #[must_use]
     pub fn names(&self) -> Vec<&'static str> {
         self.tasks.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// Takes `task` (a loop started outside [`Services::start`], such as the outbox) to stop
+    /// with the others.
+    pub fn adopt(&mut self, name: &'static str, task: tokio::task::JoinHandle<()>) {
+        self.tasks.push((name, task));
     }
 
     /// Stops every loop and waits until each has ended.
@@ -215,8 +226,13 @@ impl Services {
     pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
         let execution_watch = ExecutionWatch::default();
         let mut deps = adapters.deps;
-        deps.repos.executions = execution_watch.watching(deps.repos.executions.clone());
+        let notifications = NotificationService::new(deps.clone(), AuditService::new(deps.clone()));
+        // Every ending written through the repository queues its notices, then wakes waiters.
+        let notices = ExecutionNotices::new(deps.repos.clone(), notifications.clone());
+        deps.repos.executions =
+            execution_watch.watching(deps.repos.executions.clone(), Some(Arc::new(notices)));
         let audit = AuditService::new(deps.clone());
+        let outbox_deps = deps.clone();
         let node = config.queue.node_id.clone();
         let cluster = adapters
             .cluster
@@ -234,7 +250,8 @@ impl Services {
                 broadcaster.clone(),
                 config.approval_timeout,
             )
-            .with_cluster(cluster.clone()),
+            .with_cluster(cluster.clone())
+            .with_notifications(notifications.clone()),
         );
         let warm = WarmPool::new(
             adapters.runner.clone(),
@@ -334,6 +351,7 @@ impl Services {
         Self {
             scheduler,
             service_accounts: Arc::new(ServiceAccounts::new(deps.clone())),
+            notifications: Arc::new(notifications),
             webhooks: Arc::new(WebhookService::new(deps, tasks.clone())),
             tasks,
             quotas,
@@ -349,6 +367,7 @@ impl Services {
             shutdown,
             background: Background {
                 repos: deps_repos,
+                deps: outbox_deps,
                 relay,
                 warm_expiry: (config.warm.max_agents > 0).then(|| {
                     (config.warm.max_age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
@@ -395,6 +414,14 @@ impl Services {
             ));
         }
         Running { tasks }
+    }
+
+    /// The outbox worker of this node, sending with `sender`; start it with
+    /// [`Outbox::spawn`]. Several nodes may each run one: a delivery is leased by one at a
+    /// time.
+    #[must_use]
+    pub fn outbox(&self, sender: Arc<dyn NotificationSender>, config: OutboxConfig) -> Arc<Outbox> {
+        Arc::new(Outbox::new(self.background.deps.clone(), sender, config))
     }
 
     /// Stops taking runs, gives the running ones up to `grace` to finish, then stops every

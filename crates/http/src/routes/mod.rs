@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod executions;
 pub mod mcp_servers;
+pub mod notification_targets;
 pub mod quotas;
 pub mod reports;
 pub mod sessions;

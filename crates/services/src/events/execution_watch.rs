@@ -40,22 +40,42 @@ impl ExecutionWatch {
         let _ = self.ended.send(id);
     }
 
-    /// `executions` that reports every ending it writes to this watch.
+    /// `executions` that reports every ending it writes to `listener` (first) and to this
+    /// watch.
     #[must_use]
     pub fn watching(
         &self,
         executions: Arc<dyn ExecutionRepository>,
+        listener: Option<Arc<dyn EndingListener>>,
     ) -> Arc<dyn ExecutionRepository> {
         Arc::new(Watched {
             inner: executions,
             watch: self.clone(),
+            listener,
         })
     }
+}
+
+/// Hears every ending written through a watched repository, on the writer's task.
+#[async_trait]
+pub trait EndingListener: Send + Sync {
+    /// `execution` has just been stored in a terminal status.
+    async fn ended(&self, execution: &TaskExecution);
 }
 
 struct Watched {
     inner: Arc<dyn ExecutionRepository>,
     watch: ExecutionWatch,
+    listener: Option<Arc<dyn EndingListener>>,
+}
+
+impl Watched {
+    async fn ended(&self, execution: &TaskExecution) {
+        if let Some(listener) = &self.listener {
+            listener.ended(execution).await;
+        }
+        self.watch.ended(execution.id);
+    }
 }
 
 #[async_trait]
@@ -88,7 +108,7 @@ impl ExecutionRepository for Watched {
     ) -> Result<(), RepoError> {
         self.inner.update(execution, expected).await?;
         if execution.status().is_terminal() {
-            self.watch.ended(execution.id);
+            self.ended(execution).await;
         }
         Ok(())
     }
@@ -120,7 +140,7 @@ impl ExecutionRepository for Watched {
     ) -> Result<Recovered, RepoError> {
         let recovered = self.inner.recover_lost(lost, now, reason).await?;
         for failed in &recovered.failed {
-            self.watch.ended(failed.id);
+            self.ended(failed).await;
         }
         Ok(recovered)
     }
@@ -140,7 +160,7 @@ mod tests {
         let task = fixtures::task(owner.id, "t", fixtures::EPOCH);
         repos.tasks.insert(&task).await.unwrap();
         let watch = ExecutionWatch::default();
-        let executions = watch.watching(repos.executions.clone());
+        let executions = watch.watching(repos.executions.clone(), None);
         let mut ended = watch.subscribe();
 
         let mut run = fixtures::execution(&task, fixtures::EPOCH);
