@@ -1,138 +1,14 @@
 //! Outbound notifications over HTTP: a user's target hears the approval a run waits on and
 //! the run's end, signed; a receiver that is down first gets the same delivery later.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use overseer_e2e::{Db, spawn_with_agent};
 use overseer_services::hmac_sha256_hex;
 use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// What the receiver got: headers (lower-case names) and body, in order.
-type Received = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
-
-/// A small HTTP receiver on loopback: answers 503 while `down`, else 200.
-struct Receiver {
-    url: String,
-    received: Received,
-    down: Arc<Mutex<bool>>,
-}
-
-async fn read_request(
-    stream: &mut tokio::net::TcpStream,
-) -> Option<(Vec<(String, String)>, String)> {
-    let mut data = Vec::new();
-    let mut buf = [0_u8; 8192];
-    loop {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data).into_owned();
-        let Some(end) = text.find("\r\n\r\n") else {
-            continue;
-        };
-        let headers: Vec<(String, String)> = text[..end]
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        if data.len() >= end + 4 + length {
-            let body = String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned();
-            return Some((headers, body));
-        }
-    }
-}
-
-async fn receiver() -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received: Received = Arc::default();
-    let down = Arc::new(Mutex::new(false));
-    let (got, is_down) = (received.clone(), down.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (got, is_down) = (got.clone(), is_down.clone());
-            tokio::spawn(async move {
-                let Some(request) = read_request(&mut stream).await else {
-                    return;
-                };
-                let status = if *is_down.lock().unwrap() {
-                    "503 Service Unavailable"
-                } else {
-                    got.lock().unwrap().push(request);
-                    "200 OK"
-                };
-                let answer =
-                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    Receiver {
-        url,
-        received,
-        down,
-    }
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-impl Receiver {
-    /// The first body received for `event` (its signature checked with `secret`), waiting
-    /// up to 60 s.
-    async fn event(&self, event: &str, secret: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = self
-                .received
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|(h, _)| header(h, "x-overseer-event") == event)
-                .cloned();
-            if let Some((headers, body)) = found {
-                let timestamp = header(&headers, "x-overseer-timestamp");
-                let expected = format!(
-                    "sha256={}",
-                    hmac_sha256_hex(secret.as_bytes(), format!("{timestamp}.{body}").as_bytes())
-                );
-                assert_eq!(
-                    header(&headers, "x-overseer-signature"),
-                    expected,
-                    "signed with the target's secret"
-                );
-                let body: Value = serde_json::from_str(&body).unwrap();
-                assert_eq!(
-                    body["id"].as_str().unwrap(),
-                    header(&headers, "x-overseer-delivery")
-                );
-                return body;
-            }
-            assert!(Instant::now() < deadline, "no {event} within 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 async fn poll(api: &Api, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -163,7 +39,7 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
     let alice = Api::sign_up(&base, "alice@example.com").await;
     let bob = Api::sign_up(&base, "bob@example.com").await;
     let hook = receiver().await;
-    *hook.down.lock().unwrap() = true;
+    hook.set_down(true);
 
     // Bad input names its field; a global target is an admin's.
     let (status, body) = alice
@@ -244,8 +120,10 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
         "{failed}"
     );
     let waiting_id = failed["items"][0]["id"].clone();
-    *hook.down.lock().unwrap() = false;
-    let requested = hook.event("approval.requested", &secret).await;
+    hook.set_down(false);
+    let requested = hook
+        .event("approval.requested", &secret, hmac_sha256_hex)
+        .await;
     assert_eq!(
         requested["id"], waiting_id,
         "the same delivery, after the outage"
@@ -261,9 +139,13 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
         .json(Method::POST, answer, Some(json!({"decision": "allow"})))
         .await;
     assert_eq!(status, 200, "{body}");
-    let decided = hook.event("approval.decided", &secret).await;
+    let decided = hook
+        .event("approval.decided", &secret, hmac_sha256_hex)
+        .await;
     assert_eq!(decided["data"]["status"], "allowed");
-    let finished = hook.event("execution.finished", &secret).await;
+    let finished = hook
+        .event("execution.finished", &secret, hmac_sha256_hex)
+        .await;
     assert_eq!(finished["data"]["execution_id"], run["id"]);
     assert_eq!(finished["data"]["status"], "completed", "{finished}");
     assert!(finished["data"]["duration_seconds"].as_f64().unwrap() > 0.0);

@@ -16,6 +16,8 @@ pub mod http_api;
 pub mod live_stream;
 pub mod memory;
 pub mod processes;
+#[cfg(feature = "http-client")]
+pub mod receiver;
 pub mod script;
 pub mod waits;
 

@@ -16,8 +16,9 @@ use crate::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER, hmac_sha256_hex, signed
 pub struct OutboxConfig {
     /// Deliveries claimed at once.
     pub batch: u32,
-    /// How long a claim holds a delivery: longer than one attempt can take, so two nodes
-    /// never send it at the same time; a node that dies leaves it due again after this.
+    /// How long a claim holds a delivery: well past what a batch's attempts take (they run
+    /// at once, each bounded by the sender's timeout), so two nodes never send one delivery
+    /// at the same time; a node that dies leaves its claims due again after this.
     pub lease: Duration,
     /// How often the worker looks for due deliveries.
     pub every: Duration,
@@ -26,8 +27,8 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
-            batch: 32,
-            lease: Duration::from_secs(60),
+            batch: 16,
+            lease: Duration::from_secs(30),
             every: Duration::from_millis(500),
         }
     }
@@ -77,9 +78,9 @@ impl Outbox {
             }
         };
         let attempted = claimed.len();
-        for delivery in claimed {
-            self.attempt(delivery).await;
-        }
+        // At once: a slow receiver holds up only its own delivery, and the batch ends within
+        // one attempt's time, well inside the lease.
+        futures_util::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
         attempted
     }
 
