@@ -133,12 +133,77 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
         requested["data"]["tool_input"]["command"],
         "echo deployed web"
     );
-    let answer = requested["_links"]["answer"].as_str().unwrap();
-
-    let (status, body) = alice
-        .json(Method::POST, answer, Some(json!({"decision": "allow"})))
+    assert!(requested["_links"]["answer"].is_string(), "{requested}");
+    // One-tap links: absolute, no bearer token; a GET shows, a POST decides.
+    let approve = requested["_links"]["approve"].as_str().unwrap().to_owned();
+    let deny = requested["_links"]["deny"].as_str().unwrap().to_owned();
+    assert!(
+        approve.starts_with(&base) && deny.starts_with(&base),
+        "{requested}"
+    );
+    let browser = overseer_testkit::http_api::client();
+    let page = browser.get(&approve).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Approve this tool use?") && html.contains("echo deployed web"),
+        "{html}"
+    );
+    let token = |link: &str| link.split_once("?token=").unwrap().1.to_owned();
+    let approval_id = requested["data"]["approval_id"].as_str().unwrap();
+    // A character inside the signature (the last one may carry only padding bits).
+    let mut tampered: Vec<char> = token(&approve).chars().collect();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    let refused = [
+        // Tampered.
+        format!("{base}/api/v1/approval-links/{approval_id}/allow?token={tampered}"),
+        // The deny link's token used to allow.
+        format!(
+            "{base}/api/v1/approval-links/{approval_id}/allow?token={}",
+            token(&deny)
+        ),
+        // This approval's token on another approval.
+        format!(
+            "{base}/api/v1/approval-links/{}/allow?token={}",
+            uuid::Uuid::now_v7(),
+            token(&approve)
+        ),
+    ];
+    for link in &refused {
+        let answer = browser.post(link).send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{link}");
+    }
+    let (_, pending) = alice
+        .json(Method::GET, "/api/v1/approvals?status=pending", None)
         .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        pending["total"], 1,
+        "refused links decided nothing: {pending}"
+    );
+    let answer = browser.post(&approve).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("Approved"));
+    for again in [
+        browser.post(&approve),
+        browser.get(&approve),
+        browser.post(&deny),
+    ] {
+        let answer = again.send().await.unwrap();
+        assert_eq!(answer.status(), 410, "a used link is gone");
+    }
+    let (_, audit) = alice
+        .json(
+            Method::GET,
+            "/api/v1/audit-logs?action=approval.decided_via_link",
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit["items"][0]["action_details"]["via"], "link",
+        "{audit}"
+    );
     let decided = hook
         .event("approval.decided", &secret, hmac_sha256_hex)
         .await;

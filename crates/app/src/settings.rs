@@ -226,6 +226,10 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+    /// Where people reach this server, e.g. `https://overseer.example.com`: the base of the
+    /// one-tap approve/deny links in notifications. Default `http://<bind address>`.
+    #[arg(long, env = "OVERSEER_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Export traces to this OTLP/HTTP collector, e.g. `http://127.0.0.1:4318`: one trace per
     /// execution (request → queue → agent start → turns → tool calls → approval waits, with
     /// OpenTelemetry GenAI attributes); agents then get `TRACEPARENT`. Off when unset.
@@ -431,6 +435,22 @@ impl Settings {
     #[must_use]
     pub fn execution_timeout(&self) -> Duration {
         Duration::from_secs(self.execution_timeout_seconds)
+    }
+
+    /// [`Settings::public_url`], or `http://<address>` (the address the server bound).
+    ///
+    /// # Errors
+    /// [`ConfigError::Setting`] for a public URL that is not an http(s) URL.
+    pub fn public_url_or(&self, address: std::net::SocketAddr) -> Result<String, ConfigError> {
+        match &self.public_url {
+            Some(url) => overseer_domain::HttpUrl::new(url.trim_end_matches('/'))
+                .map(|url| url.as_str().to_owned())
+                .map_err(|e| ConfigError::Setting {
+                    name: "public_url",
+                    reason: e.reason,
+                }),
+            None => Ok(format!("http://{address}")),
+        }
     }
 
     /// [`Settings::shutdown_grace_seconds`] as a duration.

@@ -168,18 +168,19 @@ impl Application {
             .notification_sender(Arc::new(sender))
             .start()
             .await?;
-        let api = overseer.http_api(HttpOptions {
-            jwt_secret: settings.jwt_secret.clone(),
-            registration_open: settings.registration_open,
-            auth_attempts_per_minute: settings.auth_attempts_per_minute,
-            telemetry,
-        })?;
         let bind_error = |source| AppError::Bind {
             addr: settings.bind,
             source,
         };
         let listener = TcpListener::bind(settings.bind).map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
+        let api = overseer.http_api(HttpOptions {
+            jwt_secret: settings.jwt_secret.clone(),
+            registration_open: settings.registration_open,
+            auth_attempts_per_minute: settings.auth_attempts_per_minute,
+            telemetry,
+            public_url: Some(settings.public_url_or(address)?),
+        })?;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(

@@ -49,6 +49,12 @@ fn kind_text(kind: TokenKind) -> String {
         TokenKind::Access => "access".to_owned(),
         TokenKind::Refresh => "refresh".to_owned(),
         TokenKind::Stream(session) => format!("stream:{session}"),
+        TokenKind::ApprovalLink { approval, allow } => {
+            format!(
+                "approval:{approval}:{}",
+                if allow { "allow" } else { "deny" }
+            )
+        }
     }
 }
 
@@ -120,7 +126,7 @@ impl TokenIssuer for JwtIssuer {
 
 #[cfg(test)]
 mod tests {
-    use overseer_domain::SessionId;
+    use overseer_domain::{ApprovalId, SessionId};
     use time::Duration;
 
     use super::*;
@@ -166,6 +172,38 @@ mod tests {
         assert!(issuer.verify(&stream, TokenKind::Stream(session)).is_ok());
         let other = SessionId::from_uuid(uuid::Uuid::now_v7());
         assert!(issuer.verify(&stream, TokenKind::Stream(other)).is_err());
+    }
+
+    #[test]
+    fn an_approval_link_answers_its_approval_one_way_only() {
+        let issuer = issuer();
+        let approval = ApprovalId::from_uuid(uuid::Uuid::now_v7());
+        let allow = TokenKind::ApprovalLink {
+            approval,
+            allow: true,
+        };
+        let token = issuer.issue(&claims(allow, Duration::minutes(5))).unwrap();
+        assert!(issuer.verify(&token, allow).is_ok());
+        let deny = TokenKind::ApprovalLink {
+            approval,
+            allow: false,
+        };
+        assert!(
+            issuer.verify(&token, deny).is_err(),
+            "not the other decision"
+        );
+        let other = TokenKind::ApprovalLink {
+            approval: ApprovalId::from_uuid(uuid::Uuid::now_v7()),
+            allow: true,
+        };
+        assert!(
+            issuer.verify(&token, other).is_err(),
+            "not another approval"
+        );
+        assert!(
+            issuer.verify(&token, TokenKind::Access).is_err(),
+            "not an access token"
+        );
     }
 
     #[test]

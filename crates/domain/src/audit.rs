@@ -24,6 +24,7 @@ string_enum!(
         ToolPermissionGranted => "tool.permission_granted",
         ToolPermissionDenied => "tool.permission_denied",
         ToolApprovalRequested => "tool.approval_requested",
+        ApprovalDecidedViaLink => "approval.decided_via_link",
         ToolPreUse => "tool.pre_use",
         ToolPostUse => "tool.post_use",
         ReportGenerated => "report.generated",

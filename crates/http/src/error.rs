@@ -293,6 +293,7 @@ impl From<ServiceError> for ApiError {
             ),
             E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why),
             E::Unauthorized => Self::unauthorized(),
+            E::Gone(why) => Self::new(StatusCode::GONE, "gone", "Gone", why),
             E::QuotaExceeded { limit, detail } => {
                 let mut api = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,

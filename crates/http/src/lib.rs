@@ -73,6 +73,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 .configure(routes::stream::configure)
                 .configure(routes::reports::configure)
                 .configure(routes::approvals::configure)
+                .configure(routes::approval_links::configure)
                 .configure(routes::audit::configure)
                 .configure(routes::mcp_servers::configure)
                 .configure(routes::notification_targets::configure)

@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         routes::sessions::terminate, routes::sessions::archive, routes::sessions::answer_approval,
         routes::sessions::create_report, routes::sessions::stream_token, routes::sessions::transcript, routes::stream::stream,
         routes::approvals::list, routes::approvals::of_session,
+        routes::approval_links::show, routes::approval_links::decide,
         routes::reports::get_one, routes::reports::download, routes::audit::list,
         routes::mcp_servers::create, routes::mcp_servers::list, routes::mcp_servers::get_one,
         routes::mcp_servers::update, routes::mcp_servers::remove,
@@ -146,6 +147,6 @@ mod tests {
             assert!(paths.contains_key(path), "{path} missing");
         }
         let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(operations, 51, "one operation per handler");
+        assert_eq!(operations, 53, "one operation per handler");
     }
 }

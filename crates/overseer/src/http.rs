@@ -27,6 +27,9 @@ pub struct HttpOptions {
     /// What `/metrics` shows: pass the same one to `OverseerBuilder::telemetry` to see the
     /// services' measurements there too.
     pub telemetry: PrometheusTelemetry,
+    /// Where people reach this API (e.g. `https://overseer.example.com`): the base of the
+    /// one-tap approval links in notifications. `None`: notifications carry no such links.
+    pub public_url: Option<String>,
 }
 
 impl HttpOptions {
@@ -41,6 +44,7 @@ impl Default for HttpOptions {
             registration_open: true,
             auth_attempts_per_minute: Self::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
             telemetry: PrometheusTelemetry::new(),
+            public_url: None,
         }
     }
 }
@@ -76,10 +80,18 @@ impl Overseer {
             None => node::stored_jwt_secret(self.data_dir())?,
         };
         let deps = Deps::system(self.store().repositories());
+        let issuer = Arc::new(JwtIssuer::new(&secret));
+        if let Some(public_url) = &options.public_url {
+            // Links are signed like access tokens, with the same secret, for one approval
+            // and one decision each.
+            self.services()
+                .approvals
+                .enable_links(issuer.clone(), public_url);
+        }
         let auth = Arc::new(AuthService::new(
             deps,
             Arc::new(Argon2Hasher),
-            Arc::new(JwtIssuer::new(&secret)),
+            issuer,
             AuthConfig {
                 registration_open: options.registration_open,
                 ..AuthConfig::default()

@@ -1,7 +1,7 @@
 //! Credentials: password hashes and signed tokens. Plain sync traits: both are CPU work with no
 //! I/O (callers move hashing off the async threads).
 
-use overseer_domain::{PasswordHash, Role, SessionId, UserId};
+use overseer_domain::{ApprovalId, PasswordHash, Role, SessionId, UserId};
 use time::OffsetDateTime;
 
 /// Why a credential operation failed. Deliberately vague: the reason never reaches a client.
@@ -38,6 +38,14 @@ pub enum TokenKind {
     Refresh,
     /// Opening one session's live stream from a browser (no header), very short-lived.
     Stream(SessionId),
+    /// Answering one approval, one way, without signing in (a notification's one-tap link);
+    /// it expires with the approval.
+    ApprovalLink {
+        /// The approval it answers.
+        approval: ApprovalId,
+        /// `true`: allow; `false`: deny.
+        allow: bool,
+    },
 }
 
 /// The signed content of a token.

@@ -69,6 +69,10 @@ pub enum ServiceError {
     /// Missing, invalid or expired credentials (never says which).
     #[error("unauthorized")]
     Unauthorized,
+    /// It was there, and is no more: an approval link after its approval was answered or
+    /// expired.
+    #[error("gone: {0}")]
+    Gone(&'static str),
     /// A user's quota refuses the request.
     #[error("quota exceeded ({}): {detail}", limit.as_str())]
     QuotaExceeded {

@@ -1,5 +1,6 @@
 //! One module per resource, each with a `configure` that the app mounts under `/api/v1`.
 
+pub mod approval_links;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

@@ -2,16 +2,18 @@
 //! broadcast; the session's owner answers through [`ApprovalGate::decide`]; without an answer
 //! it expires to a deny after the configured time.
 
+mod links;
+mod notices;
+
 use overseer_domain::AuditAction;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use overseer_domain::{Approval, ApprovalId, ApprovalStatus, NotificationEvent, SessionId, UserId};
 use overseer_ports::agent::PermissionRequest;
 use overseer_ports::{Command, EventBroadcaster, RepoError};
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::oneshot;
 
 use crate::audit::{AuditRecord, AuditService};
@@ -19,7 +21,9 @@ use crate::cluster::link::ClusterLink;
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::events::live::approval_event;
-use crate::notifications::{Notice, NotificationService};
+use crate::notifications::NotificationService;
+
+use links::LinkSigner;
 
 /// How an approval ended, for the waiting tool use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct ApprovalGate {
     cluster: Option<ClusterLink>,
     /// Where `approval.requested` / `approval.decided` notices go, if anywhere.
     notifications: Option<NotificationService>,
+    /// Signs the one-tap links of `approval.requested` notices, once the HTTP API that
+    /// answers them exists.
+    links: OnceLock<LinkSigner>,
 }
 
 impl std::fmt::Debug for ApprovalGate {
@@ -73,6 +80,7 @@ impl ApprovalGate {
             waiting: Mutex::new(HashMap::new()),
             cluster: None,
             notifications: None,
+            links: OnceLock::new(),
         }
     }
 
@@ -81,45 +89,6 @@ impl ApprovalGate {
     pub fn with_notifications(mut self, notifications: NotificationService) -> Self {
         self.notifications = Some(notifications);
         self
-    }
-
-    /// Queues `event` about `approval` for the targets that hear it.
-    async fn announce(&self, approval: &Approval, event: NotificationEvent, reason: Option<&str>) {
-        let Some(notifications) = &self.notifications else {
-            return;
-        };
-        let session = format!("/api/v1/sessions/{}", approval.session_id);
-        let session_name = self
-            .deps
-            .repos
-            .sessions
-            .get(approval.session_id, overseer_ports::Scope::Admin)
-            .await
-            .ok()
-            .map(|s| s.name.to_string());
-        let mut links = json!({"session": session});
-        if event == NotificationEvent::ApprovalRequested {
-            links["answer"] = json!(format!("{session}/approvals/{}", approval.id));
-        }
-        notifications
-            .notify(Notice {
-                event,
-                owner: approval.user_id,
-                data: json!({
-                    "approval_id": approval.id,
-                    "session_id": approval.session_id,
-                    "session_name": session_name,
-                    "tool_name": approval.tool_name,
-                    "tool_input": approval.tool_input,
-                    "tool_use_id": approval.tool_use_id,
-                    "status": approval.status(),
-                    "reason": reason,
-                    "decided_by": approval.decided_by,
-                    "expires_at": approval.expires_at.format(&Rfc3339).unwrap_or_default(),
-                }),
-                links,
-            })
-            .await;
     }
 
     /// Announces answers whose waiter is on another node over `cluster`.
@@ -353,23 +322,29 @@ fn outcome_of(approval: &Approval) -> ApprovalOutcome {
     }
 }
 
+/// A gate over a memory store holding one user and their session, and the live events it
+/// publishes.
 #[cfg(test)]
-mod tests {
-    use overseer_ports::MockEventBroadcaster;
-    use overseer_testkit::{MemoryStore, fixtures};
+pub(crate) struct TestWorld {
+    pub(crate) repos: overseer_ports::Repositories,
+    pub(crate) owner: overseer_domain::User,
+    pub(crate) session: overseer_domain::Session,
+    pub(crate) gate: Arc<ApprovalGate>,
+    pub(crate) events: tokio::sync::mpsc::UnboundedReceiver<overseer_ports::LiveEvent>,
+}
 
-    use super::*;
-
-    #[tokio::test]
-    async fn only_the_owner_answers_and_only_once() {
+#[cfg(test)]
+impl TestWorld {
+    pub(crate) async fn new() -> Self {
+        use overseer_testkit::{MemoryStore, fixtures};
         let repos = MemoryStore::new().repositories();
         let owner = fixtures::user("owner@example.com");
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
         let deps = Deps::system(repos.clone());
-        let mut broadcaster = MockEventBroadcaster::new();
-        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let mut broadcaster = overseer_ports::MockEventBroadcaster::new();
+        let (seen_tx, events) = tokio::sync::mpsc::unbounded_channel();
         broadcaster.expect_publish().returning(move |event| {
             let _ = seen_tx.send(event);
         });
@@ -379,19 +354,39 @@ mod tests {
             Arc::new(broadcaster),
             Duration::from_secs(30),
         ));
+        Self {
+            repos,
+            owner,
+            session,
+            gate,
+            events,
+        }
+    }
+
+    /// Asks for an approval of `command` on a task of its own; the answer comes out of it.
+    pub(crate) fn ask(&self, command: &str) -> tokio::task::JoinHandle<ApprovalOutcome> {
         let request = PermissionRequest {
             tool_name: "Bash".into(),
-            input: json!({"command": "rm -rf x"}),
+            input: json!({"command": command}),
             tool_use_id: Some("toolu_1".into()),
             blocked_path: None,
         };
-        let asking = {
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                gate.ask(session.id, owner.id, &request, "needs approval")
-                    .await
-            })
-        };
+        let (gate, session, owner) = (self.gate.clone(), self.session.id, self.owner.id);
+        tokio::spawn(async move { gate.ask(session, owner, &request, "needs approval").await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_testkit::fixtures;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_owner_answers_and_only_once() {
+        let mut world = TestWorld::new().await;
+        let asking = world.ask("rm -rf x");
+        let (gate, owner, seen) = (world.gate.clone(), world.owner.clone(), &mut world.events);
         let event = seen.recv().await.unwrap();
         assert_eq!(event.kind().as_str(), "approval");
         let id: ApprovalId = event.payload()["approval_id"]
@@ -418,7 +413,8 @@ mod tests {
             ),
             "answered once"
         );
-        let stored = repos
+        let stored = world
+            .repos
             .approvals
             .get(id, overseer_ports::Scope::Admin)
             .await

@@ -1,0 +1,59 @@
+//! The approval's notices: `approval.requested` (with its one-tap links when enabled) and
+//! `approval.decided`.
+
+use overseer_domain::{Approval, NotificationEvent};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use super::ApprovalGate;
+use crate::notifications::Notice;
+
+impl ApprovalGate {
+    /// Queues `event` about `approval` for the targets that hear it.
+    pub(super) async fn announce(
+        &self,
+        approval: &Approval,
+        event: NotificationEvent,
+        reason: Option<&str>,
+    ) {
+        let Some(notifications) = &self.notifications else {
+            return;
+        };
+        let session = format!("/api/v1/sessions/{}", approval.session_id);
+        let session_name = self
+            .deps
+            .repos
+            .sessions
+            .get(approval.session_id, overseer_ports::Scope::Admin)
+            .await
+            .ok()
+            .map(|s| s.name.to_string());
+        let mut links = json!({"session": session});
+        if event == NotificationEvent::ApprovalRequested {
+            links["answer"] = json!(format!("{session}/approvals/{}", approval.id));
+            if let Some(signer) = self.links.get() {
+                links["approve"] = json!(signer.link(approval, true));
+                links["deny"] = json!(signer.link(approval, false));
+            }
+        }
+        notifications
+            .notify(Notice {
+                event,
+                owner: approval.user_id,
+                data: json!({
+                    "approval_id": approval.id,
+                    "session_id": approval.session_id,
+                    "session_name": session_name,
+                    "tool_name": approval.tool_name,
+                    "tool_input": approval.tool_input,
+                    "tool_use_id": approval.tool_use_id,
+                    "status": approval.status(),
+                    "reason": reason,
+                    "decided_by": approval.decided_by,
+                    "expires_at": approval.expires_at.format(&Rfc3339).unwrap_or_default(),
+                }),
+                links,
+            })
+            .await;
+    }
+}
