@@ -234,6 +234,45 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_link_to_an_expired_approval_is_gone() {
+        let world = super::super::TestWorld::new().await;
+        world
+            .gate
+            .enable_links(Arc::new(issuer(world.owner.id)), "http://127.0.0.1:8080");
+        let mut lapsed = Approval::pending(
+            ApprovalId::from_uuid(uuid::Uuid::now_v7()),
+            world.session.id,
+            world.owner.id,
+            None,
+            "Bash".into(),
+            json!({}),
+            fixtures::EPOCH,
+            fixtures::EPOCH,
+        );
+        world.repos.approvals.insert(&lapsed).await.unwrap();
+        lapsed
+            .resolve(ApprovalStatus::Expired, None, fixtures::EPOCH)
+            .unwrap();
+        world
+            .repos
+            .approvals
+            .update(&lapsed, ApprovalStatus::Pending)
+            .await
+            .unwrap();
+        assert!(matches!(
+            world
+                .gate
+                .decide_by_link(lapsed.id, true, "good", None)
+                .await,
+            Err(ServiceError::Gone(_))
+        ));
+        assert!(matches!(
+            world.gate.link_target(lapsed.id, true, "good").await,
+            Err(ServiceError::Gone(_))
+        ));
+    }
+
     #[test]
     fn a_link_is_absolute_and_names_its_approval_and_decision() {
         let owner = fixtures::user("o@example.com").id;
