@@ -12,6 +12,7 @@ mod kill;
 mod logs;
 mod many_sessions;
 mod node;
+mod notify_links;
 mod notify_restart;
 mod outlive;
 mod secrets;
