@@ -78,7 +78,7 @@ async fn leftovers(repos: &Repositories, lease_until: OffsetDateTime) -> Leftove
         now,
         now + Duration::from_secs(3600),
     );
-    repos.approvals.insert(&approval).await.unwrap();
+    repos.approvals.insert(&approval, &[]).await.unwrap();
     Leftovers {
         started,
         unstarted,

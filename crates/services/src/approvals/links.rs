@@ -250,14 +250,14 @@ mod tests {
             fixtures::EPOCH,
             fixtures::EPOCH,
         );
-        world.repos.approvals.insert(&lapsed).await.unwrap();
+        world.repos.approvals.insert(&lapsed, &[]).await.unwrap();
         lapsed
             .resolve(ApprovalStatus::Expired, None, fixtures::EPOCH)
             .unwrap();
         world
             .repos
             .approvals
-            .update(&lapsed, ApprovalStatus::Pending)
+            .update(&lapsed, ApprovalStatus::Pending, &[])
             .await
             .unwrap();
         assert!(matches!(

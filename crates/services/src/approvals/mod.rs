@@ -166,7 +166,18 @@ impl ApprovalGate {
         );
         let (answer_tx, answer_rx) = oneshot::channel();
         self.waiting().insert(approval.id, answer_tx);
-        self.deps.repos.approvals.insert(&approval).await?;
+        let notices = self
+            .notices(
+                &approval,
+                NotificationEvent::ApprovalRequested,
+                Some(reason),
+            )
+            .await;
+        self.deps
+            .repos
+            .approvals
+            .insert(&approval, &notices)
+            .await?;
         self.audit
             .record(
                 AuditRecord {
@@ -179,12 +190,6 @@ impl ApprovalGate {
                 None,
             )
             .await?;
-        self.announce(
-            &approval,
-            NotificationEvent::ApprovalRequested,
-            Some(reason),
-        )
-        .await;
         let sequence = self
             .deps
             .repos
@@ -208,18 +213,17 @@ impl ApprovalGate {
         approval
             .resolve(ApprovalStatus::Expired, None, self.deps.clock.now())
             .map_err(ServiceError::from)?;
+        let notices = self
+            .notices(&approval, NotificationEvent::ApprovalDecided, None)
+            .await;
         match self
             .deps
             .repos
             .approvals
-            .update(&approval, ApprovalStatus::Pending)
+            .update(&approval, ApprovalStatus::Pending, &notices)
             .await
         {
-            Ok(()) => {
-                self.announce(&approval, NotificationEvent::ApprovalDecided, None)
-                    .await;
-                Ok(ApprovalOutcome::Expired)
-            }
+            Ok(()) => Ok(ApprovalOutcome::Expired),
             Err(RepoError::Conflict { .. }) => {
                 let stored = self
                     .deps
@@ -289,13 +293,14 @@ impl ApprovalGate {
                     "the approval was already answered or has expired".to_owned(),
                 )
             })?;
+        let notices = self
+            .notices(&approval, NotificationEvent::ApprovalDecided, None)
+            .await;
         self.deps
             .repos
             .approvals
-            .update(&approval, ApprovalStatus::Pending)
+            .update(&approval, ApprovalStatus::Pending, &notices)
             .await?;
-        self.announce(&approval, NotificationEvent::ApprovalDecided, None)
-            .await;
         let waiter = self.waiting().remove(&id);
         if let Some(waiter) = waiter {
             let _ = waiter.send(outcome_of(&approval));

@@ -1,7 +1,7 @@
-//! The approval's notices: `approval.requested` (with its one-tap links when enabled) and
+//! The approval's notices (written with the approval's change, in one transaction): `approval.requested` (with its one-tap links when enabled) and
 //! `approval.decided`.
 
-use overseer_domain::{Approval, NotificationEvent};
+use overseer_domain::{Approval, Delivery, NotificationEvent};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
@@ -9,15 +9,17 @@ use super::ApprovalGate;
 use crate::notifications::Notice;
 
 impl ApprovalGate {
-    /// Queues `event` about `approval` for the targets that hear it.
-    pub(super) async fn announce(
+    /// The deliveries of `event` about `approval` for the targets that hear it: written
+    /// with the approval's own change, in its transaction. None when the targets cannot be
+    /// read (logged): a notice never stops an approval.
+    pub(super) async fn notices(
         &self,
         approval: &Approval,
         event: NotificationEvent,
         reason: Option<&str>,
-    ) {
+    ) -> Vec<Delivery> {
         let Some(notifications) = &self.notifications else {
-            return;
+            return Vec::new();
         };
         let session = format!("/api/v1/sessions/{}", approval.session_id);
         let session_name = self
@@ -36,24 +38,26 @@ impl ApprovalGate {
                 links["deny"] = json!(signer.link(approval, false));
             }
         }
-        notifications
-            .notify(Notice {
-                event,
-                owner: approval.user_id,
-                data: json!({
-                    "approval_id": approval.id,
-                    "session_id": approval.session_id,
-                    "session_name": session_name,
-                    "tool_name": approval.tool_name,
-                    "tool_input": approval.tool_input,
-                    "tool_use_id": approval.tool_use_id,
-                    "status": approval.status(),
-                    "reason": reason,
-                    "decided_by": approval.decided_by,
-                    "expires_at": approval.expires_at.format(&Rfc3339).unwrap_or_default(),
-                }),
-                links,
-            })
-            .await;
+        let notice = Notice {
+            event,
+            owner: approval.user_id,
+            data: json!({
+                "approval_id": approval.id,
+                "session_id": approval.session_id,
+                "session_name": session_name,
+                "tool_name": approval.tool_name,
+                "tool_input": approval.tool_input,
+                "tool_use_id": approval.tool_use_id,
+                "status": approval.status(),
+                "reason": reason,
+                "decided_by": approval.decided_by,
+                "expires_at": approval.expires_at.format(&Rfc3339).unwrap_or_default(),
+            }),
+            links,
+        };
+        notifications.deliveries_for(&notice).await.unwrap_or_else(|err| {
+            tracing::error!(approval = %approval.id, error = %err, "cannot prepare notifications");
+            Vec::new()
+        })
     }
 }

@@ -1,12 +1,13 @@
 use async_trait::async_trait;
-use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId, UserId};
+use overseer_domain::{Approval, ApprovalId, ApprovalStatus, Delivery, SessionId, UserId};
 use overseer_ports::repositories::{ApprovalFilter, ApprovalRepository};
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    QueryOrder, TransactionTrait,
 };
 
+use super::notifications::insert_deliveries;
 use super::{cas_miss, scoped};
 use crate::convert::{fetch_all, fetch_page, parse, unavailable, write_err};
 use crate::entities::approvals::{ActiveModel, Column, Entity, Model};
@@ -35,7 +36,7 @@ fn to_domain(row: Model) -> Result<Approval, RepoError> {
 
 #[async_trait]
 impl ApprovalRepository for SqlApprovals {
-    async fn insert(&self, approval: &Approval) -> Result<(), RepoError> {
+    async fn insert(&self, approval: &Approval, outbox: &[Delivery]) -> Result<(), RepoError> {
         let row = Model {
             id: approval.id.as_uuid(),
             session_id: approval.session_id.as_uuid(),
@@ -49,11 +50,13 @@ impl ApprovalRepository for SqlApprovals {
             expires_at: approval.expires_at,
             created_at: approval.created_at,
         };
+        let txn = self.0.begin().await.map_err(unavailable)?;
         Entity::insert(row.into_active_model())
-            .exec_without_returning(&self.0)
+            .exec_without_returning(&txn)
             .await
             .map_err(write_err(ENTITY, "session or user"))?;
-        Ok(())
+        insert_deliveries(&txn, outbox).await?;
+        txn.commit().await.map_err(unavailable)
     }
 
     async fn get(&self, id: ApprovalId, scope: Scope) -> Result<Approval, RepoError> {
@@ -65,21 +68,28 @@ impl ApprovalRepository for SqlApprovals {
             .and_then(to_domain)
     }
 
-    async fn update(&self, approval: &Approval, expected: ApprovalStatus) -> Result<(), RepoError> {
+    async fn update(
+        &self,
+        approval: &Approval,
+        expected: ApprovalStatus,
+        outbox: &[Delivery],
+    ) -> Result<(), RepoError> {
         let changes = ActiveModel {
             status: Set(approval.status().as_str().to_owned()),
             decided_by: Set(approval.decided_by.map(|u| u.as_uuid())),
             decided_at: Set(approval.decided_at),
             ..Default::default()
         };
+        let txn = self.0.begin().await.map_err(unavailable)?;
         let result = Entity::update_many()
             .set(changes)
             .filter(Column::Id.eq(approval.id.as_uuid()))
             .filter(Column::Status.eq(expected.as_str()))
-            .exec(&self.0)
+            .exec(&txn)
             .await
             .map_err(write_err(ENTITY, "user"))?;
         if result.rows_affected == 0 {
+            drop(txn);
             return Err(cas_miss::<Entity>(
                 &self.0,
                 approval.id.as_uuid(),
@@ -88,7 +98,8 @@ impl ApprovalRepository for SqlApprovals {
             )
             .await);
         }
-        Ok(())
+        insert_deliveries(&txn, outbox).await?;
+        txn.commit().await.map_err(unavailable)
     }
 
     async fn list_pending(&self, session: SessionId) -> Result<Vec<Approval>, RepoError> {

@@ -26,8 +26,8 @@ pub async fn approval_round_trips_with_scope(repos: &Repositories) {
     let session = owned_session(repos).await;
     let older = approval(&session, 1);
     let newer = approval(&session, 2);
-    repos.approvals.insert(&newer).await.unwrap();
-    repos.approvals.insert(&older).await.unwrap();
+    repos.approvals.insert(&newer, &[]).await.unwrap();
+    repos.approvals.insert(&older, &[]).await.unwrap();
     assert_eq!(
         repos
             .approvals
@@ -52,7 +52,7 @@ pub async fn approval_round_trips_with_scope(repos: &Repositories) {
         .unwrap();
     repos
         .approvals
-        .update(&answered, ApprovalStatus::Pending)
+        .update(&answered, ApprovalStatus::Pending, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -66,7 +66,7 @@ pub async fn approval_round_trips_with_scope(repos: &Repositories) {
 
     let orphan = approval(&fixtures::session(session.user_id, at(0)), 3);
     assert!(matches!(
-        repos.approvals.insert(&orphan).await,
+        repos.approvals.insert(&orphan, &[]).await,
         Err(RepoError::NotFound { .. })
     ));
 }
@@ -85,14 +85,14 @@ pub async fn approvals_list_by_scope_status_and_session(repos: &Repositories) {
     let mut answered = approval(&mine, 3);
     let foreign = approval(&theirs, 4);
     for a in [&first, &second, &answered, &foreign] {
-        repos.approvals.insert(a).await.unwrap();
+        repos.approvals.insert(a, &[]).await.unwrap();
     }
     answered
         .resolve(ApprovalStatus::Denied, Some(mine.user_id), at(5))
         .unwrap();
     repos
         .approvals
-        .update(&answered, ApprovalStatus::Pending)
+        .update(&answered, ApprovalStatus::Pending, &[])
         .await
         .unwrap();
     let ids = |page: Page<Approval>| page.items.into_iter().map(|a| a.id).collect::<Vec<_>>();
@@ -147,7 +147,7 @@ pub async fn approval_answer_and_expiry_race_has_one_winner(repos: &Repositories
     let session = owned_session(repos).await;
     for round in 0..10 {
         let pending = approval(&session, round);
-        repos.approvals.insert(&pending).await.unwrap();
+        repos.approvals.insert(&pending, &[]).await.unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let mut handles = Vec::new();
         for (to, by) in [
@@ -158,7 +158,10 @@ pub async fn approval_answer_and_expiry_race_has_one_winner(repos: &Repositories
             handles.push(tokio::spawn(async move {
                 copy.resolve(to, by, at(100)).unwrap();
                 barrier.wait().await;
-                repos.approvals.update(&copy, ApprovalStatus::Pending).await
+                repos
+                    .approvals
+                    .update(&copy, ApprovalStatus::Pending, &[])
+                    .await
             }));
         }
         let mut wins = 0;

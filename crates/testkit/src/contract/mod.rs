@@ -101,6 +101,7 @@ macro_rules! repository_contract_suite {
             notification_targets_by_scope_and_event,
             deliveries_are_claimed_when_due_leased_and_recorded,
             racing_claimers_never_take_one_delivery_twice,
+            an_approval_and_its_notices_are_written_together,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

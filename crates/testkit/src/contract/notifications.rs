@@ -314,3 +314,105 @@ pub async fn racing_claimers_never_take_one_delivery_twice(repos: &Repositories)
     assert_eq!(taken.len(), 40, "every delivery claimed");
     assert_eq!(distinct.len(), 40, "none claimed twice");
 }
+
+pub async fn an_approval_and_its_notices_are_written_together(repos: &Repositories) {
+    use overseer_domain::{Approval, ApprovalId, ApprovalStatus};
+
+    let session = super::support::owned_session(repos).await;
+    let hook = target(
+        session.user_id,
+        Some(session.user_id),
+        &[NotificationEvent::ApprovalRequested],
+        1,
+    );
+    repos.notifications.insert_target(&hook).await.unwrap();
+    let approval = |n: i64| {
+        Approval::pending(
+            ApprovalId::from_uuid(fixtures::id()),
+            session.id,
+            session.user_id,
+            None,
+            "Bash".to_owned(),
+            json!({"command": "deploy"}),
+            at(n),
+            at(n + 300),
+        )
+    };
+    let orphan = Delivery {
+        target_id: NotificationTargetId::from_uuid(fixtures::id()),
+        ..delivery(&hook, 1)
+    };
+    let refused = approval(1);
+    assert!(matches!(
+        repos
+            .approvals
+            .insert(&refused, &[delivery(&hook, 1), orphan.clone()])
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(
+        matches!(
+            repos.approvals.get(refused.id, Scope::Admin).await,
+            Err(RepoError::NotFound { .. })
+        ),
+        "a failed outbox write leaves no approval"
+    );
+    let mut asked = approval(2);
+    repos
+        .approvals
+        .insert(&asked, &[delivery(&hook, 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        repos
+            .notifications
+            .list_deliveries(hook.id, PageRequest::first(10))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+
+    asked
+        .resolve(ApprovalStatus::Allowed, Some(session.user_id), at(3))
+        .unwrap();
+    assert!(matches!(
+        repos
+            .approvals
+            .update(&asked, ApprovalStatus::Pending, &[orphan])
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert_eq!(
+        repos
+            .approvals
+            .get(asked.id, Scope::Admin)
+            .await
+            .unwrap()
+            .status(),
+        ApprovalStatus::Pending,
+        "a failed outbox write leaves the answer unwritten"
+    );
+    repos
+        .approvals
+        .update(&asked, ApprovalStatus::Pending, &[delivery(&hook, 3)])
+        .await
+        .unwrap();
+    let mut late = asked.clone();
+    late.resolve(ApprovalStatus::Expired, None, at(4)).ok();
+    let lost = repos
+        .approvals
+        .update(&late, ApprovalStatus::Pending, &[delivery(&hook, 4)])
+        .await;
+    assert!(matches!(lost, Err(RepoError::Conflict { .. })), "{lost:?}");
+    assert_eq!(
+        repos
+            .notifications
+            .list_deliveries(hook.id, PageRequest::first(10))
+            .await
+            .unwrap()
+            .total,
+        2,
+        "the race's loser enqueues nothing"
+    );
+}

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use overseer_domain::{Approval, ApprovalId, ApprovalStatus, SessionId};
+use overseer_domain::{Approval, ApprovalId, ApprovalStatus, Delivery, SessionId};
 use overseer_ports::repositories::{ApprovalFilter, ApprovalRepository};
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 
@@ -9,8 +9,9 @@ const ENTITY: &str = "approval";
 
 #[async_trait]
 impl ApprovalRepository for MemoryStore {
-    async fn insert(&self, approval: &Approval) -> Result<(), RepoError> {
+    async fn insert(&self, approval: &Approval, outbox: &[Delivery]) -> Result<(), RepoError> {
         let mut state = self.lock();
+        state.check_outbox(outbox)?;
         if !state.sessions.contains_key(&approval.session_id)
             || !state.users.contains_key(&approval.user_id)
         {
@@ -25,6 +26,7 @@ impl ApprovalRepository for MemoryStore {
             });
         }
         state.approvals.insert(approval.id, approval.clone());
+        state.put_outbox(outbox);
         Ok(())
     }
 
@@ -37,8 +39,14 @@ impl ApprovalRepository for MemoryStore {
             .ok_or(RepoError::NotFound { entity: ENTITY })
     }
 
-    async fn update(&self, approval: &Approval, expected: ApprovalStatus) -> Result<(), RepoError> {
+    async fn update(
+        &self,
+        approval: &Approval,
+        expected: ApprovalStatus,
+        outbox: &[Delivery],
+    ) -> Result<(), RepoError> {
         let mut state = self.lock();
+        state.check_outbox(outbox)?;
         let stored = state
             .approvals
             .get_mut(&approval.id)
@@ -53,6 +61,7 @@ impl ApprovalRepository for MemoryStore {
         updated.decided_by = approval.decided_by;
         updated.decided_at = approval.decided_at;
         *stored = updated;
+        state.put_outbox(outbox);
         Ok(())
     }
 

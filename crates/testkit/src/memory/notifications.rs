@@ -26,6 +26,37 @@ pub(super) struct Queued {
     pub(super) lease_until: Option<OffsetDateTime>,
 }
 
+impl super::State {
+    /// Whether `outbox` can be enqueued: every target exists, no id is taken.
+    pub(super) fn check_outbox(&self, outbox: &[Delivery]) -> Result<(), RepoError> {
+        for delivery in outbox {
+            if !self.notification_targets.contains_key(&delivery.target_id) {
+                return Err(RepoError::NotFound { entity: TARGET });
+            }
+            if self.deliveries.contains_key(&delivery.id) {
+                return Err(RepoError::AlreadyExists {
+                    entity: DELIVERY,
+                    key: "id".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Enqueues `outbox` (checked with [`Self::check_outbox`]).
+    pub(super) fn put_outbox(&mut self, outbox: &[Delivery]) {
+        for delivery in outbox {
+            self.deliveries.insert(
+                delivery.id,
+                Queued {
+                    delivery: delivery.clone(),
+                    lease_until: None,
+                },
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl NotificationRepository for MemoryStore {
     async fn insert_target(&self, target: &NotificationTarget) -> Result<(), RepoError> {
@@ -111,26 +142,8 @@ impl NotificationRepository for MemoryStore {
 
     async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), RepoError> {
         let mut state = self.lock();
-        for delivery in deliveries {
-            if !state.notification_targets.contains_key(&delivery.target_id) {
-                return Err(RepoError::NotFound { entity: TARGET });
-            }
-            if state.deliveries.contains_key(&delivery.id) {
-                return Err(RepoError::AlreadyExists {
-                    entity: DELIVERY,
-                    key: "id".to_owned(),
-                });
-            }
-        }
-        for delivery in deliveries {
-            state.deliveries.insert(
-                delivery.id,
-                Queued {
-                    delivery: delivery.clone(),
-                    lease_until: None,
-                },
-            );
-        }
+        state.check_outbox(deliveries)?;
+        state.put_outbox(deliveries);
         Ok(())
     }
 
