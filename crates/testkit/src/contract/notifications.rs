@@ -30,6 +30,16 @@ fn target(
     }
 }
 
+/// How many deliveries `target` has in the outbox.
+async fn queued(repos: &Repositories, target: &NotificationTarget) -> u64 {
+    repos
+        .notifications
+        .list_deliveries(target.id, PageRequest::first(10))
+        .await
+        .unwrap()
+        .total
+}
+
 fn delivery(target: &NotificationTarget, due: i64) -> Delivery {
     Delivery::new(
         DeliveryId::from_uuid(fixtures::id()),
@@ -185,12 +195,7 @@ pub async fn deliveries_are_claimed_when_due_leased_and_recorded(repos: &Reposit
         Err(RepoError::NotFound { .. })
     ));
     assert_eq!(
-        repos
-            .notifications
-            .list_deliveries(hook.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .total,
+        queued(repos, &hook).await,
         2,
         "a failed enqueue writes none of its deliveries"
     );
@@ -363,15 +368,7 @@ pub async fn an_approval_and_its_notices_are_written_together(repos: &Repositori
         .insert(&asked, &[delivery(&hook, 2)])
         .await
         .unwrap();
-    assert_eq!(
-        repos
-            .notifications
-            .list_deliveries(hook.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .total,
-        1
-    );
+    assert_eq!(queued(repos, &hook).await, 1);
 
     asked
         .resolve(ApprovalStatus::Allowed, Some(session.user_id), at(3))
@@ -406,12 +403,7 @@ pub async fn an_approval_and_its_notices_are_written_together(repos: &Repositori
         .await;
     assert!(matches!(lost, Err(RepoError::Conflict { .. })), "{lost:?}");
     assert_eq!(
-        repos
-            .notifications
-            .list_deliveries(hook.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .total,
+        queued(repos, &hook).await,
         2,
         "the race's loser enqueues nothing"
     );
