@@ -211,6 +211,15 @@ try {
   await page.goto(`${BASE}/#/admin`);
   await page.locator('td', { hasText: 'alice@example.com' }).waitFor();
 
+  step('notifications: add a target, its secret shown once');
+  await page.goto(`${BASE}/#/notifications`);
+  await page.getByText('Add a target').click();
+  await page.getByLabel('URL').fill('http://127.0.0.1:9/hook');
+  await page.getByRole('button', { name: 'Add target' }).click();
+  const secret = await page.locator('code[data-secret]').innerText();
+  assert.match(secret, /^whsec_/);
+  await page.locator('td code', { hasText: 'http://127.0.0.1:9/hook' }).waitFor();
+
   step('a phone-sized screen can approve');
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   await guard(phone);
@@ -228,6 +237,13 @@ try {
   await mobile.locator('.tool-output').filter({ hasText: 'deployed api' }).waitFor({ state: 'attached' });
   const width = await mobile.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 390, `no sideways scrolling on a phone (page is ${width}px wide)`);
+
+  step('the target shows the approval it could not deliver, with the reason');
+  await page.goto(`${BASE}/#/notifications`);
+  await page.getByRole('button', { name: 'Deliveries' }).click();
+  const undelivered = page.locator('#deliveries tr', { hasText: 'approval.requested' }).first();
+  await undelivered.locator('.status[data-status="pending"]').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'notifications.png'), fullPage: true });
 
   step('a stranger sees "not found" at alice\'s session');
   const other = await browser.newContext();

@@ -45,9 +45,18 @@ impl NotificationSender for HttpNotificationSender {
         }
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
-            // The error's text names the URL: it is the target's own, already known to its
-            // owner, and never holds the secret.
-            Err(err) => Err(err.without_url().to_string()),
+            // Without the URL (the target's own, shown beside it), with every cause: "error
+            // sending request" alone tells the owner nothing.
+            Err(err) => {
+                let err = err.without_url();
+                let mut reason = err.to_string();
+                let mut source = std::error::Error::source(&err);
+                while let Some(cause) = source {
+                    reason.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Err(reason)
+            }
         }
     }
 }

@@ -62,6 +62,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/views/reports.js", JS),
     asset!("js/views/audit.js", JS),
     asset!("js/views/admin.js", JS),
+    asset!("js/views/notifications.js", JS),
 ];
 
 fn serve(asset: &Asset) -> HttpResponse {

@@ -10,6 +10,7 @@ import { approvalList } from './views/approvals.js';
 import { reportView } from './views/reports.js';
 import { auditLog } from './views/audit.js';
 import { admin } from './views/admin.js';
+import { notificationTargets } from './views/notifications.js';
 
 const routes = [
   [/^\/tasks$/, taskList],
@@ -22,6 +23,7 @@ const routes = [
   [/^\/approvals$/, approvalList],
   [/^\/reports\/([0-9a-f-]{36})$/, reportView],
   [/^\/audit$/, auditLog],
+  [/^\/notifications$/, notificationTargets],
   [/^\/admin$/, admin],
 ];
 
