@@ -10,8 +10,8 @@ use crate::notifications::Notice;
 
 impl ApprovalGate {
     /// The deliveries of `event` about `approval` for the targets that hear it: written
-    /// with the approval's own change, in its transaction. None when the targets cannot be
-    /// read (logged): a notice never stops an approval.
+    /// with the approval's own change, in its transaction. None when nobody hears it (then
+    /// nothing more is read) or the targets cannot be read.
     pub(super) async fn notices(
         &self,
         approval: &Approval,
@@ -21,6 +21,10 @@ impl ApprovalGate {
         let Some(notifications) = &self.notifications else {
             return Vec::new();
         };
+        let targets = notifications.hearing(event, approval.user_id).await;
+        if targets.is_empty() {
+            return Vec::new();
+        }
         let session = format!("/api/v1/sessions/{}", approval.session_id);
         let session_name = self
             .deps
@@ -55,9 +59,6 @@ impl ApprovalGate {
             }),
             links,
         };
-        notifications.deliveries_for(&notice).await.unwrap_or_else(|err| {
-            tracing::error!(approval = %approval.id, error = %err, "cannot prepare notifications");
-            Vec::new()
-        })
+        notifications.deliveries_to(&targets, &notice)
     }
 }

@@ -36,6 +36,11 @@ impl ExecutionNotices {
 #[async_trait]
 impl EndingListener for ExecutionNotices {
     async fn ended(&self, execution: &TaskExecution) {
+        let event = NotificationEvent::ExecutionFinished;
+        let targets = self.notifications.hearing(event, execution.user_id).await;
+        if targets.is_empty() {
+            return;
+        }
         let task_name = match &execution.snapshot.task_name {
             Some(name) => name.to_string(),
             None => self
@@ -57,24 +62,24 @@ impl EndingListener for ExecutionNotices {
             None => 0.0,
         };
         let path = format!("/api/v1/task-executions/{}", execution.id);
-        self.notifications
-            .notify(Notice {
-                event: NotificationEvent::ExecutionFinished,
-                owner: execution.user_id,
-                data: json!({
-                    "execution_id": execution.id,
-                    "task_id": execution.task_id,
-                    "task_name": task_name,
-                    "status": execution.status(),
-                    "trigger_type": execution.trigger,
-                    "duration_seconds": execution.duration_seconds,
-                    "cost_usd": cost,
-                    "error_message": execution.error_message,
-                    "session_id": execution.session_id,
-                    "report_id": execution.report_id,
-                }),
-                links: json!({"execution": path}),
-            })
-            .await;
+        let notice = Notice {
+            event,
+            owner: execution.user_id,
+            data: json!({
+                "execution_id": execution.id,
+                "task_id": execution.task_id,
+                "task_name": task_name,
+                "status": execution.status(),
+                "trigger_type": execution.trigger,
+                "duration_seconds": execution.duration_seconds,
+                "cost_usd": cost,
+                "error_message": execution.error_message,
+                "session_id": execution.session_id,
+                "report_id": execution.report_id,
+            }),
+            links: json!({"execution": path}),
+        };
+        let deliveries = self.notifications.deliveries_to(&targets, &notice);
+        self.notifications.enqueue(&deliveries).await;
     }
 }

@@ -182,45 +182,48 @@ impl NotificationService {
             .await?)
     }
 
-    /// The deliveries `notice` makes: one per target that hears it, its body shaped for the
-    /// target's format.
-    ///
-    /// # Errors
-    /// `Unavailable` when the targets cannot be read.
-    pub async fn deliveries_for(&self, notice: &Notice) -> Result<Vec<Delivery>, ServiceError> {
-        let targets = self
-            .deps
+    /// The targets that hear `event` of `owner`'s resources. Asked first, so that a notice
+    /// nobody hears costs no more reads; a failure is logged and hears nothing (a notice
+    /// never stops what caused it).
+    pub async fn hearing(
+        &self,
+        event: NotificationEvent,
+        owner: overseer_domain::UserId,
+    ) -> Vec<NotificationTarget> {
+        self.deps
             .repos
             .notifications
-            .targets_hearing(notice.event, notice.owner)
-            .await?;
+            .targets_hearing(event, owner)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(event = %event, error = %err, "cannot read notification targets");
+                Vec::new()
+            })
+    }
+
+    /// The deliveries `notice` makes for `targets`: one each, its body shaped for the
+    /// target's format.
+    #[must_use]
+    pub fn deliveries_to(&self, targets: &[NotificationTarget], notice: &Notice) -> Vec<Delivery> {
         let now = self.deps.clock.now();
-        Ok(targets
+        targets
             .iter()
             .map(|target| {
                 let id = DeliveryId::from_uuid(self.deps.ids.new_id());
                 let body = bodies::body(target.format, id, notice, now);
                 Delivery::new(id, target.id, notice.event, body, now)
             })
-            .collect())
+            .collect()
     }
 
-    /// Puts `notice`'s deliveries in the outbox. Never fails its caller: a notice that
-    /// cannot be queued is logged.
-    pub async fn notify(&self, notice: Notice) {
-        let queued = match self.deliveries_for(&notice).await {
-            Ok(deliveries) if deliveries.is_empty() => return,
-            Ok(deliveries) => self
-                .deps
-                .repos
-                .notifications
-                .enqueue(&deliveries)
-                .await
-                .map_err(ServiceError::from),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = queued {
-            tracing::error!(event = %notice.event, error = %err, "cannot queue notifications");
+    /// Puts `deliveries` in the outbox on their own (not with the write that caused them).
+    /// Never fails its caller: a failure is logged.
+    pub async fn enqueue(&self, deliveries: &[Delivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        if let Err(err) = self.deps.repos.notifications.enqueue(deliveries).await {
+            tracing::error!(error = %err, "cannot queue notifications");
         }
     }
 }

@@ -103,23 +103,19 @@ impl Outbox {
         let signed_at = self.deps.clock.now().unix_timestamp();
         let timestamp = signed_at.to_string();
         let signed = signed_message(signed_at, &body);
-        let mut headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            (
-                "x-overseer-event".to_owned(),
-                delivery.event.as_str().to_owned(),
-            ),
-            ("x-overseer-delivery".to_owned(), delivery.id.to_string()),
-        ];
         // Signed as inbound webhooks are: HMAC-SHA256 over "<timestamp>.<body>".
-        headers.push((TIMESTAMP_HEADER.to_owned(), timestamp));
-        headers.push((
-            SIGNATURE_HEADER.to_owned(),
-            format!(
-                "sha256={}",
-                hmac_sha256_hex(target.secret.as_bytes(), &signed)
-            ),
-        ));
+        let signature = format!(
+            "sha256={}",
+            hmac_sha256_hex(target.secret.as_bytes(), &signed)
+        );
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("x-overseer-event", delivery.event.as_str().to_owned()),
+            ("x-overseer-delivery", delivery.id.to_string()),
+            (TIMESTAMP_HEADER, timestamp),
+            (SIGNATURE_HEADER, signature),
+        ]
+        .map(|(name, value)| (name.to_owned(), value));
         let outcome = self.sender.post(target.url.as_str(), &headers, body).await;
         let now = self.deps.clock.now();
         match outcome {

@@ -85,6 +85,14 @@ fn hook(events: &[NotificationEvent]) -> NewTarget {
     }
 }
 
+/// Queues `notice` for the targets that hear it, as the services do.
+async fn notify(service: &NotificationService, notice: Notice) {
+    let targets = service.hearing(notice.event, notice.owner).await;
+    service
+        .enqueue(&service.deliveries_to(&targets, &notice))
+        .await;
+}
+
 fn notice(owner: UserId) -> Notice {
     Notice {
         event: NotificationEvent::ApprovalRequested,
@@ -106,7 +114,7 @@ async fn a_notice_is_delivered_signed_once_to_each_target_hearing_it() {
         .create_target(&w.alice, hook(&[NotificationEvent::ExecutionFinished]))
         .await
         .unwrap();
-    w.service.notify(notice(w.alice.user_id)).await;
+    notify(&w.service, notice(w.alice.user_id)).await;
     assert_eq!(
         w.outbox.deliver_due().await,
         1,
@@ -149,7 +157,7 @@ async fn a_receiver_that_is_down_gets_the_same_delivery_after_a_backoff() {
         .await
         .unwrap();
     *w.receiver.answers.lock().unwrap() = vec![Err("connection refused".into()), Ok(503)];
-    w.service.notify(notice(w.alice.user_id)).await;
+    notify(&w.service, notice(w.alice.user_id)).await;
     assert_eq!(w.outbox.deliver_due().await, 1);
     assert_eq!(w.outbox.deliver_due().await, 0, "waits out its backoff");
     w.clock.advance(time::Duration::seconds(1));
@@ -212,7 +220,7 @@ async fn only_admins_make_global_targets_and_nobody_reads_anothers() {
         w.service.delete_target(&bob, target.id).await,
         Err(ServiceError::NotFound { .. })
     ));
-    w.service.notify(notice(bob.user_id)).await;
+    notify(&w.service, notice(bob.user_id)).await;
     assert_eq!(
         w.outbox.deliver_due().await,
         0,

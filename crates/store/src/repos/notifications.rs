@@ -7,10 +7,9 @@ use overseer_ports::repositories::NotificationRepository;
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::scoped;
 use crate::convert::{corrupt, fetch_all, fetch_page, parse, unavailable, write_err};
@@ -96,7 +95,7 @@ fn claim_sql(backend: DbBackend) -> &'static str {
                  WHERE status = 'pending' AND next_attempt_at <= $1 \
                    AND (lease_until IS NULL OR lease_until <= $1) \
                  ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id"
+             RETURNING *"
         }
         _ => {
             "UPDATE notification_deliveries SET lease_until = ?2 WHERE id IN ( \
@@ -104,7 +103,7 @@ fn claim_sql(backend: DbBackend) -> &'static str {
                  WHERE status = 'pending' AND next_attempt_at <= ?1 \
                    AND (lease_until IS NULL OR lease_until <= ?1) \
                  ORDER BY next_attempt_at, id LIMIT ?3) \
-             RETURNING id"
+             RETURNING *"
         }
     }
 }
@@ -160,17 +159,12 @@ impl NotificationRepository for SqlNotifications {
 
     async fn delete_target(&self, id: NotificationTargetId, scope: Scope) -> Result<(), RepoError> {
         self.get_target(id, scope).await?;
-        let txn = self.0.begin().await.map_err(unavailable)?;
-        deliveries::Entity::delete_many()
-            .filter(deliveries::Column::TargetId.eq(id.as_uuid()))
-            .exec(&txn)
-            .await
-            .map_err(unavailable)?;
+        // Its deliveries go with it: the foreign key cascades.
         targets::Entity::delete_by_id(id.as_uuid())
-            .exec(&txn)
+            .exec(&self.0)
             .await
             .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)
+        Ok(())
     }
 
     async fn targets_hearing(
@@ -207,17 +201,19 @@ impl NotificationRepository for SqlNotifications {
             claim_sql(backend),
             [now.into(), lease_until.into(), i64::from(limit).into()],
         );
-        let rows = self.0.query_all_raw(statement).await.map_err(unavailable)?;
-        let ids: Vec<Uuid> = rows
-            .iter()
-            .map(|r| r.try_get::<Uuid>("", "id"))
-            .collect::<Result<_, _>>()
+        // The claimed rows come back from the UPDATE itself: no second read per poll.
+        let rows = deliveries::Entity::find()
+            .from_raw_sql(statement)
+            .all(&self.0)
+            .await
             .map_err(unavailable)?;
-        let select = deliveries::Entity::find()
-            .filter(deliveries::Column::Id.is_in(ids))
-            .order_by_asc(deliveries::Column::NextAttemptAt)
-            .order_by_asc(deliveries::Column::Id);
-        fetch_all(&self.0, select, delivery_to_domain).await
+        let mut claimed = rows
+            .into_iter()
+            .map(delivery_to_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING keeps no order: oldest due first, as the claim chose them.
+        claimed.sort_by_key(|d| (d.next_attempt_at, d.id));
+        Ok(claimed)
     }
 
     async fn record(&self, delivery: &Delivery) -> Result<(), RepoError> {

@@ -12,13 +12,6 @@ use super::{MemoryStore, newest_first_page};
 const TARGET: &str = "notification target";
 const DELIVERY: &str = "delivery";
 
-fn visible(target: &NotificationTarget, scope: Scope) -> bool {
-    match scope {
-        Scope::Admin => true,
-        Scope::Owner(me) => target.created_by == me,
-    }
-}
-
 /// A claimed delivery and when its lease ends.
 #[derive(Clone, Debug)]
 pub(super) struct Queued {
@@ -87,7 +80,7 @@ impl NotificationRepository for MemoryStore {
         self.lock()
             .notification_targets
             .get(&id)
-            .filter(|t| visible(t, scope))
+            .filter(|t| scope.permits(t.created_by))
             .cloned()
             .ok_or(RepoError::NotFound { entity: TARGET })
     }
@@ -101,7 +94,7 @@ impl NotificationRepository for MemoryStore {
         let rows = state
             .notification_targets
             .values()
-            .filter(|t| visible(t, scope))
+            .filter(|t| scope.permits(t.created_by))
             .cloned();
         Ok(newest_first_page(
             rows,
@@ -115,7 +108,7 @@ impl NotificationRepository for MemoryStore {
         if !state
             .notification_targets
             .get(&id)
-            .is_some_and(|t| visible(t, scope))
+            .is_some_and(|t| scope.permits(t.created_by))
         {
             return Err(RepoError::NotFound { entity: TARGET });
         }
