@@ -30,6 +30,15 @@ fn target(
     }
 }
 
+/// What a claim at `now` (seconds) holding until `until` takes, ten at most.
+async fn claim(repos: &Repositories, now: i64, until: i64) -> Vec<Delivery> {
+    repos
+        .notifications
+        .claim_due(at(now), at(until), 10)
+        .await
+        .unwrap()
+}
+
 /// How many deliveries `target` has in the outbox.
 async fn queued(repos: &Repositories, target: &NotificationTarget) -> u64 {
     repos
@@ -157,11 +166,7 @@ pub async fn notification_targets_by_scope_and_event(repos: &Repositories) {
         Err(RepoError::NotFound { .. })
     ));
     assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(100), at(200), 10)
-            .await
-            .unwrap(),
+        claim(repos, 100, 200).await,
         Vec::new(),
         "a deleted target's deliveries are gone with it"
     );
@@ -200,38 +205,15 @@ pub async fn deliveries_are_claimed_when_due_leased_and_recorded(repos: &Reposit
         "a failed enqueue writes none of its deliveries"
     );
 
+    assert_eq!(claim(repos, 5, 60).await, Vec::new(), "nothing due yet");
+    assert_eq!(claim(repos, 15, 60).await, vec![early.clone()]);
     assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(5), at(60), 10)
-            .await
-            .unwrap(),
-        Vec::new(),
-        "nothing due yet"
-    );
-    assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(15), at(60), 10)
-            .await
-            .unwrap(),
-        vec![early.clone()]
-    );
-    assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(25), at(60), 10)
-            .await
-            .unwrap(),
+        claim(repos, 25, 60).await,
         vec![late.clone()],
         "a leased delivery is not handed out again while its lease runs"
     );
     // The claimer of `early` died: its lease ends and the delivery is due again.
-    let again = repos
-        .notifications
-        .claim_due(at(60), at(120), 10)
-        .await
-        .unwrap();
+    let again = claim(repos, 60, 120).await;
     assert_eq!(
         again.iter().map(|d| d.id).collect::<BTreeSet<_>>(),
         BTreeSet::from([early.id, late.id])
@@ -244,22 +226,11 @@ pub async fn deliveries_are_claimed_when_due_leased_and_recorded(repos: &Reposit
     sent.delivered(at(61));
     repos.notifications.record(&sent).await.unwrap();
     assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(61), at(180), 10)
-            .await
-            .unwrap(),
+        claim(repos, 61, 180).await,
         Vec::new(),
         "a failed attempt waits for its backoff; a delivered one is done"
     );
-    assert_eq!(
-        repos
-            .notifications
-            .claim_due(at(62), at(180), 10)
-            .await
-            .unwrap(),
-        vec![failed.clone()]
-    );
+    assert_eq!(claim(repos, 62, 180).await, vec![failed.clone()]);
     let listed = repos
         .notifications
         .list_deliveries(hook.id, PageRequest::first(10))
