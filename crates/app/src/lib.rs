@@ -2,6 +2,7 @@
 //! the application through the same [`Application::build`].
 
 pub mod client;
+pub mod http_client;
 pub mod logging;
 pub mod notification_sender;
 mod settings;

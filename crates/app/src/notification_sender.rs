@@ -20,12 +20,9 @@ impl HttpNotificationSender {
     /// # Errors
     /// When the HTTP client cannot be built (no TLS provider).
     pub fn new() -> Result<Self, reqwest::Error> {
-        // reqwest is built without a crypto provider: ring, which the workspace already has.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let client = crate::http_client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("overseer/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client })
     }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::connection::Connection;
 use super::follow::{self, Printer};
-use super::render::{table, text};
+use super::render::{cut, table, text};
 use super::{
     ApprovalsArgs, ClientCommand, ClientError, ClientOptions, LoginArgs, RunArgs, SessionCommand,
     TaskCommand,
@@ -219,14 +219,10 @@ async fn approvals(
         .into_iter()
         .flatten()
         .map(|a| {
-            let mut input = a["tool_input"].to_string();
-            if input.chars().count() > 60 {
-                input = input.chars().take(60).collect::<String>() + "…";
-            }
             vec![
                 text(a, "id"),
                 text(a, "tool_name"),
-                input,
+                cut(&a["tool_input"].to_string(), 60),
                 text(a, "session_id"),
                 text(a, "expires_at"),
             ]

@@ -21,10 +21,7 @@ pub struct Connection {
 /// # Errors
 /// [`ClientError::Http`] if it cannot be built.
 pub fn http_client() -> Result<reqwest::Client, ClientError> {
-    // reqwest is built without a crypto provider: ring, which the workspace already has.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(concat!("overseer-cli/", env!("CARGO_PKG_VERSION")))
+    crate::http_client::builder()
         .build()
         .map_err(ClientError::Http)
 }
@@ -97,19 +94,20 @@ impl Connection {
     /// Refused credentials or an unreachable server.
     pub async fn login(&mut self, email: &str, password: &str) -> Result<(), ClientError> {
         let body = serde_json::json!({"email": email, "password": password});
-        let tokens = self
+        let answer = self
             .send(Method::POST, "/api/v1/auth/login", Some(&body), None)
             .await?;
+        self.keep(email.to_owned(), &answer)?;
+        Ok(())
+    }
+
+    /// Keeps the tokens of a login or refresh `answer` for `email`, in memory and on disk.
+    fn keep(&mut self, email: String, answer: &Value) -> Result<(), ClientError> {
+        let token = |name: &str| answer[name].as_str().unwrap_or_default().to_owned();
         let tokens = Tokens {
-            email: email.to_owned(),
-            access_token: tokens["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            refresh_token: tokens["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            email,
+            access_token: token("access_token"),
+            refresh_token: token("refresh_token"),
         };
         self.credentials.set(&self.server, Some(tokens.clone()))?;
         self.tokens = Some(tokens);
@@ -172,19 +170,7 @@ impl Connection {
         else {
             return Ok(false);
         };
-        let tokens = Tokens {
-            email: tokens.email,
-            access_token: fresh["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            refresh_token: fresh["refresh_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        };
-        self.credentials.set(&self.server, Some(tokens.clone()))?;
-        self.tokens = Some(tokens);
+        self.keep(tokens.email, &fresh)?;
         Ok(true)
     }
 

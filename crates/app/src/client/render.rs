@@ -4,7 +4,7 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use serde_json::Value;
 
 /// Cuts `text` to `max` characters, marking the cut.
-fn cut(text: &str, max: usize) -> String {
+pub fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
