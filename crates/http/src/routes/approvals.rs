@@ -8,14 +8,13 @@ use overseer_domain::{Approval, ApprovalStatus};
 use overseer_services::ApprovalOwners;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 
 use super::id;
 use crate::HttpState;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::pagination::{ListView, PageQuery};
-use crate::views::Link;
+use crate::views::{Link, at};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,10 +66,6 @@ pub struct ApprovalView {
     pub links: BTreeMap<&'static str, Link>,
 }
 
-fn stamp(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 impl From<Approval> for ApprovalView {
     fn from(a: Approval) -> Self {
         let session = format!("/api/v1/sessions/{}", a.session_id);
@@ -91,9 +86,9 @@ impl From<Approval> for ApprovalView {
             tool_input: a.tool_input,
             tool_use_id: a.tool_use_id,
             decided_by: a.decided_by.map(|u| u.to_string()),
-            decided_at: a.decided_at.map(stamp),
-            expires_at: stamp(a.expires_at),
-            created_at: stamp(a.created_at),
+            decided_at: a.decided_at.map(at),
+            expires_at: at(a.expires_at),
+            created_at: at(a.created_at),
         }
     }
 }

@@ -12,7 +12,6 @@ use overseer_domain::{
 use overseer_services::NewTarget;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 
 use super::id;
 use crate::HttpState;
@@ -20,7 +19,7 @@ use crate::body::JsonObject;
 use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::pagination::{ListView, PageQuery};
-use crate::views::Link;
+use crate::views::{Link, at};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,10 +55,6 @@ struct TargetView {
     links: BTreeMap<&'static str, Link>,
 }
 
-fn stamp(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 fn view(target: NotificationTarget, with_secret: bool) -> TargetView {
     let path = format!("/api/v1/notification-targets/{}", target.id);
     TargetView {
@@ -81,7 +76,7 @@ fn view(target: NotificationTarget, with_secret: bool) -> TargetView {
             .collect(),
         format: target.format.as_str().to_owned(),
         global: target.owner.is_none(),
-        created_at: stamp(target.created_at),
+        created_at: at(target.created_at),
         secret: with_secret.then_some(target.secret),
     }
 }
@@ -113,10 +108,10 @@ impl From<Delivery> for DeliveryView {
             event: d.event.as_str().to_owned(),
             status: d.status.as_str().to_owned(),
             attempts: d.attempts,
-            next_attempt_at: pending.then(|| stamp(d.next_attempt_at)),
+            next_attempt_at: pending.then(|| at(d.next_attempt_at)),
             last_error: d.last_error,
-            created_at: stamp(d.created_at),
-            delivered_at: d.delivered_at.map(stamp),
+            created_at: at(d.created_at),
+            delivered_at: d.delivered_at.map(at),
             body: d.body,
         }
     }
