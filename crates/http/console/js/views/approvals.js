@@ -1,9 +1,9 @@
 // Approvals: every tool use waiting for the signed-in user (everyone's for an admin who
 // asks), answered with one click; the list follows the badge's refresh.
 import { currentUser, get } from '../api.js';
-import { fill, h, json, problemBox, show, statusBadge, table, time } from '../dom.js';
+import { fill, h, problemBox, show, statusBadge, table, time } from '../dom.js';
 import { onLeave } from '../shell.js';
-import { decide } from './transcript.js';
+import { approvalCard, decide } from './transcript.js';
 
 export async function approvalList() {
   const user = await currentUser();
@@ -22,14 +22,7 @@ export async function approvalList() {
     shown = signature;
     fill(list,
       pending.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing is waiting for you.') : null,
-      pending.items.map((approval) => h('article', { class: 'approval', 'data-approval-id': approval.id },
-        h('header', {}, h('code', {}, approval.tool_name), ' in ',
-          h('a', { href: `#/sessions/${approval.session_id}` }, 'its session'),
-          h('span', { class: 'muted' }, ' · expires ', time(approval.expires_at))),
-        h('pre', {}, json(approval.tool_input)),
-        h('div', { class: 'row' },
-          h('button', { onclick: () => answer(approval, 'allow') }, 'Approve'),
-          h('button', { class: 'secondary', onclick: () => answer(approval, 'deny') }, 'Deny')))),
+      pending.items.map((approval) => approvalCard(approval, answer, { linkSession: true })),
       h('h3', {}, 'Recent'),
       table(['Tool', 'Status', 'Decided by', 'When'], answered.items.filter((a) => a.status !== 'pending').map((a) => [
         h('code', {}, a.tool_name), statusBadge(a.status), a.decided_by ?? '—', time(a.decided_at ?? a.created_at),

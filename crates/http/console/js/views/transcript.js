@@ -2,7 +2,7 @@
 // tool calls collapsible with their input and output), its pending approvals with one-click
 // answers, its figures, and the actions a session takes.
 import { get, post } from '../api.js';
-import { h, json, problemBox, statusBadge, usd } from '../dom.js';
+import { h, json, problemBox, statusBadge, time, usd } from '../dom.js';
 import { follow } from '../live.js';
 import { markdown } from '../markdown.js';
 import { onLeave, refreshBadge } from '../shell.js';
@@ -45,10 +45,15 @@ function messageView(sequence, message, transcript) {
     message.structured_output ? h('pre', {}, json(message.structured_output)) : null);
 }
 
-function approvalCard(approval, answer) {
+/**
+ * A pending approval with its Approve and Deny buttons (`answer(approval, decision)`); with
+ * `linkSession`, a link to its session (for lists outside the session).
+ */
+export function approvalCard(approval, answer, { linkSession = false } = {}) {
   return h('article', { class: 'approval', 'data-approval-id': approval.id },
     h('header', {}, h('strong', {}, 'Approval needed: '), h('code', {}, approval.tool_name),
-      approval.expires_at ? h('span', { class: 'muted' }, ` · expires ${new Date(approval.expires_at).toLocaleTimeString()}`) : null),
+      linkSession ? [' in ', h('a', { href: `#/sessions/${approval.session_id}` }, 'its session')] : null,
+      h('span', { class: 'muted' }, ' · expires ', time(approval.expires_at))),
     h('pre', {}, json(approval.tool_input)),
     h('div', { class: 'row' },
       h('button', { onclick: () => answer(approval, 'allow') }, 'Approve'),
