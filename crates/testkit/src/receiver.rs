@@ -1,12 +1,12 @@
 //! A webhook receiver on loopback for notification tests: records each request, answers
 //! 503 while it is "down", and checks deliveries' signatures.
 
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// HMAC-SHA256 as the service signs with, given by the caller (the testkit does not depend
 /// on the services).
@@ -24,71 +24,54 @@ pub struct Receiver {
     down: Arc<Mutex<bool>>,
 }
 
-async fn read_request(
-    stream: &mut tokio::net::TcpStream,
-) -> Option<(Vec<(String, String)>, String)> {
-    let mut data = Vec::new();
-    let mut buf = [0_u8; 8192];
-    loop {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        data.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&data).into_owned();
-        let Some(end) = text.find("\r\n\r\n") else {
-            continue;
-        };
-        let headers: Vec<(String, String)> = text[..end]
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        if data.len() >= end + 4 + length {
-            let body = String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned();
-            return Some((headers, body));
-        }
+/// Records a delivery, or answers 503 while the receiver is down.
+async fn receive(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<(Received, Arc<Mutex<bool>>)>,
+) -> HttpResponse {
+    let (received, down) = state.get_ref();
+    if *down.lock().unwrap() {
+        return HttpResponse::ServiceUnavailable().finish();
     }
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    received
+        .lock()
+        .unwrap()
+        .push((headers, String::from_utf8_lossy(&body).into_owned()));
+    HttpResponse::Ok().finish()
 }
 
-/// Starts a receiver on a free port.
+/// Starts a receiver on a free port (actix-web, like the testkit's other fake servers).
 ///
 /// # Panics
 /// If no port can be bound.
 pub async fn receiver() -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let received: Received = Arc::default();
     let down = Arc::new(Mutex::new(false));
-    let (got, is_down) = (received.clone(), down.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (got, is_down) = (got.clone(), is_down.clone());
-            tokio::spawn(async move {
-                let Some(request) = read_request(&mut stream).await else {
-                    return;
-                };
-                let status = if *is_down.lock().unwrap() {
-                    "503 Service Unavailable"
-                } else {
-                    got.lock().unwrap().push(request);
-                    "200 OK"
-                };
-                let answer =
-                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
+    let state = web::Data::new((received.clone(), down.clone()));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .default_service(web::to(receive))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
     Receiver {
         url,
         received,
