@@ -1,26 +1,14 @@
 //! Outbound notifications over HTTP: a user's target hears the approval a run waits on and
 //! the run's end, signed; a receiver that is down first gets the same delivery later.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use overseer_e2e::{Db, spawn_with_agent};
 use overseer_services::hmac_sha256_hex;
 use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
-use serde_json::{Value, json};
-
-async fn poll(api: &Api, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = api.json(Method::GET, path, None).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "{path} never got there: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_outage() {
@@ -107,10 +95,11 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
 
     // The receiver is down: the delivery waits, with the reason, then arrives once it is up.
     let deliveries = format!("{target_path}/deliveries");
-    let failed = poll(&alice, &deliveries, |list| {
-        list["items"][0]["attempts"].as_u64() >= Some(1)
-    })
-    .await;
+    let failed = alice
+        .poll(&deliveries, Duration::from_secs(60), |list| {
+            list["items"][0]["attempts"].as_u64() >= Some(1)
+        })
+        .await;
     assert_eq!(failed["items"][0]["status"], "pending", "{failed}");
     assert!(
         failed["items"][0]["last_error"]
@@ -216,15 +205,16 @@ async fn a_target_hears_the_approval_and_the_end_of_a_run_signed_and_after_an_ou
     assert!(finished["data"]["duration_seconds"].as_f64().unwrap() > 0.0);
     assert!(finished["data"]["cost_usd"].is_number());
 
-    let listed = poll(&alice, &deliveries, |list| {
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["status"] == "delivered")
-            && list["total"] == 3
-    })
-    .await;
+    let listed = alice
+        .poll(&deliveries, Duration::from_secs(60), |list| {
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["status"] == "delivered")
+                && list["total"] == 3
+        })
+        .await;
     assert_eq!(listed["total"], 3, "{listed}");
     let (status, _) = alice.json(Method::DELETE, &target_path, None).await;
     assert_eq!(status, 204);

@@ -40,6 +40,25 @@ pub struct Api {
 }
 
 impl Api {
+    /// GETs `path` until its JSON body satisfies `done` (and the status is 200); that body.
+    ///
+    /// # Panics
+    /// When `within` passes first.
+    pub async fn poll(&self, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let (status, body) = self.json(Method::GET, path, None).await;
+            if status == 200 && done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} never got there: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn new(base: String) -> Self {
         Self {
             base,

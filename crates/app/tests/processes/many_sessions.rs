@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use overseer_testkit::processes::agent_groups_under;
 
-use crate::node::{Node, poll, temp_dir};
+use crate::node::{Node, temp_dir};
 
 async fn create_session(api: &Api, name: &str) -> String {
     let (status, session) = api
@@ -31,13 +31,13 @@ async fn create_session(api: &Api, name: &str) -> String {
 
 /// Waits until the session has stored `results` turn results; the last one's text.
 async fn answered(api: &Api, session: &str, results: usize, within: Duration) -> String {
-    let done = poll(
-        api,
-        &format!("/api/v1/sessions/{session}/messages?limit=1000"),
-        within,
-        |page| of_type(page, "result").count() >= results,
-    )
-    .await;
+    let done = api
+        .poll(
+            &format!("/api/v1/sessions/{session}/messages?limit=1000"),
+            within,
+            |page| of_type(page, "result").count() >= results,
+        )
+        .await;
     of_type(&done, "assistant")
         .filter_map(|m| m["blocks"][0]["text"].as_str())
         .last()

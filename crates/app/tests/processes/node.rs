@@ -194,8 +194,7 @@ pub async fn execute(api: &Api, task: &str, variables: Value) -> String {
 
 /// Waits until `execution` is no longer pending or running; its final state.
 pub async fn finished(api: &Api, execution: &str, within: Duration) -> Value {
-    poll(
-        api,
+    api.poll(
         &format!("/api/v1/task-executions/{execution}"),
         within,
         |run| {
@@ -207,31 +206,17 @@ pub async fn finished(api: &Api, execution: &str, within: Duration) -> Value {
     .await
 }
 
-/// Polls `path` until `done` holds for its JSON body, or panics after `within`.
-pub async fn poll(api: &Api, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, body) = api.json(Method::GET, path, None).await;
-        if status == 200 && done(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "{path} never got there: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until `execution` runs its agent's `sleep` tool; returns its session id.
 pub async fn sleeping_session(api: &Api, execution: &str) -> String {
-    let run = poll(
-        api,
-        &format!("/api/v1/task-executions/{execution}"),
-        Duration::from_secs(90),
-        |run| run["session_id"].is_string(),
-    )
-    .await;
+    let run = api
+        .poll(
+            &format!("/api/v1/task-executions/{execution}"),
+            Duration::from_secs(90),
+            |run| run["session_id"].is_string(),
+        )
+        .await;
     let session = run["session_id"].as_str().unwrap().to_owned();
-    poll(
-        api,
+    api.poll(
         &format!("/api/v1/sessions/{session}/tool-calls"),
         Duration::from_secs(90),
         |calls| {

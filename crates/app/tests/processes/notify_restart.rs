@@ -10,7 +10,7 @@ use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, create_task, execute, finished, poll, temp_dir};
+use crate::node::{Node, create_task, execute, finished, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_delivery_is_sent_after_the_server_is_killed_and_restarted() {
@@ -45,10 +45,11 @@ async fn a_pending_delivery_is_sent_after_the_server_is_killed_and_restarted() {
     let run = execute(&alice, &task, json!({})).await;
     let ended = finished(&alice, &run, Duration::from_secs(60)).await;
     assert_eq!(ended["status"], "completed", "{ended}");
-    let pending = poll(&alice, &deliveries, Duration::from_secs(30), |list| {
-        list["items"][0]["attempts"].as_u64() >= Some(1)
-    })
-    .await;
+    let pending = alice
+        .poll(&deliveries, Duration::from_secs(30), |list| {
+            list["items"][0]["attempts"].as_u64() >= Some(1)
+        })
+        .await;
     assert_eq!(pending["items"][0]["status"], "pending", "{pending}");
     let id = pending["items"][0]["id"].clone();
 

@@ -11,7 +11,7 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{Node, poll, temp_dir};
+use crate::node::{Node, temp_dir};
 
 const API_KEY: &str = "sk-ant-CANARY-apikey-5f1c9e27b4";
 const JWT_SECRET: &str = "CANARY-jwt-secret-8d2b7a41c09e5f3d";
@@ -165,10 +165,11 @@ async fn seed_run_leaves_no_secret(
         )
         .await;
     let execution_path = format!("/api/v1/task-executions/{}", queued["id"].as_str().unwrap());
-    let run = poll(&alice, &execution_path, Duration::from_secs(120), |run| {
-        run["status"] == json!("completed") || run["status"] == json!("failed")
-    })
-    .await;
+    let run = alice
+        .poll(&execution_path, Duration::from_secs(120), |run| {
+            run["status"] == json!("completed") || run["status"] == json!("failed")
+        })
+        .await;
     assert_eq!(run["status"], json!("completed"), "{run}");
     let session = run["session_id"].as_str().unwrap().to_owned();
     let report = run["report_id"].as_str().unwrap().to_owned();

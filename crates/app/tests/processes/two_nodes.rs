@@ -12,7 +12,7 @@ use overseer_testkit::script::{Reply, Script, assistant_turns, long_running_comm
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::node::{Node, poll, processes_under, sleeping_session, temp_dir};
+use crate::node::{Node, processes_under, sleeping_session, temp_dir};
 
 /// Both nodes sign and accept the same tokens: any node can answer any request.
 const SHARED_JWT_SECRET: &str = "two-nodes-shared-jwt-secret-for-the-test";
@@ -98,8 +98,7 @@ async fn execute(api: &Api, task: &str, prompt: &str) -> String {
 }
 
 async fn wait_status(api: &Api, id: &str, status: &str) -> Value {
-    poll(
-        api,
+    api.poll(
         &format!("/api/v1/task-executions/{id}"),
         Duration::from_secs(120),
         |run| run["status"] == json!(status),
@@ -218,13 +217,13 @@ async fn two_nodes_on_one_postgres() {
 
     // 2. A subscriber on one node follows, live and in order, a run on the other node.
     let relay = execute(&on_a, &task, "relay-run").await;
-    let run = poll(
-        &on_a,
-        &format!("/api/v1/task-executions/{relay}"),
-        Duration::from_secs(60),
-        |run| run["session_id"].is_string(),
-    )
-    .await;
+    let run = on_a
+        .poll(
+            &format!("/api/v1/task-executions/{relay}"),
+            Duration::from_secs(60),
+            |run| run["session_id"].is_string(),
+        )
+        .await;
     let session = run["session_id"].as_str().unwrap().to_owned();
     // The node that created the session's working directory runs it.
     let subscriber = if workdirs(&dir_a).contains(&session) {
@@ -290,17 +289,17 @@ async fn two_nodes_on_one_postgres() {
         )
         .await;
     assert_eq!(status, 202, "{accepted}");
-    let chat_messages = poll(
-        &on_b,
-        &format!("/api/v1/sessions/{chat}/messages?limit=100"),
-        Duration::from_secs(60),
-        |page| {
-            page["items"]
-                .as_array()
-                .is_some_and(|items| items.iter().any(|m| m["message_type"] == json!("result")))
-        },
-    )
-    .await;
+    let chat_messages = on_b
+        .poll(
+            &format!("/api/v1/sessions/{chat}/messages?limit=100"),
+            Duration::from_secs(60),
+            |page| {
+                page["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|m| m["message_type"] == json!("result")))
+            },
+        )
+        .await;
     let users = chat_messages["items"]
         .as_array()
         .unwrap()

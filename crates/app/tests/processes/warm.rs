@@ -10,9 +10,7 @@ use overseer_testkit::http_api::{Api, Method};
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{
-    Node, bash_stdout, create_task, execute, finished, poll, processes_under, temp_dir,
-};
+use crate::node::{Node, bash_stdout, create_task, execute, finished, processes_under, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_takes_the_warm_agent_and_works_in_its_directory() {
@@ -103,13 +101,13 @@ async fn run(api: &Api, task: &str) -> Run {
     let done = finished(api, &execution, Duration::from_secs(90)).await;
     assert_eq!(done["status"], json!("completed"), "{done}");
     let session = done["session_id"].as_str().unwrap().to_owned();
-    let calls = poll(
-        api,
-        &format!("/api/v1/sessions/{session}/tool-calls"),
-        Duration::from_secs(10),
-        |calls: &Value| calls["items"][0]["status"] == json!("completed"),
-    )
-    .await;
+    let calls = api
+        .poll(
+            &format!("/api/v1/sessions/{session}/tool-calls"),
+            Duration::from_secs(10),
+            |calls: &Value| calls["items"][0]["status"] == json!("completed"),
+        )
+        .await;
     Run {
         session,
         dir: PathBuf::from(bash_stdout(&calls["items"][0]).trim()),
