@@ -18,6 +18,9 @@ pub struct LaunchExtras<'a> {
     pub fork: bool,
     /// Keep `resume`'s conversation only up to this message (`--resume-session-at`).
     pub resume_at: Option<&'a str>,
+    /// The cost the CLI carries over from `resume`'s earlier processes: its
+    /// `--max-budget-usd` counts that too, so the process's own budget is added to it.
+    pub carried_cost_usd: f64,
 }
 
 /// Builds the arguments. Every value is its own argument (no shell), so nothing needs quoting.
@@ -64,7 +67,10 @@ pub fn build_args(options: &AgentOptions, extras: &LaunchExtras<'_>) -> Vec<Stri
         flag("--max-turns", turns.to_string());
     }
     if let Some(budget) = options.max_budget_usd {
-        flag("--max-budget-usd", budget.value().to_string());
+        flag(
+            "--max-budget-usd",
+            (budget.value() + extras.carried_cost_usd).to_string(),
+        );
     }
     if let Some(config) = mcp_config(options, &extras.sdk_servers) {
         flag("--mcp-config", config.to_string());
@@ -199,6 +205,7 @@ mod tests {
             resume: Some("3f1c"),
             fork: true,
             resume_at: Some("9d04"),
+            carried_cost_usd: 0.25,
         };
         let args = build_args(&options, &extras);
         assert_eq!(value_after(&args, "--model"), ["sonnet"]);
@@ -215,7 +222,11 @@ mod tests {
         assert_eq!(value_after(&args, "--permission-mode"), ["acceptEdits"]);
         assert_eq!(value_after(&args, "--permission-prompt-tool"), ["stdio"]);
         assert_eq!(value_after(&args, "--max-turns"), ["7"]);
-        assert_eq!(value_after(&args, "--max-budget-usd"), ["0.5"]);
+        assert_eq!(
+            value_after(&args, "--max-budget-usd"),
+            ["0.75"],
+            "the budget on top of the carried cost"
+        );
         assert_eq!(value_after(&args, "--add-dir"), ["/srv/a", "/srv/b"]);
         assert_eq!(
             value_after(&args, "--settings"),

@@ -208,11 +208,28 @@ impl ClaudeRunner {
         Some(root.join(working_directory.file_name()?))
     }
 
+    /// The cost the CLI will carry over when it resumes `spec`'s conversation (0 for a new
+    /// one, or when the transcript cannot be read: the CLI then has nothing to carry either).
+    async fn carried_cost(&self, spec: &AgentSpec) -> f64 {
+        let Some(file) = spec
+            .resume
+            .as_deref()
+            .and_then(|id| self.conversation_file(&spec.working_directory, id))
+        else {
+            return 0.0;
+        };
+        match tokio::fs::read(&file).await {
+            Ok(bytes) => transcript::carried_cost(&String::from_utf8_lossy(&bytes)),
+            Err(_) => 0.0,
+        }
+    }
+
     fn command(
         &self,
         spec: &AgentSpec,
         callbacks: &AgentCallbacks,
         config_dir: Option<&Path>,
+        carried_cost_usd: f64,
     ) -> Command {
         let extras = LaunchExtras {
             permission_prompts: callbacks.permissions.is_some(),
@@ -220,6 +237,7 @@ impl ClaudeRunner {
             resume: spec.resume.as_deref(),
             fork: spec.fork,
             resume_at: spec.resume_at.as_deref(),
+            carried_cost_usd,
         };
         let mut command = match &self.config.sandbox {
             Some(sandbox) => {
@@ -321,7 +339,8 @@ impl AgentRunner for ClaudeRunner {
                 .await
                 .map_err(|e| AgentError::Spawn(format!("creating {}: {e}", dir.display())))?;
         }
-        let mut command = self.command(&spec, &callbacks, config_dir.as_deref());
+        let carried_cost_usd = self.carried_cost(&spec).await;
+        let mut command = self.command(&spec, &callbacks, config_dir.as_deref(), carried_cost_usd);
         command.env(MARK_VAR, &mark);
         let mut child = command
             .spawn()
@@ -362,6 +381,7 @@ impl AgentRunner for ClaudeRunner {
             },
             callbacks,
             self.limits(),
+            carried_cost_usd,
         );
         let initialize = json!({"subtype": "initialize", "hooks": hooks});
         match session

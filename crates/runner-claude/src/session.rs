@@ -99,8 +99,15 @@ impl std::fmt::Debug for ClaudeSession {
 }
 
 impl ClaudeSession {
-    /// Starts the session's tasks around `process`.
-    pub(crate) fn attach(process: Process, callbacks: AgentCallbacks, limits: Limits) -> Self {
+    /// Starts the session's tasks around `process`, which started its running cost total at
+    /// `carried_cost_usd` (a resumed conversation's earlier cost, which some CLIs carry over):
+    /// turn results report what this process spent, as the port promises.
+    pub(crate) fn attach(
+        process: Process,
+        callbacks: AgentCallbacks,
+        limits: Limits,
+        carried_cost_usd: f64,
+    ) -> Self {
         let shared = Arc::new(Shared::default());
         let (writer, outgoing) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
@@ -119,6 +126,7 @@ impl ClaudeSession {
                 exit: process.exit.clone(),
                 pid: process.pid,
                 limits,
+                carried_cost_usd,
             }
             .run(process.stdout, stderr_done),
         );
@@ -326,6 +334,8 @@ struct Reader {
     exit: watch::Receiver<ExitStatus>,
     pid: u32,
     limits: Limits,
+    /// Subtracted from every turn's `total_cost_usd` (see [`ClaudeSession::attach`]).
+    carried_cost_usd: f64,
 }
 
 impl Reader {
@@ -395,8 +405,12 @@ impl Reader {
             }
             Incoming::KeepAlive => {}
             Incoming::Events(events) => {
-                for event in events {
+                for mut event in events {
                     self.remember_session_id(&event);
+                    if let AgentEvent::TurnEnded(result) = &mut event {
+                        result.total_cost_usd =
+                            (result.total_cost_usd - self.carried_cost_usd).max(0.0);
+                    }
                     // Waits while the consumer is behind: the CLI then blocks on its stdout
                     // instead of this process buffering without bound.
                     let _ = self.events.send(event).await;

@@ -1,7 +1,10 @@
 //! Where the CLI keeps a conversation's transcript (agent-protocol.md, "Transcript"):
-//! `<config dir>/projects/<munged cwd>/<session id>.jsonl`.
+//! `<config dir>/projects/<munged cwd>/<session id>.jsonl`, and the cost it carries over when
+//! the conversation is resumed.
 
 use std::path::{Path, PathBuf};
+
+use serde_json::Value;
 
 const MAX_MUNGED: usize = 200;
 
@@ -52,9 +55,49 @@ pub fn path(config_dir: &Path, cwd: &Path, session_id: &str) -> PathBuf {
         .join(format!("{session_id}.jsonl"))
 }
 
+/// The cost a CLI resuming this transcript starts its running total from: the last
+/// `{"type":"cost-state","totalCostUSD":…}` line (written by CLIs that carry cost over, such as
+/// 2.1.332), or 0 when there is none (older CLIs, e.g. 2.1.197, start every process at 0).
+#[must_use]
+pub fn carried_cost(transcript: &str) -> f64 {
+    transcript
+        .lines()
+        .rev()
+        .filter(|line| line.contains("\"cost-state\""))
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry.get("type").and_then(Value::as_str) == Some("cost-state"))
+        .and_then(|entry| entry.get("totalCostUSD").and_then(Value::as_f64))
+        .filter(|cost| cost.is_finite() && *cost > 0.0)
+        .unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_cost_state_is_carried_over() {
+        let transcript = concat!(
+            r#"{"type":"user","message":{"content":"cost-state"}}"#,
+            "\n",
+            r#"{"type":"cost-state","sessionId":"s","totalCostUSD":0.25}"#,
+            "\n",
+            r#"{"type":"assistant","message":{"content":[]}}"#,
+            "\n",
+            r#"{"type":"cost-state","sessionId":"s","totalCostUSD":0.5}"#,
+            "\n",
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"\"cost-state\""}]}}"#,
+            "\n",
+        );
+        assert!((carried_cost(transcript) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_a_cost_state_nothing_is_carried() {
+        assert!(carried_cost("").abs() < f64::EPSILON);
+        assert!(carried_cost(r#"{"type":"user"}"#).abs() < f64::EPSILON);
+        assert!(carried_cost(r#"{"type":"cost-state","totalCostUSD":"x"}"#).abs() < f64::EPSILON);
+    }
 
     #[test]
     fn short_paths_replace_every_non_alphanumeric() {

@@ -200,7 +200,8 @@ pub async fn fork_continues_the_conversation_and_leaves_the_original(h: &AgentHa
         .send_message("case-fork: remember the word pelican")
         .await
         .expect("send");
-    collect_turn(session.as_ref()).await;
+    let events = collect_turn(session.as_ref()).await;
+    let first_cost = turn_result(&events).total_cost_usd;
     let original = session.agent_session_id().expect("an id");
     session.close().await.expect("close");
 
@@ -213,6 +214,12 @@ pub async fn fork_continues_the_conversation_and_leaves_the_original(h: &AgentHa
         .expect("send");
     let events = collect_turn(fork.as_ref()).await;
     assert!(!turn_result(&events).is_error, "{events:#?}");
+    // One call each, with the same usage: the fork reports its own call's cost only.
+    assert!(
+        (turn_result(&events).total_cost_usd - first_cost).abs() < first_cost / 100.0,
+        "the fork reports {} after one call of {first_cost}",
+        turn_result(&events).total_cost_usd
+    );
     let forked = fork.agent_session_id().expect("the fork's id");
     assert_ne!(forked, original, "a fork has its own id");
     let call = Value::Array(h.model_calls("case-fork").pop().expect("a call")).to_string();
@@ -298,4 +305,53 @@ pub async fn fork_at_a_message_keeps_only_what_came_before(h: &AgentHarness) {
         "the fork branches off before the second turn: {call}"
     );
     fork.close().await.expect("close");
+}
+
+/// `max_budget_usd` stops a turn between model calls (`error_max_budget_usd`). A resumed agent
+/// reports and is capped by what its own process spends, whether or not the CLI carries the
+/// conversation's earlier cost over (2.1.332 does, 2.1.197 does not).
+pub async fn budget_stops_the_turn_and_a_resumed_agent_counts_only_its_own_cost(h: &AgentHarness) {
+    h.script(Script::new(
+        "case-budget",
+        vec![
+            Reply::bash("echo one"),
+            Reply::bash("echo two"),
+            Reply::text("Done."),
+            Reply::text("Done."),
+            Reply::text("Done."),
+        ],
+    ));
+    // Every scripted call has the same usage, so the same cost.
+    let spec = h.spec("budget", options(json!({"max_budget_usd": 0.0002})));
+    let session = h.runner.start(spec, allow_all()).await.expect("start");
+    session
+        .send_message("case-budget: run two commands")
+        .await
+        .expect("send");
+    let events = collect_turn(session.as_ref()).await;
+    let stopped = turn_result(&events);
+    assert_eq!(stopped.subtype, "error_max_budget_usd", "{events:#?}");
+    let calls = h.model_calls("case-budget").len();
+    let per_call = stopped.total_cost_usd / calls as f64;
+    assert!(per_call > 0.0, "{stopped:?}");
+    let conversation = session.agent_session_id().expect("an id");
+    session.close().await.expect("close");
+
+    // Room for two calls of its own, far less than the conversation has cost so far.
+    let budget = per_call * 2.5;
+    let mut spec = h.spec("budget", options(json!({ "max_budget_usd": budget })));
+    spec.resume = Some(conversation);
+    let session = h.runner.start(spec, allow_all()).await.expect("resume");
+    session.send_message("Go on.").await.expect("send");
+    let events = collect_turn(session.as_ref()).await;
+    let result = turn_result(&events);
+    let own_calls = h.model_calls("case-budget").len() - calls;
+    assert!(own_calls <= 2, "{own_calls} calls after the resume");
+    assert!(!result.is_error, "{events:#?}");
+    assert!(
+        (result.total_cost_usd - per_call * own_calls as f64).abs() < per_call / 100.0,
+        "the resumed agent reports {} for {own_calls} calls of {per_call}",
+        result.total_cost_usd
+    );
+    session.close().await.expect("close");
 }

@@ -42,6 +42,7 @@ macro_rules! agent_contract_suite {
             effort_reaches_the_model,
             fork_continues_the_conversation_and_leaves_the_original,
             fork_at_a_message_keeps_only_what_came_before,
+            budget_stops_the_turn_and_a_resumed_agent_counts_only_its_own_cost,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {
