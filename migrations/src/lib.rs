@@ -6,6 +6,7 @@
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261124_000001_initial;
 mod m20261124_000002_approvals;
 mod m20261124_000003_execution_queue;
@@ -15,6 +16,7 @@ mod m20261124_000006_schedules;
 mod m20261124_000007_session_hosts;
 mod m20261204_000008_message_blocks;
 mod m20261205_000009_notifications;
+mod m20261206_000010_budgets;
 
 /// Applies every migration in order.
 #[derive(Debug)]
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_session_hosts::Migration),
             Box::new(m20261204_000008_message_blocks::Migration),
             Box::new(m20261205_000009_notifications::Migration),
+            Box::new(m20261206_000010_budgets::Migration),
         ]
     }
 }

@@ -5,6 +5,8 @@
 //! (their frame is still in `content`).
 
 use sea_orm_migration::prelude::*;
+
+use crate::columns::{add, drop};
 use sea_orm_migration::schema::{json_binary_null, string_null, uuid_null};
 
 #[derive(DeriveMigrationName)]
@@ -40,27 +42,6 @@ enum ToolCalls {
     Table,
     ToolResponse,
     ParentToolUseId,
-}
-
-/// One column per statement: SQLite alters one column at a time.
-async fn add(
-    manager: &SchemaManager<'_>,
-    table: impl Iden + 'static,
-    column: ColumnDef,
-) -> Result<(), DbErr> {
-    manager
-        .alter_table(Table::alter().table(table).add_column(column).to_owned())
-        .await
-}
-
-async fn drop(
-    manager: &SchemaManager<'_>,
-    table: impl Iden + 'static,
-    column: impl Iden + 'static,
-) -> Result<(), DbErr> {
-    manager
-        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
-        .await
 }
 
 #[async_trait::async_trait]

@@ -4,6 +4,7 @@
 mod abuse;
 mod authz;
 mod bad_input;
+mod budgets;
 mod console;
 mod dir_roots;
 mod fork;

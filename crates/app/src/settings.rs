@@ -260,6 +260,13 @@ pub struct Settings {
     /// Quota for users without their own: agent cost per UTC day in USD. Unset: unlimited.
     #[arg(long, env = "OVERSEER_DEFAULT_MAX_DAILY_COST_USD", global = true)]
     pub default_max_daily_cost_usd: Option<f64>,
+    /// Quota for users without their own: agent cost per UTC month in USD. Unset: unlimited.
+    #[arg(long, env = "OVERSEER_DEFAULT_MAX_MONTHLY_COST_USD", global = true)]
+    pub default_max_monthly_cost_usd: Option<f64>,
+    /// For users without their own: the cost in USD at which a session pauses on an approval
+    /// "continue past $X?" instead of going on. Unset: sessions never ask.
+    #[arg(long, env = "OVERSEER_DEFAULT_ASK_ABOVE_USD", global = true)]
+    pub default_ask_above_usd: Option<f64>,
     /// Passed to the agent's environment only (never logged): `ANTHROPIC_API_KEY`,
     /// `ANTHROPIC_BASE_URL`, `ANTHROPIC_AUTH_TOKEN` from this process's environment.
     #[arg(skip)]
@@ -404,18 +411,28 @@ impl Settings {
     /// The quota of users without their own.
     ///
     /// # Errors
-    /// [`ConfigError::Setting`] for a daily cost that is not a budget (negative, not finite).
+    /// [`ConfigError::Setting`] for a cost that is not a budget (not above 0, not finite).
     pub fn default_quota(&self) -> Result<Quota, ConfigError> {
-        Ok(Quota {
-            max_active_runs: self.default_max_active_runs,
-            max_daily_cost_usd: self
-                .default_max_daily_cost_usd
+        let usd = |value: Option<f64>, name: &'static str| {
+            value
                 .map(UsdBudget::new)
                 .transpose()
                 .map_err(|e| ConfigError::Setting {
-                    name: "default_max_daily_cost_usd",
+                    name,
                     reason: e.reason,
-                })?,
+                })
+        };
+        Ok(Quota {
+            max_active_runs: self.default_max_active_runs,
+            max_daily_cost_usd: usd(
+                self.default_max_daily_cost_usd,
+                "default_max_daily_cost_usd",
+            )?,
+            max_monthly_cost_usd: usd(
+                self.default_max_monthly_cost_usd,
+                "default_max_monthly_cost_usd",
+            )?,
+            ask_above_usd: usd(self.default_ask_above_usd, "default_ask_above_usd")?,
         })
     }
 

@@ -59,6 +59,11 @@ pub struct AgentOptions {
     pub add_dirs: Vec<ExtraDir>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_budget_usd: Option<UsdBudget>,
+    /// For a task: what all of its runs together may spend per UTC month, in US dollars. Once
+    /// it is spent, runs are refused; a run that reaches it is stopped. Interactive sessions
+    /// have no task and ignore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_budget_usd: Option<UsdBudget>,
     /// How long one execution may run before it is stopped and failed (a service default
     /// applies when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -525,6 +530,7 @@ mod tests {
             "env": {"CLUSTER": "prod"},
             "add_dirs": ["/srv/shared"],
             "max_budget_usd": 2.5,
+            "monthly_budget_usd": 40.0,
             "timeout_seconds": 600,
             "settings": {"cleanupPeriodDays": 1}
         });
@@ -566,6 +572,7 @@ mod tests {
             json!({"add_dirs": ["/a/../etc"]}),
             json!({"max_budget_usd": 0}),
             json!({"max_budget_usd": -1.0}),
+            json!({"monthly_budget_usd": 0}),
             json!({"timeout_seconds": 0}),
             json!({"timeout_seconds": 604_801}),
             json!({"timeout_seconds": -5}),

@@ -1,4 +1,5 @@
-//! Approvals: a person's answer to a tool use that a rule says to ask about.
+//! Approvals: a person's answer to a tool use that a rule says to ask about, or to a session
+//! that reached its owner's soft budget threshold ("continue past $X?").
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -17,6 +18,17 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What an approval asks about.
+    ApprovalKind("kind") {
+        /// May the agent use this tool with this input? (`tool_name`, `tool_input`)
+        ToolUse => "tool_use",
+        /// May the session go on past its owner's soft budget threshold? `tool_name` is empty;
+        /// `tool_input` is `{"threshold_usd", "spent_usd"}`.
+        Budget => "budget",
+    }
+);
+
 /// A pending or answered approval request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Approval {
@@ -24,6 +36,7 @@ pub struct Approval {
     pub session_id: SessionId,
     /// The session's owner: the one who may answer.
     pub user_id: UserId,
+    pub kind: ApprovalKind,
     pub tool_use_id: Option<String>,
     pub tool_name: String,
     pub tool_input: Value,
@@ -52,6 +65,7 @@ impl Approval {
             id,
             session_id,
             user_id,
+            kind: ApprovalKind::ToolUse,
             tool_use_id,
             tool_name,
             tool_input,
@@ -60,6 +74,34 @@ impl Approval {
             decided_at: None,
             expires_at,
             created_at: now,
+        }
+    }
+
+    /// A new pending question whether `session_id` may go on past `threshold_usd`, having
+    /// spent `spent_usd`.
+    #[must_use]
+    pub fn budget(
+        id: ApprovalId,
+        session_id: SessionId,
+        user_id: UserId,
+        threshold_usd: f64,
+        spent_usd: f64,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        let input = serde_json::json!({"threshold_usd": threshold_usd, "spent_usd": spent_usd});
+        Self {
+            kind: ApprovalKind::Budget,
+            ..Self::pending(
+                id,
+                session_id,
+                user_id,
+                None,
+                String::new(),
+                input,
+                now,
+                expires_at,
+            )
         }
     }
 

@@ -29,6 +29,10 @@ string_enum!(
         ToolPostUse => "tool.post_use",
         ReportGenerated => "report.generated",
         QuotaUpdated => "quota.updated",
+        /// A session reached its owner's soft budget threshold and asks to go on.
+        BudgetApprovalRequested => "budget.approval_requested",
+        /// A hard budget limit stopped a turn.
+        BudgetStopped => "budget.stopped",
         McpServerCreated => "mcp_server.created",
         McpServerUpdated => "mcp_server.updated",
         McpServerDeleted => "mcp_server.deleted",

@@ -31,7 +31,7 @@ pub use agent_options::{
     McpServerConfig, McpServerName, PermissionMode, UsdBudget,
 };
 pub use agent_values::{ModelName, SystemPrompt, ToolPattern};
-pub use approval::{Approval, ApprovalStatus};
+pub use approval::{Approval, ApprovalKind, ApprovalStatus};
 pub use audit::{AuditAction, AuditLog, ResourceType};
 pub use content_block::{ContentBlock, TokenUsage, tool_result_text};
 pub use effort::Effort;

@@ -1,5 +1,7 @@
-//! Per-user quotas: how many runs a user may have active, and how much their agents may spend
-//! per UTC day. An unset limit falls back to the service default.
+//! Per-user quotas: how many runs a user may have active, how much their agents may spend per
+//! UTC day and per UTC month (hard limits: refused, then stopped), and how much one session may
+//! spend before it stops and asks its owner whether to go on (a soft threshold). An unset limit
+//! falls back to the service default.
 
 use crate::{UsdBudget, ValidationError};
 
@@ -10,6 +12,12 @@ pub struct Quota {
     pub max_active_runs: Option<u32>,
     /// Agent cost per UTC day, in US dollars.
     pub max_daily_cost_usd: Option<UsdBudget>,
+    /// Agent cost per UTC month, in US dollars.
+    pub max_monthly_cost_usd: Option<UsdBudget>,
+    /// A session (one task run, or an interactive session) that has cost this much pauses on
+    /// an approval "continue past $X?": allowed, it goes on up to the hard limits; denied or
+    /// unanswered, it stops with the reason.
+    pub ask_above_usd: Option<UsdBudget>,
 }
 
 impl Quota {
@@ -35,6 +43,8 @@ impl Quota {
         Quota {
             max_active_runs: self.max_active_runs.or(defaults.max_active_runs),
             max_daily_cost_usd: self.max_daily_cost_usd.or(defaults.max_daily_cost_usd),
+            max_monthly_cost_usd: self.max_monthly_cost_usd.or(defaults.max_monthly_cost_usd),
+            ask_above_usd: self.ask_above_usd.or(defaults.ask_above_usd),
         }
     }
 }
@@ -44,6 +54,11 @@ impl Quota {
 pub enum QuotaLimit {
     MaxActiveRuns,
     MaxDailyCostUsd,
+    MaxMonthlyCostUsd,
+    /// A task's `monthly_budget_usd`.
+    TaskMonthlyBudgetUsd,
+    /// A run's own `max_budget_usd`.
+    RunBudgetUsd,
     /// Interactive sessions not yet ended, per user.
     MaxOpenSessions,
 }
@@ -54,6 +69,9 @@ impl QuotaLimit {
         match self {
             Self::MaxActiveRuns => "max_active_runs",
             Self::MaxDailyCostUsd => "max_daily_cost_usd",
+            Self::MaxMonthlyCostUsd => "max_monthly_cost_usd",
+            Self::TaskMonthlyBudgetUsd => "monthly_budget_usd",
+            Self::RunBudgetUsd => "max_budget_usd",
             Self::MaxOpenSessions => "max_open_sessions",
         }
     }
@@ -65,19 +83,25 @@ mod tests {
 
     #[test]
     fn own_limits_win_and_unset_ones_fall_back() {
+        let usd = |v| Some(UsdBudget::new(v).unwrap());
         let defaults = Quota {
             max_active_runs: Some(10),
-            max_daily_cost_usd: Some(UsdBudget::new(5.0).unwrap()),
+            max_daily_cost_usd: usd(5.0),
+            max_monthly_cost_usd: usd(50.0),
+            ask_above_usd: None,
         };
         let own = Quota {
             max_active_runs: Some(2),
-            max_daily_cost_usd: None,
+            ask_above_usd: usd(1.0),
+            ..Quota::default()
         };
         assert_eq!(
             own.or(defaults),
             Quota {
                 max_active_runs: Some(2),
-                max_daily_cost_usd: Some(UsdBudget::new(5.0).unwrap()),
+                max_daily_cost_usd: usd(5.0),
+                max_monthly_cost_usd: usd(50.0),
+                ask_above_usd: usd(1.0),
             }
         );
         assert_eq!(Quota::default().or(Quota::default()), Quota::default());

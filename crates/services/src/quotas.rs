@@ -1,12 +1,13 @@
-//! Per-user quotas: a user over a limit gets [`ServiceError::QuotaExceeded`] naming it, and a
-//! starting agent gets `--max-budget-usd` no higher than what is left of the day's budget.
+//! Per-user quotas and budgets: a user over a limit gets [`ServiceError::QuotaExceeded`]
+//! naming it, and a starting agent gets `--max-budget-usd` no higher than what is left of the
+//! tightest budget (the [`Allowance`]): the user's day and month, the task's month.
 //!
 //! Active runs are counted when a run is submitted; two submissions racing at the limit may
-//! both pass (the limit is a guard against floods, not an exact ledger). The daily cost is the
-//! sum of the costs of turns that ended that UTC day.
+//! both pass (the limit is a guard against floods, not an exact ledger). A day's or month's
+//! cost is the sum of the costs of turns that ended then (UTC), per user and per task.
 
 use overseer_domain::AuditAction;
-use overseer_domain::{ExecutionStatus, Quota, QuotaLimit, UsdBudget, UserId};
+use overseer_domain::{ExecutionStatus, Quota, QuotaLimit, TaskId, UsdBudget, UserId};
 use overseer_ports::repositories::ExecutionFilter;
 use overseer_ports::{PageRequest, Scope};
 use serde_json::json;
@@ -27,6 +28,36 @@ pub struct QuotaStatus {
     pub active_runs: u64,
     /// Spent today (UTC).
     pub cost_today_usd: f64,
+    /// Spent this month (UTC).
+    pub cost_this_month_usd: f64,
+}
+
+/// The task a run belongs to: its runs' cost is kept per task, against its monthly budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TaskSpend {
+    pub task: TaskId,
+    /// The task's `monthly_budget_usd`, as the run was queued with it.
+    pub monthly_budget: Option<UsdBudget>,
+}
+
+impl TaskSpend {
+    /// The runs of `task` with `options`.
+    #[must_use]
+    pub fn of(task: &TaskId, options: &overseer_domain::AgentOptions) -> Self {
+        Self {
+            task: *task,
+            monthly_budget: options.monthly_budget_usd,
+        }
+    }
+}
+
+/// What a session may spend now.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Allowance {
+    /// What is left of the tightest hard budget, and which budget that is.
+    pub hard: Option<(f64, QuotaLimit)>,
+    /// The owner's soft threshold per session (`ask_above_usd`).
+    pub ask_above: Option<f64>,
 }
 
 impl QuotaStatus {
@@ -68,6 +99,12 @@ impl QuotaService {
         self.deps.clock.now().date()
     }
 
+    /// The first day of this month and today (UTC).
+    fn this_month(&self) -> (Date, Date) {
+        let today = self.today();
+        (today.replace_day(1).unwrap_or(today), today)
+    }
+
     async fn active_runs(&self, user: UserId) -> Result<u64, ServiceError> {
         let mut active = 0;
         for status in [ExecutionStatus::Pending, ExecutionStatus::Running] {
@@ -92,11 +129,18 @@ impl QuotaService {
     /// Storage errors.
     pub async fn status_of(&self, user: UserId) -> Result<QuotaStatus, ServiceError> {
         let own = self.deps.repos.quotas.get(user).await?;
+        let (first, today) = self.this_month();
         Ok(QuotaStatus {
             own,
             effective: own.or(self.defaults),
             active_runs: self.active_runs(user).await?,
-            cost_today_usd: self.deps.repos.quotas.cost_on(user, self.today()).await?,
+            cost_today_usd: self.deps.repos.quotas.cost_on(user, today).await?,
+            cost_this_month_usd: self
+                .deps
+                .repos
+                .quotas
+                .cost_between(user, first, today)
+                .await?,
         })
     }
 
@@ -143,17 +187,23 @@ impl QuotaService {
             details: json!({
                 "max_active_runs": quota.max_active_runs,
                 "max_daily_cost_usd": quota.max_daily_cost_usd.map(UsdBudget::value),
+                "max_monthly_cost_usd": quota.max_monthly_cost_usd.map(UsdBudget::value),
+                "ask_above_usd": quota.ask_above_usd.map(UsdBudget::value),
             }),
         };
         self.audit.record(record, Some(ctx)).await?;
         self.status_of(user).await
     }
 
-    /// Whether `user` may submit one more run.
+    /// Whether `user` may submit one more run (of `task`).
     ///
     /// # Errors
     /// [`ServiceError::QuotaExceeded`] naming the limit reached.
-    pub async fn admit_run(&self, user: UserId) -> Result<(), ServiceError> {
+    pub async fn admit_run(
+        &self,
+        user: UserId,
+        task: Option<TaskSpend>,
+    ) -> Result<(), ServiceError> {
         let limits = self.limits_of(user).await?;
         if let Some(max) = limits.max_active_runs {
             let active = self.active_runs(user).await?;
@@ -164,49 +214,100 @@ impl QuotaService {
                 });
             }
         }
-        self.budget_left(user, limits).await.map(drop)
+        self.allowance_under(user, limits, task).await.map(drop)
     }
 
-    /// What is left of `user`'s budget today (`None`: no budget), refusing when nothing is.
+    /// What `user`'s session (a run of `task`, if it is one) may spend now, refusing when a
+    /// budget is spent.
     ///
     /// # Errors
-    /// [`ServiceError::QuotaExceeded`] when the day's budget is spent.
-    pub async fn remaining_budget(&self, user: UserId) -> Result<Option<f64>, ServiceError> {
+    /// [`ServiceError::QuotaExceeded`] naming the budget that is spent.
+    pub async fn allowance(
+        &self,
+        user: UserId,
+        task: Option<TaskSpend>,
+    ) -> Result<Allowance, ServiceError> {
         let limits = self.limits_of(user).await?;
-        self.budget_left(user, limits).await
+        self.allowance_under(user, limits, task).await
     }
 
     async fn limits_of(&self, user: UserId) -> Result<Quota, ServiceError> {
         Ok(self.deps.repos.quotas.get(user).await?.or(self.defaults))
     }
 
-    /// What is left under `limits`' daily budget (`None`: no budget); only a budget costs a
-    /// lookup.
-    async fn budget_left(&self, user: UserId, limits: Quota) -> Result<Option<f64>, ServiceError> {
-        let Some(max) = limits.max_daily_cost_usd else {
-            return Ok(None);
+    /// The allowance under `limits`; only a budget that is set costs a lookup.
+    async fn allowance_under(
+        &self,
+        user: UserId,
+        limits: Quota,
+        task: Option<TaskSpend>,
+    ) -> Result<Allowance, ServiceError> {
+        let (first, today) = self.this_month();
+        let quotas = &self.deps.repos.quotas;
+        let mut hard: Option<(f64, QuotaLimit)> = None;
+        let mut consider = |limit: QuotaLimit, max: UsdBudget, spent: f64, period: &str| {
+            let left = max.value() - spent;
+            if left <= 0.0 {
+                return Err(ServiceError::QuotaExceeded {
+                    limit,
+                    detail: format!(
+                        "${spent:.4} spent {period}; the limit is ${:.4}",
+                        max.value()
+                    ),
+                });
+            }
+            if hard.is_none_or(|(tightest, _)| left < tightest) {
+                hard = Some((left, limit));
+            }
+            Ok(())
         };
-        let spent = self.deps.repos.quotas.cost_on(user, self.today()).await?;
-        if spent >= max.value() {
-            return Err(ServiceError::QuotaExceeded {
-                limit: QuotaLimit::MaxDailyCostUsd,
-                detail: format!("${spent:.4} spent today; the limit is ${:.4}", max.value()),
-            });
+        if let Some(max) = limits.max_daily_cost_usd {
+            let spent = quotas.cost_on(user, today).await?;
+            consider(QuotaLimit::MaxDailyCostUsd, max, spent, "today")?;
         }
-        Ok(Some(max.value() - spent))
+        if let Some(max) = limits.max_monthly_cost_usd {
+            let spent = quotas.cost_between(user, first, today).await?;
+            consider(QuotaLimit::MaxMonthlyCostUsd, max, spent, "this month")?;
+        }
+        if let Some(TaskSpend {
+            task,
+            monthly_budget: Some(max),
+        }) = task
+        {
+            let spent = quotas.task_cost_between(task, first, today).await?;
+            consider(
+                QuotaLimit::TaskMonthlyBudgetUsd,
+                max,
+                spent,
+                "by the task's runs this month",
+            )?;
+        }
+        Ok(Allowance {
+            hard,
+            ask_above: limits.ask_above_usd.map(UsdBudget::value),
+        })
     }
 
-    /// Adds a turn's cost to the user's day.
+    /// Adds a turn's cost to the user's day, and to the task's if it was a run of one.
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn record_cost(&self, user: UserId, usd: f64) -> Result<(), ServiceError> {
+    pub async fn record_cost(
+        &self,
+        user: UserId,
+        task: Option<TaskId>,
+        usd: f64,
+    ) -> Result<(), ServiceError> {
         if usd > 0.0 {
-            self.deps
-                .repos
-                .quotas
-                .add_cost(user, self.today(), usd)
-                .await?;
+            let today = self.today();
+            self.deps.repos.quotas.add_cost(user, today, usd).await?;
+            if let Some(task) = task {
+                self.deps
+                    .repos
+                    .quotas
+                    .add_task_cost(task, today, usd)
+                    .await?;
+            }
         }
         Ok(())
     }

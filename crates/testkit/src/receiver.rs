@@ -98,6 +98,20 @@ impl Receiver {
     /// # Panics
     /// Without one in time, or on a bad signature.
     pub async fn event(&self, event: &str, secret: &str, sign: Signer) -> Value {
+        self.event_where(event, secret, sign, |_| true).await
+    }
+
+    /// The first body received for `event` for which `wanted` holds, as [`Receiver::event`].
+    ///
+    /// # Panics
+    /// Without one in time, or on a bad signature.
+    pub async fn event_where(
+        &self,
+        event: &str,
+        secret: &str,
+        sign: Signer,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let found = self
@@ -105,7 +119,10 @@ impl Receiver {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|(h, _)| header(h, "x-overseer-event") == event)
+                .find(|(h, body)| {
+                    header(h, "x-overseer-event") == event
+                        && serde_json::from_str(body).is_ok_and(|body: Value| wanted(&body))
+                })
                 .cloned();
             if let Some((headers, body)) = found {
                 let timestamp = header(&headers, "x-overseer-timestamp");

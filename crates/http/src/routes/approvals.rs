@@ -44,11 +44,14 @@ impl ApprovalsQuery {
     }
 }
 
-/// A tool use waiting for (or answered by) a person.
+/// A tool use, or a session at its budget threshold, waiting for (or answered by) a person.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApprovalView {
     pub id: String,
     pub session_id: String,
+    /// `tool_use` (`tool_name` with `tool_input`) or `budget` (may the session go on past
+    /// its owner's threshold? `tool_input` is `{"threshold_usd", "spent_usd"}`).
+    pub kind: String,
     pub tool_name: String,
     #[schema(value_type = Object)]
     pub tool_input: Value,
@@ -82,6 +85,7 @@ impl From<Approval> for ApprovalView {
             id: a.id.to_string(),
             session_id: a.session_id.to_string(),
             status: a.status().to_string(),
+            kind: a.kind.to_string(),
             tool_name: a.tool_name,
             tool_input: a.tool_input,
             tool_use_id: a.tool_use_id,

@@ -1,5 +1,5 @@
-//! `/users/{id}/quota`: a user's limits and today's usage (the user or an admin); admins set
-//! them.
+//! `/users/{id}/quota`: a user's limits and budgets, and what they use of them today and this
+//! month (the user or an admin); admins set them.
 
 use actix_web::{HttpResponse, get, put, web};
 use overseer_domain::{Quota, UsdBudget, UserId};
@@ -21,6 +21,11 @@ pub struct QuotaLimits {
     pub max_active_runs: Option<u32>,
     /// Agent cost per UTC day, in US dollars (greater than 0).
     pub max_daily_cost_usd: Option<f64>,
+    /// Agent cost per UTC month, in US dollars (greater than 0).
+    pub max_monthly_cost_usd: Option<f64>,
+    /// A soft threshold per session, in US dollars (greater than 0): a session that has cost
+    /// this much pauses on an approval "continue past $X?" instead of failing.
+    pub ask_above_usd: Option<f64>,
 }
 
 impl From<Quota> for QuotaLimits {
@@ -28,11 +33,13 @@ impl From<Quota> for QuotaLimits {
         Self {
             max_active_runs: quota.max_active_runs,
             max_daily_cost_usd: quota.max_daily_cost_usd.map(UsdBudget::value),
+            max_monthly_cost_usd: quota.max_monthly_cost_usd.map(UsdBudget::value),
+            ask_above_usd: quota.ask_above_usd.map(UsdBudget::value),
         }
     }
 }
 
-/// A user's quota: own limits, limits in force, and today's usage.
+/// A user's quota: own limits, limits in force, and today's and this month's usage.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuotaView {
     pub user_id: String,
@@ -44,6 +51,7 @@ pub struct QuotaView {
     pub cost_today_usd: f64,
     /// What is left of today's budget (`null`: no budget).
     pub remaining_today_usd: Option<f64>,
+    pub cost_this_month_usd: f64,
 }
 
 fn view(user: UserId, status: QuotaStatus) -> QuotaView {
@@ -54,6 +62,7 @@ fn view(user: UserId, status: QuotaStatus) -> QuotaView {
         active_runs: status.active_runs,
         cost_today_usd: status.cost_today_usd,
         remaining_today_usd: status.remaining_usd(),
+        cost_this_month_usd: status.cost_this_month_usd,
     }
 }
 
@@ -79,13 +88,17 @@ pub(crate) async fn set(
 ) -> Result<HttpResponse, ApiError> {
     let user: UserId = id(&path, "user")?;
     let limits = body.into_inner();
-    let quota = Quota {
-        max_active_runs: limits.max_active_runs,
-        max_daily_cost_usd: limits
-            .max_daily_cost_usd
+    let usd = |value: Option<f64>, field: &'static str| {
+        value
             .map(UsdBudget::new)
             .transpose()
-            .map_err(|e| ApiError::invalid("max_daily_cost_usd", e.reason))?,
+            .map_err(|e| ApiError::invalid(field, e.reason))
+    };
+    let quota = Quota {
+        max_active_runs: limits.max_active_runs,
+        max_daily_cost_usd: usd(limits.max_daily_cost_usd, "max_daily_cost_usd")?,
+        max_monthly_cost_usd: usd(limits.max_monthly_cost_usd, "max_monthly_cost_usd")?,
+        ask_above_usd: usd(limits.ask_above_usd, "ask_above_usd")?,
     };
     let status = state.services.quotas.set(&ctx, user, quota).await?;
     Ok(HttpResponse::Ok().json(view(user, status)))

@@ -159,6 +159,14 @@ pub struct TurnResult {
     pub raw: Value,
 }
 
+impl TurnResult {
+    /// Whether the agent stopped because its process reached `max_budget_usd`.
+    #[must_use]
+    pub fn hit_budget(&self) -> bool {
+        self.subtype == "error_max_budget_usd"
+    }
+}
+
 /// The agent retries a failed API call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiRetry {

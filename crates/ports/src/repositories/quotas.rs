@@ -1,10 +1,10 @@
 use async_trait::async_trait;
-use overseer_domain::{Quota, UserId};
+use overseer_domain::{Quota, TaskId, UserId};
 use time::{Date, OffsetDateTime};
 
 use crate::RepoError;
 
-/// Users' own quotas and what their agents spent per UTC day.
+/// Users' own quotas, and what their agents (and each task's runs) spent per UTC day.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait QuotaRepository: Send + Sync {
@@ -32,4 +32,27 @@ pub trait QuotaRepository: Send + Sync {
     /// # Errors
     /// `Unavailable` on backend failure.
     async fn cost_on(&self, user: UserId, day: Date) -> Result<f64, RepoError>;
+
+    /// What the user spent from `first` to `last`, both included (0 if nothing was recorded).
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn cost_between(&self, user: UserId, first: Date, last: Date) -> Result<f64, RepoError>;
+
+    /// Adds `usd` to what the task's runs spent on `day`, atomically.
+    ///
+    /// # Errors
+    /// `NotFound` if the task does not exist.
+    async fn add_task_cost(&self, task: TaskId, day: Date, usd: f64) -> Result<(), RepoError>;
+
+    /// What the task's runs spent from `first` to `last`, both included.
+    ///
+    /// # Errors
+    /// `Unavailable` on backend failure.
+    async fn task_cost_between(
+        &self,
+        task: TaskId,
+        first: Date,
+        last: Date,
+    ) -> Result<f64, RepoError>;
 }

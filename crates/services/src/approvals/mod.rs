@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use overseer_domain::{Approval, ApprovalId, ApprovalStatus, NotificationEvent, SessionId, UserId};
+use overseer_domain::{
+    Approval, ApprovalId, ApprovalStatus, Delivery, NotificationEvent, SessionId, UserId,
+};
 use overseer_ports::agent::PermissionRequest;
 use overseer_ports::{Command, EventBroadcaster, RepoError};
 use serde_json::json;
@@ -164,32 +166,95 @@ impl ApprovalGate {
             now,
             now + self.timeout,
         );
+        let audit = AuditRecord {
+            actor: Some(owner),
+            action: AuditAction::ToolApprovalRequested,
+            resource_type: "approval",
+            resource_id: Some(approval.id.to_string()),
+            details: json!({"session_id": session, "tool_name": request.tool_name, "reason": reason}),
+        };
+        self.wait_for_answer(approval, reason, Vec::new(), audit)
+            .await
+    }
+
+    /// Asks whether `session`, which has cost `spent_usd`, may go on past its owner's soft
+    /// budget threshold `threshold_usd`, and waits for the answer or the timeout. The
+    /// `budget.threshold` notices are written with the approval.
+    pub async fn ask_budget(
+        &self,
+        session: SessionId,
+        owner: UserId,
+        threshold_usd: f64,
+        spent_usd: f64,
+    ) -> ApprovalOutcome {
+        let now = self.deps.clock.now();
+        let approval = Approval::budget(
+            ApprovalId::from_uuid(self.deps.ids.new_id()),
+            session,
+            owner,
+            threshold_usd,
+            spent_usd,
+            now,
+            now + self.timeout,
+        );
+        let reason = format!("continue past ${threshold_usd:.2}? ${spent_usd:.4} spent");
+        let threshold = self
+            .budget_notices(
+                session,
+                owner,
+                json!({
+                    "action": "asked",
+                    "limit": "ask_above_usd",
+                    "threshold_usd": threshold_usd,
+                    "spent_usd": spent_usd,
+                    "approval_id": approval.id,
+                }),
+            )
+            .await;
+        let audit = AuditRecord {
+            actor: Some(owner),
+            action: AuditAction::BudgetApprovalRequested,
+            resource_type: "approval",
+            resource_id: Some(approval.id.to_string()),
+            details: json!({"session_id": session, "threshold_usd": threshold_usd, "spent_usd": spent_usd}),
+        };
+        match self
+            .wait_for_answer(approval, &reason, threshold, audit)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(session = %session, error = %err, "cannot ask to go past a budget");
+                ApprovalOutcome::Failed("the approval could not be requested".to_owned())
+            }
+        }
+    }
+
+    /// Stores `approval` (with its `approval.requested` notices and `extra` deliveries, in one
+    /// transaction), audits `audit`, announces it and waits for the answer or the timeout.
+    async fn wait_for_answer(
+        &self,
+        approval: Approval,
+        reason: &str,
+        extra: Vec<Delivery>,
+        audit: AuditRecord<'_>,
+    ) -> Result<ApprovalOutcome, ServiceError> {
+        let session = approval.session_id;
         let (answer_tx, answer_rx) = oneshot::channel();
         self.waiting().insert(approval.id, answer_tx);
-        let notices = self
+        let mut notices = self
             .notices(
                 &approval,
                 NotificationEvent::ApprovalRequested,
                 Some(reason),
             )
             .await;
-        self.deps
-            .repos
-            .approvals
-            .insert(&approval, &notices)
-            .await?;
-        self.audit
-            .record(
-                AuditRecord {
-                    actor: Some(owner),
-                    action: AuditAction::ToolApprovalRequested,
-                    resource_type: "approval",
-                    resource_id: Some(approval.id.to_string()),
-                    details: json!({"session_id": session, "tool_name": request.tool_name, "reason": reason}),
-                },
-                None,
-            )
-            .await?;
+        notices.extend(extra);
+        if let Err(err) = self.deps.repos.approvals.insert(&approval, &notices).await {
+            self.waiting().remove(&approval.id);
+            return Err(err.into());
+        }
+        self.audit.record(audit, None).await?;
         let sequence = self
             .deps
             .repos

@@ -1,8 +1,9 @@
-//! The approval's notices (written with the approval's change, in one transaction): `approval.requested` (with its one-tap links when enabled) and
-//! `approval.decided`.
+//! The approval's notices (written with the approval's change, in one transaction):
+//! `approval.requested` (with its one-tap links when enabled) and `approval.decided`; and the
+//! `budget.threshold` notices of a session that reached a budget.
 
-use overseer_domain::{Approval, Delivery, NotificationEvent};
-use serde_json::json;
+use overseer_domain::{Approval, Delivery, NotificationEvent, SessionId, UserId};
+use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use super::ApprovalGate;
@@ -49,6 +50,7 @@ impl ApprovalGate {
                 "approval_id": approval.id,
                 "session_id": approval.session_id,
                 "session_name": session_name,
+                "kind": approval.kind,
                 "tool_name": approval.tool_name,
                 "tool_input": approval.tool_input,
                 "tool_use_id": approval.tool_use_id,
@@ -60,5 +62,39 @@ impl ApprovalGate {
             links,
         };
         notifications.deliveries_to(&targets, &notice)
+    }
+
+    /// The `budget.threshold` deliveries about `session` for the targets of `owner` that hear
+    /// it; `data` says what happened (`action`: `asked` or `stopped`, the limit, the figures).
+    pub(super) async fn budget_notices(
+        &self,
+        session: SessionId,
+        owner: UserId,
+        mut data: Value,
+    ) -> Vec<Delivery> {
+        let Some(notifications) = &self.notifications else {
+            return Vec::new();
+        };
+        let event = NotificationEvent::BudgetThreshold;
+        let targets = notifications.hearing(event, owner).await;
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        data["session_id"] = json!(session);
+        let notice = Notice {
+            event,
+            owner,
+            data,
+            links: json!({"session": format!("/api/v1/sessions/{session}")}),
+        };
+        notifications.deliveries_to(&targets, &notice)
+    }
+
+    /// Queues `budget.threshold` notices saying that a hard limit stopped `session`'s turn.
+    pub async fn notify_budget_stop(&self, session: SessionId, owner: UserId, data: Value) {
+        let deliveries = self.budget_notices(session, owner, data).await;
+        if let (Some(notifications), false) = (&self.notifications, deliveries.is_empty()) {
+            notifications.enqueue(&deliveries).await;
+        }
     }
 }

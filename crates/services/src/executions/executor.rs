@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::audit::{AuditRecord, AuditService};
 use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
+use crate::quotas::TaskSpend;
 use crate::reports::{ReportService, ReportSubject};
 use crate::sessions::SessionService;
 use crate::traces::TraceSpans;
@@ -232,7 +233,11 @@ impl ExecutionRunner {
                 sessions.stop_turn(session, grace).await;
             })
         };
-        let turn = self.sessions.run_turn(&ctx, session.id, &prompt).await;
+        let spend = TaskSpend::of(&execution.task_id, &execution.snapshot.options);
+        let turn = self
+            .sessions
+            .run_task_turn(&ctx, session.id, &prompt, spend)
+            .await;
         timer.abort();
         let settled = self.settle(execution, turn, &task).await;
         // After the outcome is stored, not before: closing the CLI (EOF, then waiting for it

@@ -45,7 +45,14 @@ fn cut(text: &str, max: usize) -> String {
 /// A Slack incoming-webhook body: a line of text (for notifications) and blocks.
 fn slack(notice: &Notice) -> Value {
     let data = &notice.data;
+    let budget = data.get("kind").and_then(Value::as_str) == Some("budget");
     let summary = match notice.event {
+        NotificationEvent::ApprovalRequested if budget => format!(
+            "Budget: *{}* has cost ${} and asks to continue past ${}",
+            text(data, "session_name"),
+            text(&data["tool_input"], "spent_usd"),
+            text(&data["tool_input"], "threshold_usd")
+        ),
         NotificationEvent::ApprovalRequested => format!(
             "Approval needed: *{}* wants to run `{}`",
             text(data, "session_name"),
@@ -63,12 +70,21 @@ fn slack(notice: &Notice) -> Value {
             text(data, "duration_seconds"),
             text(data, "cost_usd")
         ),
-        NotificationEvent::BudgetThreshold => {
-            format!("Budget threshold crossed: {}", text(data, "detail"))
-        }
+        NotificationEvent::BudgetThreshold => match text(data, "action").as_str() {
+            "asked" => format!(
+                "Budget: a session reached its threshold of ${} (${} spent) and asks to go on",
+                text(data, "threshold_usd"),
+                text(data, "spent_usd")
+            ),
+            _ => format!(
+                "Budget: a session was stopped at its {} budget (${} spent)",
+                text(data, "limit"),
+                text(data, "spent_usd")
+            ),
+        },
     };
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": summary}})];
-    if let Some(input) = data.get("tool_input") {
+    if let Some(input) = data.get("tool_input").filter(|_| !budget) {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": format!("```{}```", cut(&input.to_string(), 500))}}));
     }
@@ -138,6 +154,29 @@ mod tests {
         assert_eq!(
             body["blocks"][2]["elements"][0]["text"],
             "</api/v1/sessions/s|session>"
+        );
+    }
+
+    #[test]
+    fn a_slack_budget_approval_says_what_was_spent_and_shows_no_tool() {
+        let notice = Notice {
+            data: json!({"session_name": "nightly", "kind": "budget", "tool_name": "",
+                "tool_input": {"threshold_usd": 0.5, "spent_usd": 0.55}}),
+            ..notice()
+        };
+        let body = body(
+            NotificationFormat::Slack,
+            DeliveryId::from_uuid(Uuid::nil()),
+            &notice,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(
+            body["text"],
+            "Budget: *nightly* has cost $0.55 and asks to continue past $0.5"
+        );
+        assert_eq!(
+            body["blocks"][1]["type"], "context",
+            "links follow the summary"
         );
     }
 }

@@ -151,7 +151,7 @@ impl SessionService {
         {
             self.runtime.admit()?;
         }
-        self.quotas.remaining_budget(session.user_id).await?;
+        self.quotas.allowance(session.user_id, None).await?;
         Ok(session)
     }
 

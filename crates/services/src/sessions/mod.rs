@@ -7,6 +7,7 @@
 //! the settling of turns whose node died.
 
 pub(crate) mod approval_lists;
+mod budget;
 mod control;
 mod fork;
 pub(crate) mod processor;
@@ -40,7 +41,7 @@ use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::events::live::status_event;
 use crate::quotas::QuotaService;
-use crate::sessions::processor::{CostCursor, MessageProcessor};
+use crate::sessions::processor::MessageProcessor;
 use crate::traces::{TracePropagation, TraceSpans};
 
 /// The output of a tool call whose agent ended before the tool finished.
@@ -57,6 +58,8 @@ pub struct TurnOutcome {
     pub text: Option<String>,
     /// The turn's structured result (with an output schema).
     pub structured_output: Option<serde_json::Value>,
+    /// The turn ended at a budget (`text` says which, and why it did not go on).
+    pub stopped_at_budget: bool,
 }
 
 /// What a session service is built from.
@@ -113,7 +116,7 @@ pub struct SessionService {
     /// creations on this node cannot both pass the cap.
     creating: tokio::sync::Mutex<()>,
     /// One turn at a time per session.
-    turn_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<CostCursor>>>>,
+    turn_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<budget::TurnState>>>>,
 }
 
 impl std::fmt::Debug for SessionService {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
 use overseer_domain::UsdBudget;
-use overseer_domain::{Session, SessionId, SessionStatus};
+use overseer_domain::{Session, SessionId, SessionStatus, TaskId};
 use overseer_ports::agent::{
     AgentCallbacks, AgentEvent, AgentSession, AgentSpec, ContentBlock, Secret,
 };
@@ -18,6 +18,8 @@ use crate::callbacks::permissions::SessionPermissions;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::events::live::{agent_waiting_event, turn_failed_event};
+use crate::quotas::{Allowance, TaskSpend};
+use crate::sessions::budget::{Cap, TurnState};
 use crate::sessions::processor::CostCursor;
 use tracing::Instrument;
 
@@ -27,13 +29,13 @@ const EVENTS_PER_WRITE: usize = 256;
 
 /// Whether a turn stores its user message, or another node already did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum UserMessage {
+pub(crate) enum UserMessage {
     ToStore,
     Stored,
 }
 
 impl SessionService {
-    fn turn_lock(&self, id: SessionId) -> Arc<tokio::sync::Mutex<CostCursor>> {
+    fn turn_lock(&self, id: SessionId) -> Arc<tokio::sync::Mutex<TurnState>> {
         self.turn_locks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -74,14 +76,15 @@ impl SessionService {
     /// (waiting for one visibly while every agent is mid-turn) and a start from `created`
     /// (first start, with the merged MCP configuration stored in its options), `connecting`
     /// (a start that did not finish) or `active` (hibernated, or the service restarted:
-    /// resumed with the agent's own session id).
+    /// resumed with the agent's own session id). A started agent gets `budget` as its
+    /// `--max-budget-usd`; whether one was started is returned with it.
     async fn ensure_agent(
         &self,
         session: &mut Session,
-        budget_left: Option<f64>,
-    ) -> Result<Arc<dyn AgentSession>, ServiceError> {
+        budget: Option<f64>,
+    ) -> Result<(Arc<dyn AgentSession>, bool), ServiceError> {
         if let Some(agent) = self.pool.checkout(session.id) {
-            return Ok(agent);
+            return Ok((agent, false));
         }
         // Only a first start may take a warm agent: a later one keeps the session's directory.
         let first_start = session.status() == SessionStatus::Created;
@@ -98,12 +101,9 @@ impl SessionService {
                 .await?;
         }
         let merged_mcp = options.mcp_servers.clone();
-        // The CLI stops itself at --max-budget-usd: no more than what the user has left today.
-        if let Some(left) = budget_left {
-            let cap = options
-                .max_budget_usd
-                .map_or(left, |own| own.value().min(left));
-            options.max_budget_usd = Some(UsdBudget::new(cap)?);
+        // The CLI stops itself at --max-budget-usd (see `budget`).
+        if let Some(budget) = budget {
+            options.max_budget_usd = Some(UsdBudget::new(budget)?);
         }
         let mut env = BTreeMap::new();
         if let Some(traceparent) = self
@@ -161,7 +161,7 @@ impl SessionService {
             }
         };
         self.move_to(session, SessionStatus::Active, None).await?;
-        Ok(agent)
+        Ok((agent, true))
     }
 
     /// A slot for the session's agent; while it waits, subscribers hear its place in the queue.
@@ -190,7 +190,24 @@ impl SessionService {
         id: SessionId,
         text: &str,
     ) -> Result<TurnOutcome, ServiceError> {
-        self.run_turn_for(ctx, id, text, UserMessage::ToStore).await
+        self.run_turn_for(ctx, id, text, UserMessage::ToStore, None)
+            .await
+    }
+
+    /// Runs the turn of a run of `task`: its cost also counts for the task, against the
+    /// task's monthly budget.
+    ///
+    /// # Errors
+    /// As [`SessionService::run_turn`].
+    pub async fn run_task_turn(
+        &self,
+        ctx: &RequestContext,
+        id: SessionId,
+        text: &str,
+        task: TaskSpend,
+    ) -> Result<TurnOutcome, ServiceError> {
+        self.run_turn_for(ctx, id, text, UserMessage::ToStore, Some(task))
+            .await
     }
 
     /// Runs the turn for a user message another node stored and delivered here.
@@ -222,6 +239,7 @@ impl SessionService {
             id,
             &text,
             UserMessage::Stored,
+            None,
         )
         .await
     }
@@ -232,9 +250,10 @@ impl SessionService {
         id: SessionId,
         text: &str,
         user_message: UserMessage,
+        task: Option<TaskSpend>,
     ) -> Result<TurnOutcome, ServiceError> {
         let lock = self.turn_lock(id);
-        let mut cost = lock.lock().await;
+        let mut state = lock.lock().await;
         let session = self.deps.repos.sessions.get(id, ctx.scope()).await?;
         if !session.status().accepts_messages() {
             return Err(ServiceError::SessionNotActive {
@@ -242,10 +261,10 @@ impl SessionService {
             });
         }
         // Over quota: refused, and the session stays as it is.
-        let budget_left = self.quotas.remaining_budget(session.user_id).await?;
+        let allowance = self.quotas.allowance(session.user_id, task).await?;
         let sequence = session.usage.message_count;
         match self
-            .turn(session, text, user_message, &mut cost, budget_left)
+            .turn(session, text, user_message, &mut state, allowance, task)
             .await
         {
             Ok(outcome) => Ok(outcome),
@@ -273,8 +292,9 @@ impl SessionService {
         session: Session,
         text: &str,
         user_message: UserMessage,
-        cost: &mut CostCursor,
-        budget_left: Option<f64>,
+        state: &mut TurnState,
+        allowance: Allowance,
+        task: Option<TaskSpend>,
     ) -> Result<TurnOutcome, ServiceError> {
         let id = session.id;
         let model = session
@@ -294,36 +314,48 @@ impl SessionService {
         );
         self.traces.turn_began(id, span.clone());
         let outcome = self
-            .traced_turn(session, text, user_message, cost, budget_left)
+            .traced_turn(session, text, user_message, state, allowance, task)
             .instrument(span)
             .await;
         self.traces.turn_ended(id);
         outcome
     }
 
-    async fn traced_turn(
+    /// One message to the agent (started under `cap` if it is not live) and everything it
+    /// does until its result.
+    pub(super) async fn pass(
         &self,
-        mut session: Session,
+        session: &mut Session,
         text: &str,
         user_message: UserMessage,
-        cost: &mut CostCursor,
-        budget_left: Option<f64>,
+        state: &mut TurnState,
+        cap: Option<Cap>,
+        task: Option<TaskSpend>,
     ) -> Result<TurnOutcome, ServiceError> {
         let began = std::time::Instant::now();
-        let agent = self.ensure_agent(&mut session, budget_left).await?;
-        self.move_to(&mut session, SessionStatus::Processing, None)
+        let (agent, started) = self.ensure_agent(session, cap.map(|cap| cap.usd)).await?;
+        if started {
+            state.cap = cap;
+        }
+        self.move_to(session, SessionStatus::Processing, None)
             .await?;
         if user_message == UserMessage::ToStore {
             let stored = self.processor.user_message(session.id, text).await?;
             session.usage.message_count = stored.sequence_number;
         }
         agent.send_message(text).await?;
-        let outcome = self.follow(&mut session, agent.as_ref(), cost).await?;
+        let outcome = self
+            .follow(
+                session,
+                agent.as_ref(),
+                &mut state.cost,
+                task.map(|t| t.task),
+            )
+            .await?;
         self.telemetry
             .turn_finished(began.elapsed(), outcome.is_error);
         self.pool.turn_finished(session.id).await;
-        self.move_to(&mut session, SessionStatus::Active, None)
-            .await?;
+        self.move_to(session, SessionStatus::Active, None).await?;
         Ok(outcome)
     }
 
@@ -334,6 +366,7 @@ impl SessionService {
         session: &mut Session,
         agent: &dyn AgentSession,
         cost: &mut CostCursor,
+        task: Option<TaskId>,
     ) -> Result<TurnOutcome, ServiceError> {
         let id = session.id;
         let process = agent.process_id();
@@ -367,7 +400,7 @@ impl SessionService {
                 match event {
                     AgentEvent::TurnEnded(result) => {
                         self.quotas
-                            .record_cost(session.user_id, cost.last_turn_usd)
+                            .record_cost(session.user_id, task, cost.last_turn_usd)
                             .await?;
                         let model = answering_model(&result, session);
                         let span = tracing::Span::current();
@@ -401,6 +434,7 @@ impl SessionService {
                             is_error: result.is_error,
                             text,
                             structured_output: result.structured_output.clone(),
+                            stopped_at_budget: result.hit_budget(),
                         });
                     }
                     AgentEvent::Failed(failure) => {

@@ -25,7 +25,7 @@ use crate::context::{Deps, RequestContext};
 use crate::error::ServiceError;
 use crate::events::execution_watch::ExecutionWatch;
 use crate::executions::executor::{StopReason, StopRequests};
-use crate::quotas::QuotaService;
+use crate::quotas::{QuotaService, TaskSpend};
 use crate::sessions::SessionService;
 use crate::traces::TraceSpans;
 
@@ -410,7 +410,9 @@ impl TaskService {
         }
         self.runtime.admit()?;
         task.template.render(&variables)?;
-        self.quotas.admit_run(task.user_id).await?;
+        self.quotas
+            .admit_run(task.user_id, Some(TaskSpend::of(&task.id, &task.options)))
+            .await?;
         let execution = TaskExecution::new(
             ExecutionId::from_uuid(self.deps.ids.new_id()),
             task.id,
@@ -440,7 +442,9 @@ impl TaskService {
         let variables = BTreeMap::new();
         self.runtime.admit()?;
         task.template.render(&variables)?;
-        self.quotas.admit_run(task.user_id).await?;
+        self.quotas
+            .admit_run(task.user_id, Some(TaskSpend::of(&task.id, &task.options)))
+            .await?;
         let mut execution = TaskExecution::new(
             ExecutionId::from_uuid(self.deps.ids.new_id()),
             task.id,

@@ -33,6 +33,12 @@ pub fn adapters(
 
 /// An agent that accepts any message and then yields `events`, in order, once.
 pub fn scripted_agent(events: Vec<AgentEvent>) -> Arc<dyn AgentSession> {
+    scripted_process(events, 4242)
+}
+
+/// [`scripted_agent`] as the process `pid` (agents of one session that follow each other are
+/// different processes).
+pub fn scripted_process(events: Vec<AgentEvent>, pid: u32) -> Arc<dyn AgentSession> {
     let queue = Arc::new(Mutex::new(VecDeque::from(events)));
     let mut agent = MockAgentSession::new();
     agent.expect_send_message().returning(|_| Ok(()));
@@ -48,7 +54,7 @@ pub fn scripted_agent(events: Vec<AgentEvent>) -> Arc<dyn AgentSession> {
         }
         batch
     });
-    agent.expect_process_id().returning(|| Some(4242));
+    agent.expect_process_id().returning(move || Some(pid));
     agent
         .expect_agent_session_id()
         .returning(|| Some("cli-1".into()));

@@ -7,6 +7,8 @@ pub struct Model {
     pub id: Uuid,
     pub session_id: Uuid,
     pub user_id: Uuid,
+    /// `tool_use` or `budget`.
+    pub kind: String,
     pub tool_use_id: Option<String>,
     pub tool_name: String,
     pub tool_input: Json,

@@ -10,6 +10,7 @@ pub mod notification_deliveries;
 pub mod notification_targets;
 pub mod reports;
 pub mod sessions;
+pub mod task_daily_costs;
 pub mod task_executions;
 pub mod task_webhooks;
 pub mod tasks;

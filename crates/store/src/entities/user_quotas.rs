@@ -7,6 +7,8 @@ pub struct Model {
     pub user_id: Uuid,
     pub max_active_runs: Option<i32>,
     pub max_daily_cost_usd: Option<f64>,
+    pub max_monthly_cost_usd: Option<f64>,
+    pub ask_above_usd: Option<f64>,
     pub updated_at: TimeDateTimeWithTimeZone,
 }
 

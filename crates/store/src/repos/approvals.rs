@@ -29,6 +29,7 @@ fn to_domain(row: Model) -> Result<Approval, RepoError> {
         row.expires_at,
     )
     .with_stored_status(parse(ENTITY, &row.status)?);
+    approval.kind = parse(ENTITY, &row.kind)?;
     approval.decided_by = row.decided_by.map(UserId::from_uuid);
     approval.decided_at = row.decided_at;
     Ok(approval)
@@ -41,6 +42,7 @@ impl ApprovalRepository for SqlApprovals {
             id: approval.id.as_uuid(),
             session_id: approval.session_id.as_uuid(),
             user_id: approval.user_id.as_uuid(),
+            kind: approval.kind.as_str().to_owned(),
             tool_use_id: approval.tool_use_id.clone(),
             tool_name: approval.tool_name.clone(),
             tool_input: approval.tool_input.clone(),

@@ -1,13 +1,15 @@
 use async_trait::async_trait;
-use overseer_domain::{Quota, UsdBudget, UserId};
+use overseer_domain::{Quota, TaskId, UsdBudget, UserId};
 use overseer_ports::RepoError;
 use overseer_ports::repositories::QuotaRepository;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use time::{Date, OffsetDateTime};
 
 use crate::convert::{corrupt, unavailable, write_err};
-use crate::entities::{daily_costs, user_quotas};
+use crate::entities::{daily_costs, task_daily_costs, user_quotas};
 
 const ENTITY: &str = "quota";
 
@@ -30,14 +32,17 @@ fn to_domain(row: user_quotas::Model) -> Result<Quota, RepoError> {
         .map(u32::try_from)
         .transpose()
         .map_err(|e| corrupt(ENTITY)(&e))?;
-    let max_daily_cost_usd = row
-        .max_daily_cost_usd
-        .map(UsdBudget::new)
-        .transpose()
-        .map_err(|e| corrupt(ENTITY)(&e))?;
+    let usd = |value: Option<f64>| {
+        value
+            .map(UsdBudget::new)
+            .transpose()
+            .map_err(|e| corrupt(ENTITY)(&e))
+    };
     Ok(Quota {
         max_active_runs,
-        max_daily_cost_usd,
+        max_daily_cost_usd: usd(row.max_daily_cost_usd)?,
+        max_monthly_cost_usd: usd(row.max_monthly_cost_usd)?,
+        ask_above_usd: usd(row.ask_above_usd)?,
     })
 }
 
@@ -61,6 +66,8 @@ impl QuotaRepository for SqlQuotas {
             user_id: Set(user.as_uuid()),
             max_active_runs: Set(max_active_runs),
             max_daily_cost_usd: Set(quota.max_daily_cost_usd.map(UsdBudget::value)),
+            max_monthly_cost_usd: Set(quota.max_monthly_cost_usd.map(UsdBudget::value)),
+            ask_above_usd: Set(quota.ask_above_usd.map(UsdBudget::value)),
             updated_at: Set(now),
         };
         user_quotas::Entity::insert(row)
@@ -69,6 +76,8 @@ impl QuotaRepository for SqlQuotas {
                     .update_columns([
                         user_quotas::Column::MaxActiveRuns,
                         user_quotas::Column::MaxDailyCostUsd,
+                        user_quotas::Column::MaxMonthlyCostUsd,
+                        user_quotas::Column::AskAboveUsd,
                         user_quotas::Column::UpdatedAt,
                     ])
                     .to_owned(),
@@ -108,5 +117,59 @@ impl QuotaRepository for SqlQuotas {
                 .map_err(unavailable)?
                 .map_or(0.0, |row| row.cost_usd),
         )
+    }
+
+    async fn cost_between(&self, user: UserId, first: Date, last: Date) -> Result<f64, RepoError> {
+        let sum: Option<Option<f64>> = daily_costs::Entity::find()
+            .select_only()
+            .column_as(daily_costs::Column::CostUsd.sum(), "total")
+            .filter(daily_costs::Column::UserId.eq(user.as_uuid()))
+            .filter(daily_costs::Column::Day.between(day_key(first), day_key(last)))
+            .into_tuple()
+            .one(&self.0)
+            .await
+            .map_err(unavailable)?;
+        Ok(sum.flatten().unwrap_or(0.0))
+    }
+
+    async fn add_task_cost(&self, task: TaskId, day: Date, usd: f64) -> Result<(), RepoError> {
+        let row = task_daily_costs::ActiveModel {
+            task_id: Set(task.as_uuid()),
+            day: Set(day_key(day)),
+            cost_usd: Set(usd),
+        };
+        let sum = Expr::col((task_daily_costs::Entity, task_daily_costs::Column::CostUsd))
+            .add(Expr::cust("excluded.cost_usd"));
+        task_daily_costs::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    task_daily_costs::Column::TaskId,
+                    task_daily_costs::Column::Day,
+                ])
+                .value(task_daily_costs::Column::CostUsd, sum)
+                .to_owned(),
+            )
+            .exec_without_returning(&self.0)
+            .await
+            .map_err(write_err(ENTITY, "task"))?;
+        Ok(())
+    }
+
+    async fn task_cost_between(
+        &self,
+        task: TaskId,
+        first: Date,
+        last: Date,
+    ) -> Result<f64, RepoError> {
+        let sum: Option<Option<f64>> = task_daily_costs::Entity::find()
+            .select_only()
+            .column_as(task_daily_costs::Column::CostUsd.sum(), "total")
+            .filter(task_daily_costs::Column::TaskId.eq(task.as_uuid()))
+            .filter(task_daily_costs::Column::Day.between(day_key(first), day_key(last)))
+            .into_tuple()
+            .one(&self.0)
+            .await
+            .map_err(unavailable)?;
+        Ok(sum.flatten().unwrap_or(0.0))
     }
 }

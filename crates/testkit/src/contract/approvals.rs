@@ -22,6 +22,25 @@ fn approval(session: &Session, created: i64) -> Approval {
     )
 }
 
+pub async fn a_budget_approval_keeps_its_kind(repos: &Repositories) {
+    let session = owned_session(repos).await;
+    let budget = Approval::budget(
+        ApprovalId::from_uuid(fixtures::id()),
+        session.id,
+        session.user_id,
+        0.5,
+        0.52,
+        at(3),
+        at(303),
+    );
+    repos.approvals.insert(&budget, &[]).await.unwrap();
+    assert_eq!(
+        repos.approvals.get(budget.id, Scope::Admin).await.unwrap(),
+        budget,
+        "a budget approval keeps its kind"
+    );
+}
+
 pub async fn approval_round_trips_with_scope(repos: &Repositories) {
     let session = owned_session(repos).await;
     let older = approval(&session, 1);

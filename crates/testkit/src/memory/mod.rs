@@ -45,6 +45,7 @@ struct State {
     approvals: HashMap<ApprovalId, Approval>,
     quotas: HashMap<UserId, Quota>,
     daily_costs: HashMap<(UserId, time::Date), f64>,
+    task_daily_costs: HashMap<(TaskId, time::Date), f64>,
     webhook_secrets: HashMap<TaskId, String>,
     webhook_receipts: HashMap<(TaskId, String), OffsetDateTime>,
     notification_targets: HashMap<NotificationTargetId, NotificationTarget>,

@@ -3,25 +3,32 @@ import { api, currentUser, get, post } from '../api.js';
 import { h, json, problemBox, show, table, time, usd } from '../dom.js';
 import { showErrors } from './task_form.js';
 
+const DOLLAR_LIMITS = [
+  ['max_daily_cost_usd', '$ per day'],
+  ['max_monthly_cost_usd', '$ per month'],
+  ['ask_above_usd', 'ask above $'],
+];
+
 function quotaForm(user, quota, onSaved) {
-  const runs = h('input', { name: 'max_active_runs', type: 'number', min: 0, value: quota.own.max_active_runs ?? '', placeholder: 'default' });
-  const cost = h('input', { name: 'max_daily_cost_usd', type: 'number', min: 0, step: 'any', value: quota.own.max_daily_cost_usd ?? '', placeholder: 'default' });
+  const runs = h('input', { name: 'max_active_runs', type: 'number', min: 0, value: quota.own.max_active_runs ?? '', placeholder: 'runs: default', title: 'runs at once' });
+  const dollars = DOLLAR_LIMITS.map(([name, label]) => h('input', {
+    name, type: 'number', min: 0, step: 'any', value: quota.own[name] ?? '', placeholder: `${label}: default`, title: label,
+  }));
   const errors = h('div');
   const form = h('form', {
     class: 'row',
     onsubmit: async (event) => {
       event.preventDefault();
       try {
-        await api('PUT', `/users/${user.id}/quota`, {
-          max_active_runs: runs.value === '' ? null : Number(runs.value),
-          max_daily_cost_usd: cost.value === '' ? null : Number(cost.value),
-        });
+        const limits = { max_active_runs: runs.value === '' ? null : Number(runs.value) };
+        for (const input of dollars) limits[input.name] = input.value === '' ? null : Number(input.value);
+        await api('PUT', `/users/${user.id}/quota`, limits);
         onSaved();
       } catch (error) {
         showErrors(form, errors, error);
       }
     },
-  }, runs, cost, h('button', { type: 'submit', class: 'outline' }, 'Set'), errors);
+  }, runs, dollars, h('button', { type: 'submit', class: 'outline' }, 'Set'), errors);
   return form;
 }
 
@@ -29,9 +36,10 @@ async function users(section) {
   const list = await get('/users?limit=100');
   const quotas = await Promise.all(list.items.map((u) => get(`/users/${u.id}/quota`)));
   section.replaceChildren(h('h3', {}, 'Users and quotas'),
-    h('p', { class: 'muted' }, 'Limits: runs at once, and dollars per UTC day (empty: the server default).'),
-    table(['Email', 'Role', 'Since', 'Active runs', 'Spent today', 'Limits'], list.items.map((user, i) => [
+    h('p', { class: 'muted' }, 'Limits: runs at once, dollars per UTC day and month, and the cost at which a session stops to ask whether to go on (empty: the server default).'),
+    table(['Email', 'Role', 'Since', 'Active runs', 'Spent today', 'This month', 'Limits'], list.items.map((user, i) => [
       user.email, user.role, time(user.created_at), quotas[i].active_runs, usd(quotas[i].cost_today_usd),
+      usd(quotas[i].cost_this_month_usd),
       quotaForm(user, quotas[i], () => users(section)),
     ])));
 }

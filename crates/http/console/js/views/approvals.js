@@ -3,7 +3,7 @@
 import { currentUser, get } from '../api.js';
 import { fill, h, problemBox, show, statusBadge, table, time } from '../dom.js';
 import { onLeave } from '../shell.js';
-import { approvalCard, decide } from './transcript.js';
+import { approvalCard, approvalSubject, decide } from './transcript.js';
 
 export async function approvalList() {
   const user = await currentUser();
@@ -24,8 +24,8 @@ export async function approvalList() {
       pending.items.length === 0 ? h('p', { class: 'muted' }, 'Nothing is waiting for you.') : null,
       pending.items.map((approval) => approvalCard(approval, answer, { linkSession: true })),
       h('h3', {}, 'Recent'),
-      table(['Tool', 'Status', 'Decided by', 'When'], answered.items.filter((a) => a.status !== 'pending').map((a) => [
-        h('code', {}, a.tool_name), statusBadge(a.status), a.decided_by ?? '—', time(a.decided_at ?? a.created_at),
+      table(['Asked', 'Status', 'Decided by', 'When'], answered.items.filter((a) => a.status !== 'pending').map((a) => [
+        approvalSubject(a), statusBadge(a.status), a.decided_by ?? '—', time(a.decided_at ?? a.created_at),
       ]), 'None answered yet.'));
   };
   const answer = async (approval, decision) => {

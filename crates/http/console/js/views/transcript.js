@@ -50,14 +50,22 @@ function messageView(sequence, message, transcript) {
  * `linkSession`, a link to its session (for lists outside the session).
  */
 export function approvalCard(approval, answer, { linkSession = false } = {}) {
-  return h('article', { class: 'approval', 'data-approval-id': approval.id },
-    h('header', {}, h('strong', {}, 'Approval needed: '), h('code', {}, approval.tool_name),
+  const budget = approval.kind === 'budget';
+  return h('article', { class: 'approval', 'data-approval-id': approval.id, 'data-kind': approval.kind },
+    h('header', {}, h('strong', {}, budget ? 'Budget: ' : 'Approval needed: '), approvalSubject(approval),
       linkSession ? [' in ', h('a', { href: `#/sessions/${approval.session_id}` }, 'its session')] : null,
       h('span', { class: 'muted' }, ' · expires ', time(approval.expires_at))),
-    h('pre', {}, json(approval.tool_input)),
+    budget ? null : h('pre', {}, json(approval.tool_input)),
     h('div', { class: 'row' },
       h('button', { onclick: () => answer(approval, 'allow') }, 'Approve'),
       h('button', { class: 'secondary', onclick: () => answer(approval, 'deny') }, 'Deny')));
+}
+
+/** What an approval asks about: its tool, or "continue past $X?" for a budget. */
+export function approvalSubject(approval) {
+  if (approval.kind !== 'budget') return h('code', {}, approval.tool_name);
+  const { threshold_usd: threshold, spent_usd: spent } = approval.tool_input;
+  return h('span', {}, `continue past $${threshold.toFixed(2)}? $${spent.toFixed(4)} spent so far`);
 }
 
 /** Answers `approval` of `sessionId`; returns once the server has it. */
