@@ -1,6 +1,8 @@
 //! A webhook receiver on loopback for notification tests: records each request, answers
-//! 503 while it is "down", and checks deliveries' signatures.
+//! 503 while it is "down", can answer slowly, notes a delivery received twice at the same
+//! time, and checks deliveries' signatures.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,24 +17,50 @@ pub type Signer = fn(&[u8], &[u8]) -> String;
 /// What the receiver got: headers (lower-case names) and body, in order.
 type Received = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
 
+/// How the receiver answers, and what it saw.
+#[derive(Debug, Default)]
+struct State {
+    received: Received,
+    down: Mutex<bool>,
+    /// How long each answer takes.
+    delay: Mutex<Duration>,
+    /// Requests being answered, per delivery id.
+    in_flight: Mutex<HashMap<String, usize>>,
+    /// Delivery ids that arrived while the same id was still being answered.
+    overlaps: Mutex<Vec<String>>,
+}
+
 /// A small HTTP receiver on loopback: answers 503 while `down`, else 200.
 #[derive(Debug)]
 pub struct Receiver {
     /// Where to send (`http://127.0.0.1:<port>/hook`).
     pub url: String,
-    received: Received,
-    down: Arc<Mutex<bool>>,
+    state: Arc<State>,
 }
 
 /// Records a delivery, or answers 503 while the receiver is down.
-async fn receive(
-    request: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<(Received, Arc<Mutex<bool>>)>,
-) -> HttpResponse {
-    let (received, down) = state.get_ref();
-    if *down.lock().unwrap() {
+async fn receive(request: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
+    if *state.down.lock().unwrap() {
         return HttpResponse::ServiceUnavailable().finish();
+    }
+    let delivery = request
+        .headers()
+        .get("x-overseer-delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    {
+        let mut in_flight = state.in_flight.lock().unwrap();
+        let count = in_flight.entry(delivery.clone()).or_default();
+        if *count > 0 {
+            state.overlaps.lock().unwrap().push(delivery.clone());
+        }
+        *count += 1;
+    }
+    let delay = *state.delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
+    if let Some(count) = state.in_flight.lock().unwrap().get_mut(&delivery) {
+        *count -= 1;
     }
     let headers = request
         .headers()
@@ -44,7 +72,8 @@ async fn receive(
             )
         })
         .collect();
-    received
+    state
+        .received
         .lock()
         .unwrap()
         .push((headers, String::from_utf8_lossy(&body).into_owned()));
@@ -58,9 +87,8 @@ async fn receive(
 pub async fn receiver() -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received: Received = Arc::default();
-    let down = Arc::new(Mutex::new(false));
-    let state = web::Data::new((received.clone(), down.clone()));
+    let state = web::Data::new(State::default());
+    let shared = state.clone().into_inner();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -72,11 +100,7 @@ pub async fn receiver() -> Receiver {
     .unwrap()
     .run();
     tokio::spawn(server);
-    Receiver {
-        url,
-        received,
-        down,
-    }
+    Receiver { url, state: shared }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
@@ -89,7 +113,29 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 impl Receiver {
     /// Answers 503 (`true`) or 200 (`false`) from now on.
     pub fn set_down(&self, down: bool) {
-        *self.down.lock().unwrap() = down;
+        *self.state.down.lock().unwrap() = down;
+    }
+
+    /// Takes `delay` to answer each request from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// The delivery ids received for `event`, in order (a redelivery shows twice).
+    pub fn delivery_ids(&self, event: &str) -> Vec<String> {
+        self.state
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(h, _)| header(h, "x-overseer-event") == event)
+            .map(|(h, _)| header(h, "x-overseer-delivery").to_owned())
+            .collect()
+    }
+
+    /// Delivery ids that arrived while the same delivery was still being answered.
+    pub fn overlaps(&self) -> Vec<String> {
+        self.state.overlaps.lock().unwrap().clone()
     }
 
     /// The first body received for `event` (its signature checked with `secret` by
@@ -115,6 +161,7 @@ impl Receiver {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let found = self
+                .state
                 .received
                 .lock()
                 .unwrap()

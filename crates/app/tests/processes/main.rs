@@ -14,6 +14,7 @@ mod many_sessions;
 mod node;
 mod notify_links;
 mod notify_restart;
+mod notify_two_nodes;
 mod outlive;
 mod secrets;
 mod soak;
