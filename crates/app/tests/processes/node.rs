@@ -172,6 +172,20 @@ impl Drop for Node {
     }
 }
 
+/// A notification target of the caller for `events`, sending to `url`: its id and secret.
+pub async fn notification_target(api: &Api, url: &str, events: &[&str]) -> (String, String) {
+    let (status, target) = api
+        .json(
+            Method::POST,
+            "/api/v1/notification-targets",
+            Some(json!({"url": url, "events": events})),
+        )
+        .await;
+    assert_eq!(status, 201, "{target}");
+    let field = |name: &str| target[name].as_str().unwrap().to_owned();
+    (field("id"), field("secret"))
+}
+
 /// Creates a task from `body`; its id.
 pub async fn create_task(api: &Api, body: Value) -> String {
     let (status, task) = api.json(Method::POST, "/api/v1/tasks", Some(body)).await;

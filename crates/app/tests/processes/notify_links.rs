@@ -10,7 +10,7 @@ use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, create_task, execute, temp_dir};
+use crate::node::{Node, create_task, execute, notification_target, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_tap_link_from_a_notification_releases_the_tool_and_the_end_is_notified() {
@@ -29,15 +29,12 @@ async fn a_one_tap_link_from_a_notification_releases_the_tool_and_the_end_is_not
     let node = Node::start(&data_dir, None, &cli, &api, &[]).await;
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
     let hook = receiver().await;
-    let (status, target) = alice
-        .json(
-            Method::POST,
-            "/api/v1/notification-targets",
-            Some(json!({"url": hook.url, "events": ["approval.requested", "execution.finished"]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{target}");
-    let secret = target["secret"].as_str().unwrap().to_owned();
+    let (_, secret) = notification_target(
+        &alice,
+        &hook.url,
+        &["approval.requested", "execution.finished"],
+    )
+    .await;
     let task = create_task(
         &alice,
         json!({"name": "Deploy", "prompt_template": "Deploy the {service} service.",

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use overseer_services::hmac_sha256_hex;
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::http_api::Api;
 use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::json;
 
-use crate::node::{Node, create_task, execute, finished, temp_dir};
+use crate::node::{Node, create_task, execute, finished, notification_target, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_delivery_is_sent_after_the_server_is_killed_and_restarted() {
@@ -24,19 +24,8 @@ async fn a_pending_delivery_is_sent_after_the_server_is_killed_and_restarted() {
     let alice = Api::sign_up(&node.base, "alice@example.com").await;
     let hook = receiver().await;
     hook.set_down(true);
-    let (status, target) = alice
-        .json(
-            Method::POST,
-            "/api/v1/notification-targets",
-            Some(json!({"url": hook.url, "events": ["execution.finished"]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{target}");
-    let secret = target["secret"].as_str().unwrap().to_owned();
-    let deliveries = format!(
-        "/api/v1/notification-targets/{}/deliveries",
-        target["id"].as_str().unwrap()
-    );
+    let (target, secret) = notification_target(&alice, &hook.url, &["execution.finished"]).await;
+    let deliveries = format!("/api/v1/notification-targets/{target}/deliveries");
     let task = create_task(
         &alice,
         json!({"name": "Outbox", "prompt_template": "outbox restart"}),

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use overseer_testkit::fake_api::FakeAnthropic;
-use overseer_testkit::http_api::{Api, Method};
+use overseer_testkit::http_api::Api;
 use overseer_testkit::receiver::receiver;
 use overseer_testkit::script::{Reply, Script};
 use serde_json::{Value, json};
 
-use crate::node::{Node, create_task, execute, finished, temp_dir};
+use crate::node::{Node, create_task, execute, finished, notification_target, temp_dir};
 
 /// Both nodes sign and accept the same tokens.
 const SHARED_JWT_SECRET: &str = "notify-two-nodes-shared-jwt-secret";
@@ -41,18 +41,8 @@ async fn two_nodes_send_each_delivery_once_and_never_at_the_same_time() {
     // The receiver is down while the runs end: their notices wait in the outbox.
     let hook = receiver().await;
     hook.set_down(true);
-    let (status, target) = on_a
-        .json(
-            Method::POST,
-            "/api/v1/notification-targets",
-            Some(json!({"url": hook.url, "events": ["execution.finished"]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{target}");
-    let deliveries = format!(
-        "/api/v1/notification-targets/{}/deliveries?limit=100",
-        target["id"].as_str().unwrap()
-    );
+    let (target, _) = notification_target(&on_a, &hook.url, &["execution.finished"]).await;
+    let deliveries = format!("/api/v1/notification-targets/{target}/deliveries?limit=100");
     let task = create_task(
         &on_a,
         json!({"name": "Outbox pair", "prompt_template": "outbox pair"}),
