@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use overseer_domain::template::{VariableName, VariableSpec};
 use overseer_domain::{
-    AgentOptions, AuditAction, AuditLog, AuditLogId, ContentBlock, Email, ExecutionId, McpScope,
-    McpServer, McpServerConfig, McpServerId, McpServerName, MessageBody, MessageId, MessageRole,
-    MessageType, NewMessage, NewSession, NewTask, PasswordHash, PromptTemplate, Report,
-    ReportFormat, ReportId, ReportTitle, ResourceType, Role, Session, SessionId, SessionMode,
-    SessionName, Task, TaskExecution, TaskId, TaskName, TaskTemplate, TokenUsage, ToolCall,
-    ToolCallId, ToolCallStatus, TriggerType, User, UserId,
+    AgentOptions, AuditAction, AuditLog, AuditLogId, ContentBlock, Delivery, DeliveryId, Email,
+    ExecutionId, HttpUrl, McpScope, McpServer, McpServerConfig, McpServerId, McpServerName,
+    MessageBody, MessageId, MessageRole, MessageType, NewMessage, NewSession, NewTask,
+    NotificationEvent, NotificationFormat, NotificationTarget, NotificationTargetId, PasswordHash,
+    PromptTemplate, Report, ReportFormat, ReportId, ReportTitle, ResourceType, Role, Session,
+    SessionId, SessionMode, SessionName, Task, TaskExecution, TaskId, TaskName, TaskTemplate,
+    TokenUsage, ToolCall, ToolCallId, ToolCallStatus, TriggerType, User, UserId,
 };
 use overseer_ports::{Clock, IdSource};
 use serde_json::json;
@@ -270,4 +271,35 @@ pub fn mcp_server(scope: McpScope, name: &str, created: OffsetDateTime) -> McpSe
         created_at: created,
         updated_at: created,
     }
+}
+
+/// A JSON notification target for `events`, created by `created_by` (global when `owner` is
+/// `None`), sending nowhere (port 9).
+pub fn notification_target(
+    created_by: UserId,
+    owner: Option<UserId>,
+    events: &[NotificationEvent],
+    created: i64,
+) -> NotificationTarget {
+    NotificationTarget {
+        id: NotificationTargetId::from_uuid(id()),
+        owner,
+        created_by,
+        url: HttpUrl::new("http://127.0.0.1:9/hook").unwrap(),
+        events: events.to_vec(),
+        format: NotificationFormat::Json,
+        secret: "whsec_contract".to_owned(),
+        created_at: at(created),
+    }
+}
+
+/// A delivery to `target`, due at `due` (seconds).
+pub fn delivery(target: &NotificationTarget, due: i64) -> Delivery {
+    Delivery::new(
+        DeliveryId::from_uuid(id()),
+        target.id,
+        NotificationEvent::ApprovalRequested,
+        json!({"event": "approval.requested", "n": due}),
+        at(due),
+    )
 }

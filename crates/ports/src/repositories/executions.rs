@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use overseer_domain::{ExecutionId, ExecutionStatus, TaskExecution, TaskId};
+use overseer_domain::{Delivery, ExecutionId, ExecutionStatus, TaskExecution, TaskId};
 use time::OffsetDateTime;
 
 use crate::{Page, PageRequest, RepoError, Scope};
@@ -81,6 +81,20 @@ pub trait ExecutionRepository: Send + Sync {
         &self,
         execution: &TaskExecution,
         expected: ExecutionStatus,
+    ) -> Result<(), RepoError> {
+        self.update_with(execution, expected, &[]).await
+    }
+
+    /// [`ExecutionRepository::update`], and the `outbox` deliveries in the same transaction:
+    /// both are written, or neither (a `Conflict` writes nothing).
+    ///
+    /// # Errors
+    /// As `update`; `NotFound` also when a delivery's target does not exist.
+    async fn update_with(
+        &self,
+        execution: &TaskExecution,
+        expected: ExecutionStatus,
+        outbox: &[Delivery],
     ) -> Result<(), RepoError>;
 
     /// Claims the next `pending` execution for `node` and returns it `running` (`started_at` =

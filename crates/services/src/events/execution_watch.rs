@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use overseer_domain::{ExecutionId, ExecutionStatus, TaskExecution, TaskId};
+use overseer_domain::{Delivery, ExecutionId, ExecutionStatus, TaskExecution, TaskId};
 use overseer_ports::repositories::{
     ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
 };
@@ -59,23 +59,19 @@ impl ExecutionWatch {
 /// Hears every ending written through a watched repository, on the writer's task.
 #[async_trait]
 pub trait EndingListener: Send + Sync {
-    /// `execution` has just been stored in a terminal status.
-    async fn ended(&self, execution: &TaskExecution);
+    /// The outbox deliveries for `execution`, about to be stored in a terminal status: they
+    /// are written in the ending's own transaction.
+    async fn notices(&self, execution: &TaskExecution) -> Vec<Delivery>;
+
+    /// Queues `deliveries` of an ending that was written without them (a lost node's runs,
+    /// failed in bulk by recovery).
+    async fn enqueue(&self, deliveries: &[Delivery]);
 }
 
 struct Watched {
     inner: Arc<dyn ExecutionRepository>,
     watch: ExecutionWatch,
     listener: Option<Arc<dyn EndingListener>>,
-}
-
-impl Watched {
-    async fn ended(&self, execution: &TaskExecution) {
-        if let Some(listener) = &self.listener {
-            listener.ended(execution).await;
-        }
-        self.watch.ended(execution.id);
-    }
 }
 
 #[async_trait]
@@ -101,15 +97,23 @@ impl ExecutionRepository for Watched {
         self.inner.list(scope, filter, page).await
     }
 
-    async fn update(
+    async fn update_with(
         &self,
         execution: &TaskExecution,
         expected: ExecutionStatus,
+        outbox: &[Delivery],
     ) -> Result<(), RepoError> {
-        self.inner.update(execution, expected).await?;
-        if execution.status().is_terminal() {
-            self.ended(execution).await;
+        if !execution.status().is_terminal() {
+            return self.inner.update_with(execution, expected, outbox).await;
         }
+        let mut deliveries = outbox.to_vec();
+        if let Some(listener) = &self.listener {
+            deliveries.extend(listener.notices(execution).await);
+        }
+        self.inner
+            .update_with(execution, expected, &deliveries)
+            .await?;
+        self.watch.ended(execution.id);
         Ok(())
     }
 
@@ -140,7 +144,10 @@ impl ExecutionRepository for Watched {
     ) -> Result<Recovered, RepoError> {
         let recovered = self.inner.recover_lost(lost, now, reason).await?;
         for failed in &recovered.failed {
-            self.ended(failed).await;
+            if let Some(listener) = &self.listener {
+                listener.enqueue(&listener.notices(failed).await).await;
+            }
+            self.watch.ended(failed.id);
         }
         Ok(recovered)
     }
@@ -169,5 +176,59 @@ mod tests {
         executions.update(&run, from).await.unwrap();
         assert_eq!(ended.try_recv().unwrap(), run.id);
         assert!(ended.try_recv().is_err(), "announced once");
+    }
+
+    /// Hands back one delivery to `target` per ending.
+    struct OneNotice(overseer_domain::NotificationTarget);
+
+    #[async_trait]
+    impl EndingListener for OneNotice {
+        async fn notices(&self, _execution: &TaskExecution) -> Vec<Delivery> {
+            vec![fixtures::delivery(&self.0, 1)]
+        }
+
+        async fn enqueue(&self, _deliveries: &[Delivery]) {
+            unreachable!("only recovery enqueues on its own");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endings_notices_are_written_with_it_and_a_lost_race_writes_none() {
+        let repos = MemoryStore::new().repositories();
+        let owner = fixtures::user("n@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let task = fixtures::task(owner.id, "t", fixtures::EPOCH);
+        repos.tasks.insert(&task).await.unwrap();
+        let target = fixtures::notification_target(
+            owner.id,
+            Some(owner.id),
+            &[overseer_domain::NotificationEvent::ExecutionFinished],
+            0,
+        );
+        repos.notifications.insert_target(&target).await.unwrap();
+        let watch = ExecutionWatch::default();
+        let listener = Arc::new(OneNotice(target.clone()));
+        let executions = watch.watching(repos.executions.clone(), Some(listener));
+        let queued = || async {
+            repos
+                .notifications
+                .list_deliveries(target.id, PageRequest::first(10))
+                .await
+                .unwrap()
+                .total
+        };
+
+        let mut run = fixtures::execution(&task, fixtures::EPOCH);
+        executions.insert(&run).await.unwrap();
+        let mut late = run.clone();
+        let from = run.cancel(fixtures::EPOCH).unwrap();
+        executions.update(&run, from).await.unwrap();
+        assert_eq!(queued().await, 1, "written with the ending");
+        let from = late.fail("too late".to_owned(), fixtures::EPOCH).unwrap();
+        assert!(matches!(
+            executions.update(&late, from).await,
+            Err(RepoError::Conflict { .. })
+        ));
+        assert_eq!(queued().await, 1, "a lost race writes no notice");
     }
 }

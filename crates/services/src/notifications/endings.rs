@@ -1,16 +1,16 @@
 //! `execution.finished`: every ending goes through the execution repository's writes, where
-//! [`ExecutionWatch`](crate::events::execution_watch::ExecutionWatch) hears it and tells
-//! this listener.
+//! [`ExecutionWatch`](crate::events::execution_watch::ExecutionWatch) asks this listener for
+//! the ending's deliveries and writes them in the ending's transaction.
 
 use async_trait::async_trait;
-use overseer_domain::{NotificationEvent, TaskExecution};
+use overseer_domain::{Delivery, NotificationEvent, TaskExecution};
 use overseer_ports::{Repositories, Scope};
 use serde_json::json;
 
 use super::{Notice, NotificationService};
 use crate::events::execution_watch::EndingListener;
 
-/// Queues `execution.finished` for every ending the execution repository writes.
+/// The `execution.finished` deliveries of every ending the execution repository writes.
 pub struct ExecutionNotices {
     repos: Repositories,
     notifications: NotificationService,
@@ -35,11 +35,11 @@ impl ExecutionNotices {
 
 #[async_trait]
 impl EndingListener for ExecutionNotices {
-    async fn ended(&self, execution: &TaskExecution) {
+    async fn notices(&self, execution: &TaskExecution) -> Vec<Delivery> {
         let event = NotificationEvent::ExecutionFinished;
         let targets = self.notifications.hearing(event, execution.user_id).await;
         if targets.is_empty() {
-            return;
+            return Vec::new();
         }
         let task_name = match &execution.snapshot.task_name {
             Some(name) => name.to_string(),
@@ -79,7 +79,10 @@ impl EndingListener for ExecutionNotices {
             }),
             links: json!({"execution": path}),
         };
-        let deliveries = self.notifications.deliveries_to(&targets, &notice);
-        self.notifications.enqueue(&deliveries).await;
+        self.notifications.deliveries_to(&targets, &notice)
+    }
+
+    async fn enqueue(&self, deliveries: &[Delivery]) {
+        self.notifications.enqueue(deliveries).await;
     }
 }

@@ -4,18 +4,19 @@ use time::OffsetDateTime;
 
 use async_trait::async_trait;
 use overseer_domain::{
-    ExecutionId, ExecutionStatus, Lease, MessageId, ReportId, SessionId, TaskExecution, TaskId,
-    UserId,
+    Delivery, ExecutionId, ExecutionStatus, Lease, MessageId, ReportId, SessionId, TaskExecution,
+    TaskId, UserId,
 };
 use overseer_ports::repositories::{
     ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
 };
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait, UpdateMany,
 };
 
+use super::notifications::insert_deliveries;
 use super::{cas_miss, scoped};
 use crate::convert::{corrupt, fetch_page, parse, unavailable, write_err};
 use crate::entities::task_executions::{ActiveModel, Column, Entity, Model};
@@ -87,6 +88,15 @@ fn to_domain(row: Model) -> Result<TaskExecution, RepoError> {
     Ok(execution)
 }
 
+/// Runs a compare-and-set `update`; whether it changed the row.
+async fn changed(db: &impl ConnectionTrait, update: UpdateMany<Entity>) -> Result<bool, RepoError> {
+    let result = update
+        .exec(db)
+        .await
+        .map_err(write_err(ENTITY, "session, message or report"))?;
+    Ok(result.rows_affected > 0)
+}
+
 #[async_trait]
 impl ExecutionRepository for SqlExecutions {
     async fn insert(&self, execution: &TaskExecution) -> Result<(), RepoError> {
@@ -136,10 +146,11 @@ impl ExecutionRepository for SqlExecutions {
         fetch_page(&self.0, select, page, to_domain).await
     }
 
-    async fn update(
+    async fn update_with(
         &self,
         execution: &TaskExecution,
         expected: ExecutionStatus,
+        outbox: &[Delivery],
     ) -> Result<(), RepoError> {
         let row = to_model(execution)?;
         let changes = ActiveModel {
@@ -159,17 +170,26 @@ impl ExecutionRepository for SqlExecutions {
             updated_at: Set(row.updated_at),
             ..Default::default()
         };
-        let result = Entity::update_many()
+        let id = row.id;
+        let update = Entity::update_many()
             .set(changes)
-            .filter(Column::Id.eq(row.id))
-            .filter(Column::Status.eq(expected.as_str()))
-            .exec(&self.0)
-            .await
-            .map_err(write_err(ENTITY, "session, message or report"))?;
-        if result.rows_affected == 0 {
-            return Err(cas_miss::<Entity>(&self.0, row.id, ENTITY, expected.as_str()).await);
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(expected.as_str()));
+        let missed = || cas_miss::<Entity>(&self.0, id, ENTITY, expected.as_str());
+        // Without deliveries, one statement: no transaction around it.
+        if outbox.is_empty() {
+            if !changed(&self.0, update).await? {
+                return Err(missed().await);
+            }
+            return Ok(());
         }
-        Ok(())
+        let txn = self.0.begin().await.map_err(unavailable)?;
+        if !changed(&txn, update).await? {
+            drop(txn);
+            return Err(missed().await);
+        }
+        insert_deliveries(&txn, outbox).await?;
+        txn.commit().await.map_err(unavailable)
     }
 
     async fn claim_next(

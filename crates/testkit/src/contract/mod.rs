@@ -104,6 +104,7 @@ macro_rules! repository_contract_suite {
             deliveries_are_claimed_when_due_leased_and_recorded,
             racing_claimers_never_take_one_delivery_twice,
             an_approval_and_its_notices_are_written_together,
+            an_ending_and_its_notices_are_written_together,
         );
     };
     (@cases $setup:path; $($case:ident),* $(,)?) => {

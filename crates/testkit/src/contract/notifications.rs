@@ -2,33 +2,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use overseer_domain::{
-    Delivery, DeliveryId, DeliveryStatus, HttpUrl, NotificationEvent, NotificationFormat,
-    NotificationTarget, NotificationTargetId, UserId,
+    Delivery, DeliveryId, DeliveryStatus, NotificationEvent, NotificationTarget,
+    NotificationTargetId,
 };
 use overseer_ports::{PageRequest, RepoError, Repositories, Scope};
 use serde_json::json;
 use tokio::sync::Barrier;
 
 use super::support::owner;
-use crate::fixtures::{self, at};
-
-fn target(
-    created_by: UserId,
-    owner: Option<UserId>,
-    events: &[NotificationEvent],
-    created: i64,
-) -> NotificationTarget {
-    NotificationTarget {
-        id: NotificationTargetId::from_uuid(fixtures::id()),
-        owner,
-        created_by,
-        url: HttpUrl::new("http://127.0.0.1:9/hook").unwrap(),
-        events: events.to_vec(),
-        format: NotificationFormat::Json,
-        secret: "whsec_contract".to_owned(),
-        created_at: at(created),
-    }
-}
+use crate::fixtures::{self, at, delivery, notification_target as target};
 
 /// What a claim at `now` (seconds) holding until `until` takes, ten at most.
 async fn claim(repos: &Repositories, now: i64, until: i64) -> Vec<Delivery> {
@@ -47,16 +29,6 @@ async fn queued(repos: &Repositories, target: &NotificationTarget) -> u64 {
         .await
         .unwrap()
         .total
-}
-
-fn delivery(target: &NotificationTarget, due: i64) -> Delivery {
-    Delivery::new(
-        DeliveryId::from_uuid(fixtures::id()),
-        target.id,
-        NotificationEvent::ApprovalRequested,
-        json!({"event": "approval.requested", "n": due}),
-        at(due),
-    )
 }
 
 pub async fn notification_targets_by_scope_and_event(repos: &Repositories) {
@@ -377,5 +349,57 @@ pub async fn an_approval_and_its_notices_are_written_together(repos: &Repositori
         queued(repos, &hook).await,
         2,
         "the race's loser enqueues nothing"
+    );
+}
+
+pub async fn an_ending_and_its_notices_are_written_together(repos: &Repositories) {
+    use overseer_domain::ExecutionStatus;
+
+    let user = owner(repos, "ending@example.com").await;
+    let task = fixtures::task(user, "ending", at(0));
+    repos.tasks.insert(&task).await.unwrap();
+    let hook = target(user, Some(user), &[NotificationEvent::ExecutionFinished], 1);
+    repos.notifications.insert_target(&hook).await.unwrap();
+    let run = fixtures::execution(&task, at(1));
+    repos.executions.insert(&run).await.unwrap();
+    let orphan = Delivery {
+        target_id: NotificationTargetId::from_uuid(fixtures::id()),
+        ..delivery(&hook, 1)
+    };
+    let mut cancelled = run.clone();
+    let from = cancelled.cancel(at(2)).unwrap();
+    assert!(matches!(
+        repos
+            .executions
+            .update_with(&cancelled, from, &[delivery(&hook, 1), orphan])
+            .await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert_eq!(
+        repos
+            .executions
+            .get(run.id, Scope::Admin)
+            .await
+            .unwrap()
+            .status(),
+        ExecutionStatus::Pending,
+        "a failed outbox write leaves the ending unwritten"
+    );
+    assert_eq!(queued(repos, &hook).await, 0);
+    repos
+        .executions
+        .update_with(&cancelled, from, &[delivery(&hook, 2)])
+        .await
+        .unwrap();
+    assert_eq!(queued(repos, &hook).await, 1);
+    let lost = repos
+        .executions
+        .update_with(&cancelled, from, &[delivery(&hook, 3)])
+        .await;
+    assert!(matches!(lost, Err(RepoError::Conflict { .. })), "{lost:?}");
+    assert_eq!(
+        queued(repos, &hook).await,
+        1,
+        "a lost race enqueues nothing"
     );
 }

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 
-use overseer_domain::{ExecutionId, ExecutionStatus, Lease, TaskExecution, TaskId, UserId};
+use overseer_domain::{
+    Delivery, ExecutionId, ExecutionStatus, Lease, TaskExecution, TaskId, UserId,
+};
 use overseer_ports::repositories::{
     ClaimLimits, ExecutionFilter, ExecutionRepository, LostLeases, Recovered,
 };
@@ -83,12 +85,14 @@ impl ExecutionRepository for MemoryStore {
         ))
     }
 
-    async fn update(
+    async fn update_with(
         &self,
         execution: &TaskExecution,
         expected: ExecutionStatus,
+        outbox: &[Delivery],
     ) -> Result<(), RepoError> {
         let mut state = self.lock();
+        state.check_outbox(outbox)?;
         let session_missing = execution
             .session_id
             .is_some_and(|s| !state.sessions.contains_key(&s));
@@ -127,6 +131,7 @@ impl ExecutionRepository for MemoryStore {
         updated.agent_started_at = execution.agent_started_at;
         updated.updated_at = execution.updated_at;
         *stored = updated;
+        state.put_outbox(outbox);
         Ok(())
     }
 

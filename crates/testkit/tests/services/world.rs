@@ -75,12 +75,13 @@ impl ExecutionRepository for RecordingExecutions {
     ) -> Result<Page<TaskExecution>, RepoError> {
         self.inner.list(scope, filter, page).await
     }
-    async fn update(
+    async fn update_with(
         &self,
         execution: &TaskExecution,
         expected: ExecutionStatus,
+        outbox: &[overseer_domain::Delivery],
     ) -> Result<(), RepoError> {
-        self.inner.update(execution, expected).await?;
+        self.inner.update_with(execution, expected, outbox).await?;
         let mut statuses = self.statuses.lock().unwrap();
         if statuses.last() != Some(&execution.status()) {
             statuses.push(execution.status());
