@@ -204,6 +204,11 @@ mod tests {
             issuer.verify(&token, TokenKind::Access).is_err(),
             "not an access token"
         );
+        let expired = issuer.issue(&claims(allow, Duration::seconds(-5))).unwrap();
+        assert!(
+            issuer.verify(&expired, allow).is_err(),
+            "not once the approval has expired"
+        );
     }
 
     #[test]
