@@ -10,6 +10,7 @@ mod agents;
 mod approvals;
 mod audit;
 mod auth;
+mod cached_tasks;
 mod callbacks;
 mod cluster;
 mod context;

@@ -21,6 +21,7 @@ use crate::agents::slots::AgentSlots;
 use crate::agents::warm::{WarmPool, WarmPoolConfig};
 use crate::approvals::ApprovalGate;
 use crate::audit::AuditService;
+use crate::cached_tasks::{CACHED_TASKS, CachedTasks};
 use crate::cluster::link::ClusterLink;
 use crate::cluster::relay::{RelayingBroadcaster, relay_from_other_nodes};
 use crate::context::Deps;
@@ -58,7 +59,8 @@ pub struct Adapters {
     /// Where measurements go.
     pub telemetry: Arc<dyn Telemetry>,
     /// The other nodes on the same database, if any: live events and session commands
-    /// travel over it.
+    /// travel over it. `None` means this node is its database's only writer: tasks read by
+    /// id are then cached in memory (a write elsewhere would not be seen).
     pub cluster: Option<Arc<dyn ClusterBus>>,
 }
 
@@ -226,6 +228,10 @@ impl Services {
     pub fn build(adapters: Adapters, config: ServicesConfig) -> Self {
         let execution_watch = ExecutionWatch::default();
         let mut deps = adapters.deps;
+        // Alone on its database, this node sees every write to a task: reads can be cached.
+        if adapters.cluster.is_none() {
+            deps.repos.tasks = Arc::new(CachedTasks::new(deps.repos.tasks.clone(), CACHED_TASKS));
+        }
         let notifications = NotificationService::new(deps.clone(), AuditService::new(deps.clone()));
         // Every ending written through the repository queues its notices, then wakes waiters.
         let notices = ExecutionNotices::new(deps.repos.clone(), notifications.clone());
