@@ -2,10 +2,10 @@ use async_trait::async_trait;
 use overseer_domain::{Message, MessageBody, MessageId, NewMessage, SessionId};
 use overseer_ports::RepoError;
 use overseer_ports::repositories::MessageRepository;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Iden,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
@@ -96,26 +96,23 @@ impl MessageRepository for SqlMessages {
         // session row's write lock (Postgres) or the database write lock (SQLite), so appends to
         // one session are serialized; a failed insert rolls the increase back, leaving no gap.
         let txn = self.0.begin().await.map_err(unavailable)?;
-        let bumped = sessions::Entity::update_many()
-            .col_expr(
+        // One statement raises the counter and returns it (RETURNING: SQLite ≥ 3.35, Postgres).
+        let bump = Query::update()
+            .table(sessions::Entity)
+            .value(
                 sessions::Column::MessageCount,
                 Expr::col(sessions::Column::MessageCount).add(added),
             )
-            .filter(sessions::Column::Id.eq(session.as_uuid()))
-            .exec(&txn)
-            .await
-            .map_err(unavailable)?;
-        if bumped.rows_affected == 0 {
-            return Err(RepoError::NotFound { entity: "session" });
-        }
-        let count: i64 = sessions::Entity::find_by_id(session.as_uuid())
-            .select_only()
-            .column(sessions::Column::MessageCount)
-            .into_tuple()
-            .one(&txn)
+            .and_where(Expr::col(sessions::Column::Id).eq(session.as_uuid()))
+            .returning(Query::returning().column(sessions::Column::MessageCount))
+            .to_owned();
+        let count: i64 = txn
+            .query_one(&bump)
             .await
             .map_err(unavailable)?
-            .ok_or(RepoError::NotFound { entity: "session" })?;
+            .ok_or(RepoError::NotFound { entity: "session" })?
+            .try_get("", &sessions::Column::MessageCount.to_string())
+            .map_err(unavailable)?;
         let first: u64 = from_db(ENTITY, count - added + 1)?;
         let stored: Vec<Message> = messages
             .into_iter()
