@@ -4,7 +4,7 @@ use overseer_ports::RepoError;
 use overseer_ports::repositories::MessageRepository;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Iden,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
