@@ -43,9 +43,9 @@ pub struct TaskSpend {
 impl TaskSpend {
     /// The runs of `task` with `options`.
     #[must_use]
-    pub fn of(task: &TaskId, options: &overseer_domain::AgentOptions) -> Self {
+    pub fn of(task: TaskId, options: &overseer_domain::AgentOptions) -> Self {
         Self {
-            task: *task,
+            task,
             monthly_budget: options.monthly_budget_usd,
         }
     }

@@ -233,7 +233,7 @@ impl ExecutionRunner {
                 sessions.stop_turn(session, grace).await;
             })
         };
-        let spend = TaskSpend::of(&execution.task_id, &execution.snapshot.options);
+        let spend = TaskSpend::of(execution.task_id, &execution.snapshot.options);
         let turn = self
             .sessions
             .run_task_turn(&ctx, session.id, &prompt, spend)

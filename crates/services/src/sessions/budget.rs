@@ -38,9 +38,7 @@ pub(crate) struct TurnState {
 /// What set an agent's budget.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum CapBy {
-    /// The run's own `max_budget_usd`.
-    Run,
-    /// A hard budget of the owner or the task.
+    /// A hard budget: the run's own, the owner's or the task's.
     Hard(QuotaLimit),
     /// The owner's soft threshold, in US dollars.
     Soft(f64),
@@ -81,7 +79,7 @@ pub(super) fn plan(
     let candidates = [
         own.map(|usd| Cap {
             usd: usd.value(),
-            by: CapBy::Run,
+            by: CapBy::Hard(QuotaLimit::RunBudgetUsd),
         }),
         allowance.hard.map(|(usd, limit)| Cap {
             usd,
@@ -122,8 +120,9 @@ impl SessionService {
         task: Option<TaskSpend>,
     ) -> Result<TurnOutcome, ServiceError> {
         let (mut text, mut user_message) = (text.to_owned(), user_message);
+        // As read when the turn began; read again after a stop.
+        let mut spent = session.usage.total_cost_usd;
         loop {
-            let spent = self.spent(session.id).await?;
             let (last, by) = match plan(
                 session.options.max_budget_usd,
                 &allowance,
@@ -138,7 +137,9 @@ impl SessionService {
                     if !outcome.stopped_at_budget {
                         return Ok(outcome);
                     }
-                    let by = state.cap.map_or(CapBy::Run, |cap| cap.by);
+                    let by = state
+                        .cap
+                        .map_or(CapBy::Hard(QuotaLimit::RunBudgetUsd), |cap| cap.by);
                     (Some(outcome), by)
                 }
             };
@@ -149,11 +150,12 @@ impl SessionService {
                         Ok(allowance) => allowance,
                         Err(ServiceError::QuotaExceeded { limit, .. }) => {
                             let spent = self.spent(session.id).await?;
-                            let reason = self.hard_stop(&session, limit.as_str(), spent).await?;
+                            let reason = self.hard_stop(&session, limit, spent).await?;
                             return Ok(stopped(reason, last.as_ref()));
                         }
                         Err(err) => return Err(err),
                     };
+                    spent = self.spent(session.id).await?;
                     text = GO_ON.to_owned();
                     user_message = UserMessage::ToStore;
                 }
@@ -186,15 +188,8 @@ impl SessionService {
         let spent = self.spent(session.id).await?;
         let threshold = match by {
             CapBy::Soft(threshold) => threshold,
-            CapBy::Run => {
-                return Ok(Next::Stop(
-                    self.hard_stop(session, "max_budget_usd", spent).await?,
-                ));
-            }
             CapBy::Hard(limit) => {
-                return Ok(Next::Stop(
-                    self.hard_stop(session, limit.as_str(), spent).await?,
-                ));
+                return Ok(Next::Stop(self.hard_stop(session, limit, spent).await?));
             }
         };
         let owner = session.user_id;
@@ -226,9 +221,10 @@ impl SessionService {
     pub(super) async fn hard_stop(
         &self,
         session: &Session,
-        limit: &str,
+        limit: QuotaLimit,
         spent: f64,
     ) -> Result<String, ServiceError> {
+        let limit = limit.as_str();
         let details = json!({"action": "stopped", "limit": limit, "spent_usd": spent});
         self.approvals
             .notify_budget_stop(session.id, session.user_id, details.clone())
@@ -287,7 +283,7 @@ mod tests {
             plan(usd(1.0), &allowance, 0.5, None),
             Plan::Run(Some(Cap {
                 usd: 1.0,
-                by: CapBy::Run
+                by: CapBy::Hard(QuotaLimit::RunBudgetUsd)
             }))
         );
         assert_eq!(

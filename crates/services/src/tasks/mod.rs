@@ -411,7 +411,7 @@ impl TaskService {
         self.runtime.admit()?;
         task.template.render(&variables)?;
         self.quotas
-            .admit_run(task.user_id, Some(TaskSpend::of(&task.id, &task.options)))
+            .admit_run(task.user_id, Some(TaskSpend::of(task.id, &task.options)))
             .await?;
         let execution = TaskExecution::new(
             ExecutionId::from_uuid(self.deps.ids.new_id()),
@@ -443,7 +443,7 @@ impl TaskService {
         self.runtime.admit()?;
         task.template.render(&variables)?;
         self.quotas
-            .admit_run(task.user_id, Some(TaskSpend::of(&task.id, &task.options)))
+            .admit_run(task.user_id, Some(TaskSpend::of(task.id, &task.options)))
             .await?;
         let mut execution = TaskExecution::new(
             ExecutionId::from_uuid(self.deps.ids.new_id()),
