@@ -3,12 +3,14 @@ use overseer_domain::{MessageId, SessionId, ToolCall, ToolCallId, ToolCallStatus
 use overseer_ports::repositories::{ToolCallRepository, ToolCallWrite};
 use overseer_ports::{Page, PageRequest, RepoError};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, Statement, TransactionTrait,
 };
 
 use super::cas_miss;
-use crate::convert::{fetch_all, fetch_page, from_db, parse, to_db, unavailable, write_err};
+use crate::convert::{
+    corrupt, fetch_all, fetch_page, from_db, parse, to_db, unavailable, write_err,
+};
 use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
 
 const ENTITY: &str = "tool call";
@@ -110,6 +112,38 @@ async fn update(
     Ok(())
 }
 
+/// The Postgres lookup of several tool uses of a session: one probe of the unique
+/// `(session_id, tool_use_id)` index per id. `LIMIT 1` keeps the lateral subquery from being
+/// flattened into a join, so the plan does not depend on the table's statistics. With
+/// `tool_use_id IN (…)` a plan made while the table was nearly empty scanned every call of the
+/// session for each batch, which is quadratic over a long session (benchmark (c)).
+pub(crate) const POSTGRES_FIND_EACH: &str = "SELECT t.* \
+     FROM json_array_elements_text($2::text::json) AS k(tool_use_id) \
+     CROSS JOIN LATERAL (SELECT * FROM tool_calls c \
+       WHERE c.session_id = $1 AND c.tool_use_id = k.tool_use_id LIMIT 1) AS t";
+
+async fn find_each_postgres(
+    db: &DatabaseConnection,
+    session: SessionId,
+    tool_use_ids: &[String],
+) -> Result<Vec<ToolCall>, RepoError> {
+    if tool_use_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(tool_use_ids).map_err(|err| corrupt(ENTITY)(&err))?;
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        POSTGRES_FIND_EACH,
+        [session.as_uuid().into(), ids.into()],
+    );
+    let rows = Entity::find()
+        .from_raw_sql(statement)
+        .all(db)
+        .await
+        .map_err(unavailable)?;
+    rows.into_iter().map(to_domain).collect()
+}
+
 #[async_trait]
 impl ToolCallRepository for SqlToolCalls {
     async fn insert(&self, call: &ToolCall) -> Result<(), RepoError> {
@@ -158,6 +192,9 @@ impl ToolCallRepository for SqlToolCalls {
         session: SessionId,
         tool_use_ids: &[String],
     ) -> Result<Vec<ToolCall>, RepoError> {
+        if self.0.get_database_backend() == DbBackend::Postgres {
+            return find_each_postgres(&self.0, session, tool_use_ids).await;
+        }
         let mut found = Vec::new();
         for chunk in tool_use_ids.chunks(ROWS_PER_INSERT) {
             let rows = Entity::find()
@@ -198,5 +235,71 @@ impl ToolCallRepository for SqlToolCalls {
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id);
         fetch_page(&self.0, select, page, to_domain).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overseer_ports::repositories::ToolCallWrite;
+    use overseer_testkit::fixtures;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::POSTGRES_FIND_EACH;
+
+    /// Regression (benchmark (c)): statistics taken while the table was nearly empty made the
+    /// lookup of a batch's tool uses scan every call of the session. The lookup must probe the
+    /// unique index once per id even when the statistics are stale.
+    #[tokio::test]
+    async fn the_postgres_lookup_probes_the_unique_index_whatever_the_statistics() {
+        let Some((store, _guard)) = crate::testing::postgres().await else {
+            return;
+        };
+        let repos = store.repositories();
+        let owner = fixtures::user("plans@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::at(0));
+        repos.sessions.insert(&session).await.unwrap();
+        let calls = |range: std::ops::Range<i64>| {
+            range
+                .map(|n| ToolCallWrite {
+                    call: fixtures::tool_call(session.id, &format!("toolu_{n}"), fixtures::at(n)),
+                    expected: None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let db = store.connection();
+        repos.tool_calls.save_all(&calls(0..5)).await.unwrap();
+        db.execute_unprepared("ANALYZE tool_calls").await.unwrap();
+        repos.tool_calls.save_all(&calls(5..3_000)).await.unwrap();
+
+        let wanted: Vec<String> = (2_900..2_985).map(|n| format!("toolu_{n}")).collect();
+        let found = repos
+            .tool_calls
+            .find_by_tool_use_ids(session.id, &wanted)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), wanted.len());
+        let explain = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("EXPLAIN {POSTGRES_FIND_EACH}"),
+            [
+                session.id.as_uuid().into(),
+                serde_json::to_string(&wanted).unwrap().into(),
+            ],
+        );
+        let plan: Vec<String> = db
+            .query_all_raw(explain)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Scan using uq_tool_calls_session_tool_use")
+                && !plan.contains("idx_tool_calls_session_list")
+                && !plan.contains("Seq Scan on tool_calls"),
+            "{plan}"
+        );
     }
 }
