@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use overseer_domain::{Message, MessageId, NewMessage, SessionId};
 
 use crate::RepoError;
+use crate::repositories::ToolCallWrite;
 
 /// Messages of sessions, with gap-free sequence numbers.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -33,6 +34,23 @@ pub trait MessageRepository: Send + Sync {
         &self,
         session: SessionId,
         messages: Vec<NewMessage>,
+    ) -> Result<Vec<Message>, RepoError> {
+        self.append_with(session, messages, &[]).await
+    }
+
+    /// [`Self::append_all`], and in the same atomic step the tool call writes these messages
+    /// bring (as [`ToolCallRepository::save_all`](super::ToolCallRepository::save_all), after
+    /// the messages, so a call may refer to one of them). One commit stores a batch of a
+    /// session's events.
+    ///
+    /// # Errors
+    /// As [`Self::append_all`] and [`ToolCallRepository::save_all`](super::ToolCallRepository::save_all);
+    /// nothing of either is written then.
+    async fn append_with(
+        &self,
+        session: SessionId,
+        messages: Vec<NewMessage>,
+        tool_calls: &[ToolCallWrite],
     ) -> Result<Vec<Message>, RepoError>;
 
     /// # Errors

@@ -51,6 +51,15 @@ fn cut(text: &str, limit: usize) -> String {
     text[..end].to_owned()
 }
 
+/// Tool call writes [`ToolTracker::prepare_all`] computed, holding the session's tool calls
+/// until they are stored (or dropped).
+#[derive(Debug)]
+pub struct PreparedToolCalls {
+    /// What to store, one write per tool use.
+    pub writes: Vec<ToolCallWrite>,
+    _lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
 impl ToolTracker {
     #[must_use]
     pub fn new(deps: Deps) -> Self {
@@ -117,11 +126,34 @@ impl ToolTracker {
         session: SessionId,
         events: &[(ToolUse<'_>, ToolEvent<'_>)],
     ) -> Result<Vec<ToolCall>, ServiceError> {
+        let prepared = self.prepare_all(session, events).await?;
+        self.deps
+            .repos
+            .tool_calls
+            .save_all(&prepared.writes)
+            .await?;
+        Ok(prepared.writes.into_iter().map(|w| w.call).collect())
+    }
+
+    /// The writes [`Self::record_all`] would store, for the caller to store with something
+    /// else in one transaction (the messages that mention them). The session's tool calls stay
+    /// locked until the result is dropped, so no other tracker call reads them before the
+    /// writes are stored.
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] if the stored calls cannot be read.
+    pub async fn prepare_all(
+        &self,
+        session: SessionId,
+        events: &[(ToolUse<'_>, ToolEvent<'_>)],
+    ) -> Result<PreparedToolCalls, ServiceError> {
         if events.is_empty() {
-            return Ok(Vec::new());
+            return Ok(PreparedToolCalls {
+                writes: Vec::new(),
+                _lock: None,
+            });
         }
-        let lock = self.lock_for(session);
-        let _guard = lock.lock().await;
+        let lock = self.lock_for(session).lock_owned().await;
         let repo = &self.deps.repos.tool_calls;
         let mut mentioned = HashSet::new();
         let wanted: Vec<String> = events
@@ -165,8 +197,10 @@ impl ToolTracker {
                 );
             }
         }
-        repo.save_all(&writes).await?;
-        Ok(writes.into_iter().map(|w| w.call).collect())
+        Ok(PreparedToolCalls {
+            writes,
+            _lock: Some(lock),
+        })
     }
 
     async fn record(

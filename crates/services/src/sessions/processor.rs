@@ -120,8 +120,8 @@ impl MessageProcessor {
             .await
     }
 
-    /// Records events that arrived together (group commit): their messages in one write,
-    /// their tool calls in one more, then one live event per message, in order. Returns, for
+    /// Records events that arrived together (group commit): their messages and the tool calls
+    /// they mention in one write, then one live event per message, in order. Returns, for
     /// each event, its stored message if it is one.
     ///
     /// # Errors
@@ -144,10 +144,9 @@ impl MessageProcessor {
             positions.push(position);
             drafts.push(self.draft(session, message_type, role, body));
         }
-        let stored = self.deps.repos.messages.append_all(session, drafts).await?;
 
         let mut tool_events = Vec::new();
-        for (&position, message) in positions.iter().zip(&stored) {
+        for (&position, draft) in positions.iter().zip(&drafts) {
             match &events[position] {
                 AgentEvent::Assistant(block) => {
                     if let ContentBlock::ToolUse { id, name, input } = &block.block {
@@ -158,7 +157,7 @@ impl MessageProcessor {
                             input,
                         };
                         let requested = ToolEvent::Requested {
-                            message: message.id,
+                            message: draft.id,
                             parent_tool_use_id: block.parent_tool_use_id.as_deref(),
                         };
                         tool_events.push((tool_use, requested));
@@ -181,7 +180,15 @@ impl MessageProcessor {
                 _ => {}
             }
         }
-        self.tracker.record_all(session, &tool_events).await?;
+        // The session's tool calls stay locked until their writes are stored.
+        let tool_calls = self.tracker.prepare_all(session, &tool_events).await?;
+        let stored = self
+            .deps
+            .repos
+            .messages
+            .append_with(session, drafts, &tool_calls.writes)
+            .await?;
+        drop(tool_calls);
 
         let mut by_event = vec![None; events.len()];
         for (position, message) in positions.into_iter().zip(stored) {
@@ -433,35 +440,35 @@ mod flow_tests {
         );
     }
 
-    /// Events that arrived together are stored in one message write and one tool call write:
+    /// Events that arrived together are stored in one write, messages and tool calls together:
     /// a tool use and its result in the same batch make one completed row linked to its message.
     #[tokio::test]
-    async fn a_batch_is_stored_in_one_write_each_then_broadcast_in_order() {
+    async fn a_batch_is_stored_in_one_write_then_broadcast_in_order() {
         let memory = MemoryStore::new().repositories();
         let owner = fixtures::user("a@example.com");
         memory.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         memory.sessions.insert(&session).await.unwrap();
 
-        // Single writes are refused: only the grouped ones may be used.
+        // Single writes are refused: only the grouped one may be used.
         let mut messages = overseer_ports::repositories::MockMessageRepository::new();
         let store = memory.messages.clone();
         messages
-            .expect_append_all()
+            .expect_append_with()
             .times(1)
-            .returning(move |session, batch| poll_now(store.append_all(session, batch)));
+            .returning(move |session, batch, calls| {
+                assert_eq!(calls.len(), 1, "the tool call goes with its messages");
+                poll_now(store.append_with(session, batch, calls))
+            });
+        messages.expect_append_all().never();
         messages.expect_append().never();
         let mut tool_repo = overseer_ports::repositories::MockToolCallRepository::new();
-        let store = memory.tool_calls.clone();
         let finder = memory.tool_calls.clone();
         tool_repo
             .expect_find_by_tool_use_ids()
             .times(1)
             .returning(move |session, ids| poll_now(finder.find_by_tool_use_ids(session, ids)));
-        tool_repo
-            .expect_save_all()
-            .times(1)
-            .returning(move |writes| poll_now(store.save_all(writes)));
+        tool_repo.expect_save_all().never();
         tool_repo.expect_insert().never();
         tool_repo.expect_update().never();
         let mut repos = memory.clone();

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use overseer_domain::{Message, MessageBody, MessageId, NewMessage, SessionId};
 use overseer_ports::RepoError;
-use overseer_ports::repositories::MessageRepository;
+use overseer_ports::repositories::{MessageRepository, ToolCallWrite};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, IntoActiveModel,
@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
+use crate::repos::tool_calls;
 
 const ENTITY: &str = "message";
 /// 13 columns a row: well below both databases' bind parameter limits.
@@ -74,12 +75,13 @@ fn to_model(message: &Message) -> Result<Model, RepoError> {
 
 #[async_trait]
 impl MessageRepository for SqlMessages {
-    async fn append_all(
+    async fn append_with(
         &self,
         session: SessionId,
         messages: Vec<NewMessage>,
+        tool_calls: &[ToolCallWrite],
     ) -> Result<Vec<Message>, RepoError> {
-        if messages.is_empty() {
+        if messages.is_empty() && tool_calls.is_empty() {
             return Ok(Vec::new());
         }
         if messages.iter().any(|m| m.session_id != session) {
@@ -131,6 +133,8 @@ impl MessageRepository for SqlMessages {
                 .await
                 .map_err(write_err(ENTITY, "session"))?;
         }
+        // After the messages: a tool call may refer to one of them.
+        tool_calls::save_all(&txn, tool_calls).await?;
         txn.commit().await.map_err(unavailable)?;
         Ok(stored)
     }

@@ -112,6 +112,31 @@ async fn update(
     Ok(())
 }
 
+/// Applies `writes` in order on `db` (the caller's transaction): new calls in multi-row
+/// INSERTs, updates compare-and-set one by one.
+pub(crate) async fn save_all(
+    db: &impl ConnectionTrait,
+    writes: &[ToolCallWrite],
+) -> Result<(), RepoError> {
+    let new_rows = writes
+        .iter()
+        .filter(|w| w.expected.is_none())
+        .map(|w| to_model(&w.call).map(IntoActiveModel::into_active_model))
+        .collect::<Result<Vec<_>, _>>()?;
+    for chunk in new_rows.chunks(ROWS_PER_INSERT) {
+        Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .map_err(write_err(ENTITY, "session or message"))?;
+    }
+    for write in writes {
+        if let Some(expected) = write.expected {
+            update(db, &write.call, expected).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The Postgres lookup of several tool uses of a session: one probe of the unique
 /// `(session_id, tool_use_id)` index per id. `LIMIT 1` keeps the lateral subquery from being
 /// flattened into a join, so the plan does not depend on the table's statistics. With
@@ -156,23 +181,7 @@ impl ToolCallRepository for SqlToolCalls {
 
     async fn save_all(&self, writes: &[ToolCallWrite]) -> Result<(), RepoError> {
         let txn = self.0.begin().await.map_err(unavailable)?;
-        // New calls go in one multi-row INSERT; updates are compare-and-set one by one.
-        let new_rows = writes
-            .iter()
-            .filter(|w| w.expected.is_none())
-            .map(|w| to_model(&w.call).map(IntoActiveModel::into_active_model))
-            .collect::<Result<Vec<_>, _>>()?;
-        for chunk in new_rows.chunks(ROWS_PER_INSERT) {
-            Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(write_err(ENTITY, "session or message"))?;
-        }
-        for write in writes {
-            if let Some(expected) = write.expected {
-                update(&txn, &write.call, expected).await?;
-            }
-        }
+        save_all(&txn, writes).await?;
         txn.commit().await.map_err(unavailable)?;
         Ok(())
     }

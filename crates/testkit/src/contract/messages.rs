@@ -1,4 +1,5 @@
-use overseer_domain::SessionId;
+use overseer_domain::{SessionId, ToolCallStatus};
+use overseer_ports::repositories::ToolCallWrite;
 use overseer_ports::{RepoError, Repositories, Scope};
 
 use super::support::owned_session;
@@ -230,4 +231,93 @@ pub async fn message_batches_are_numbered_consecutively_and_atomically(repos: &R
     }
     numbers.sort_unstable();
     assert_eq!(numbers, (7..=46).collect::<Vec<u64>>());
+}
+
+/// `append_with` stores a batch's messages and the tool calls they mention together: a call
+/// may refer to a message of the same batch, and a failing tool call write leaves neither the
+/// messages nor their numbers behind.
+pub async fn message_batches_store_their_tool_calls_in_the_same_step(repos: &Repositories) {
+    let session = owned_session(repos).await;
+    let asked = fixtures::message(session.id, "tool use", at(1));
+    let mut call = fixtures::tool_call(session.id, "toolu_1", at(1));
+    call.message_id = Some(asked.id);
+    let write = ToolCallWrite {
+        call: call.clone(),
+        expected: None,
+    };
+    let stored = repos
+        .messages
+        .append_with(
+            session.id,
+            vec![asked.clone()],
+            std::slice::from_ref(&write),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored[0].sequence_number, 1);
+    let stored_call = |repos: &Repositories| {
+        let repos = repos.clone();
+        async move {
+            repos
+                .tool_calls
+                .find_by_tool_use_id(session.id, "toolu_1")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(stored_call(repos).await, call);
+
+    // The same call inserted again clashes: the batch's message is not kept either.
+    let second = fixtures::message(session.id, "result", at(2));
+    let err = repos
+        .messages
+        .append_with(session.id, vec![second.clone()], &[write])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::AlreadyExists { .. }), "{err:?}");
+    assert!(matches!(
+        repos.messages.get(second.id).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    // A stale update fails the batch the same way.
+    let mut done = call.clone();
+    done.status = ToolCallStatus::Completed;
+    let stale = ToolCallWrite {
+        call: done.clone(),
+        expected: Some(ToolCallStatus::Completed),
+    };
+    let err = repos
+        .messages
+        .append_with(session.id, vec![second.clone()], &[stale])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Conflict { .. }), "{err:?}");
+    let count = |repos: &Repositories| {
+        let repos = repos.clone();
+        async move {
+            repos
+                .sessions
+                .get(session.id, Scope::Admin)
+                .await
+                .unwrap()
+                .usage
+                .message_count
+        }
+    };
+    assert_eq!(count(repos).await, 1, "no number used by a failed batch");
+
+    // An update of a call stored earlier, with the message that finishes it.
+    let fresh = ToolCallWrite {
+        call: done.clone(),
+        expected: Some(call.status),
+    };
+    let stored = repos
+        .messages
+        .append_with(session.id, vec![second], &[fresh])
+        .await
+        .unwrap();
+    assert_eq!(stored[0].sequence_number, 2);
+    assert_eq!(stored_call(repos).await.status, ToolCallStatus::Completed);
+    assert_eq!(count(repos).await, 2);
 }

@@ -72,6 +72,7 @@ macro_rules! repository_contract_suite {
             message_failed_append_uses_no_number,
             message_list_after_returns_in_order,
             message_batches_are_numbered_consecutively_and_atomically,
+            message_batches_store_their_tool_calls_in_the_same_step,
             tool_call_round_trips_and_updates_compare_and_set,
             tool_call_use_id_is_unique_per_session,
             tool_call_list_is_in_call_order,

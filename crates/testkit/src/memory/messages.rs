@@ -3,18 +3,20 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use overseer_domain::{Message, MessageId, NewMessage, SessionId};
 use overseer_ports::RepoError;
-use overseer_ports::repositories::MessageRepository;
+use overseer_ports::repositories::{MessageRepository, ToolCallWrite};
 
 use super::MemoryStore;
+use super::tool_calls::save_all;
 
 const ENTITY: &str = "message";
 
 #[async_trait]
 impl MessageRepository for MemoryStore {
-    async fn append_all(
+    async fn append_with(
         &self,
         session: SessionId,
         messages: Vec<NewMessage>,
+        tool_calls: &[ToolCallWrite],
     ) -> Result<Vec<Message>, RepoError> {
         let mut state = self.lock();
         let mut ids = HashSet::new();
@@ -38,15 +40,26 @@ impl MessageRepository for MemoryStore {
             .ok_or(RepoError::NotFound { entity: "session" })?
             .usage
             .message_count;
-        let first = *counter + 1;
+        let before = *counter;
         *counter += messages.len() as u64;
         let stored: Vec<Message> = messages
             .into_iter()
-            .zip(first..)
+            .zip(before + 1..)
             .map(|(message, number)| Message::from_new(message, number))
             .collect();
         for message in &stored {
             state.messages.insert(message.id, message.clone());
+        }
+        // The tool call writes come after the messages (a call may refer to one of them); all
+        // or nothing, like the SQL store's transaction.
+        if let Err(err) = save_all(&mut state, tool_calls) {
+            for message in &stored {
+                state.messages.remove(&message.id);
+            }
+            if let Some(session) = state.sessions.get_mut(&session) {
+                session.usage.message_count = before;
+            }
+            return Err(err);
         }
         Ok(stored)
     }

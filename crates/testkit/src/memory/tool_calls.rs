@@ -59,6 +59,25 @@ fn update(state: &mut State, call: &ToolCall, expected: ToolCallStatus) -> Resul
     Ok(())
 }
 
+/// Applies `writes` in order, all or nothing, like the SQL store's transaction.
+pub(super) fn save_all(state: &mut State, writes: &[ToolCallWrite]) -> Result<(), RepoError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let before = state.tool_calls.clone();
+    for write in writes {
+        let written = match write.expected {
+            None => insert(state, &write.call),
+            Some(expected) => update(state, &write.call, expected),
+        };
+        if let Err(err) = written {
+            state.tool_calls = before;
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ToolCallRepository for MemoryStore {
     async fn insert(&self, call: &ToolCall) -> Result<(), RepoError> {
@@ -70,20 +89,7 @@ impl ToolCallRepository for MemoryStore {
     }
 
     async fn save_all(&self, writes: &[ToolCallWrite]) -> Result<(), RepoError> {
-        let mut state = self.lock();
-        // All or nothing, like the SQL store's transaction.
-        let before = state.tool_calls.clone();
-        for write in writes {
-            let written = match write.expected {
-                None => insert(&mut state, &write.call),
-                Some(expected) => update(&mut state, &write.call, expected),
-            };
-            if let Err(err) = written {
-                state.tool_calls = before;
-                return Err(err);
-            }
-        }
-        Ok(())
+        save_all(&mut self.lock(), writes)
     }
 
     async fn list_unfinished(&self, session: SessionId) -> Result<Vec<ToolCall>, RepoError> {
