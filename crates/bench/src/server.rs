@@ -52,6 +52,9 @@ impl Server {
             .args(["--bind", base.trim_start_matches("http://")])
             .arg("--claude-binary")
             .arg(&cli.binary)
+            // The bare side is never sandboxed: neither are the server's agents, so both run
+            // the same processes (bubblewrap's own start-up is not what is compared).
+            .args(["--agent-sandbox", "off"])
             .args(flags)
             // The fake CLI's scripts travel in the environment: let them through to agents.
             .arg("--agent-env-passthrough")

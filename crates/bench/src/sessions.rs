@@ -177,9 +177,6 @@ pub async fn run(cli: &Cli) -> String {
             &max_live,
             "--max-open-sessions-per-user",
             "2000",
-            // The bare side runs unsandboxed too.
-            "--agent-sandbox",
-            "off",
         ],
     )
     .await;
