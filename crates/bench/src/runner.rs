@@ -9,7 +9,7 @@ use overseer_ports::agent::{
     AgentCallbacks, AgentEvent, AgentRunner, AgentSpec, HookEvent, HookHandler, HookKind,
     HookVerdict, PermissionHandler, PermissionRequest, PermissionVerdict,
 };
-use overseer_runner_claude::{ClaudeConfig, ClaudeRunner};
+use overseer_runner_claude::{ClaudeConfig, ClaudeRunner, Containment};
 
 use crate::MARKER;
 use crate::bare::{self, Cli, Sample};
@@ -28,6 +28,10 @@ const PRE_AND_POST: AllowAll = AllowAll {
 };
 const PRE_ONLY: AllowAll = AllowAll {
     kinds: &[HookKind::PreToolUse],
+};
+/// Every hook the service registers for a session.
+const EVERY_HOOK: AllowAll = AllowAll {
+    kinds: HookKind::ALL,
 };
 
 #[async_trait::async_trait]
@@ -106,8 +110,17 @@ pub async fn run(cli: &Cli) -> String {
         AgentCallbacks::default(),
     )
     .await;
-    let (mut bare_samples, mut ours, mut hooked, mut pre_only) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // The CLI as the service starts it (see `overseer::builder`): its own configuration
+    // directory per agent and a PID namespace of its own (no sandbox, like the bare side).
+    let as_service = ClaudeRunner::new(ClaudeConfig {
+        binary: cli.binary.clone(),
+        env: cli.env.clone(),
+        containment: Containment::detect(),
+        session_config_root: Some(cli.root.join("runner-agent-config")),
+        ..ClaudeConfig::default()
+    });
+    let (mut bare_samples, mut ours, mut hooked, mut pre_only, mut service_like) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..PAIRS {
         bare_samples.push(bare::run(cli, &cli.workdir(&format!("runner-bare-{i}")), &prompt).await);
         let dir = cli.workdir(&format!("runner-adapter-{i}"));
@@ -117,6 +130,9 @@ pub async fn run(cli: &Cli) -> String {
         let dir = cli.workdir(&format!("runner-pre-only-{i}"));
         let callbacks = no_op_callbacks(PRE_ONLY);
         pre_only.push(adapter(&runner, cli, &dir, callbacks).await);
+        let dir = cli.workdir(&format!("runner-as-service-{i}"));
+        let callbacks = no_op_callbacks(EVERY_HOOK);
+        service_like.push(adapter(&as_service, cli, &dir, callbacks).await);
     }
     let row = |name: &str, pick: fn(&Sample) -> Duration| {
         let b = median(&bare_samples.iter().map(pick).collect::<Vec<_>>());
@@ -125,15 +141,16 @@ pub async fn run(cli: &Cli) -> String {
             format!("{} ({:.3})", ms(m), ratio(m, b))
         };
         format!(
-            "| {name} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} |\n",
             ms(b),
             cell(&ours),
             cell(&hooked),
-            cell(&pre_only)
+            cell(&pre_only),
+            cell(&service_like)
         )
     };
     let mut out = format!(
-        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) |\n|---|---|---|---|---|\n"
+        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) | as the service starts it: every hook kind, permissions, own config directory, PID namespace, no-op answers (÷ bare) |\n|---|---|---|---|---|---|\n"
     );
     out.push_str(&row("spawn → initialize reply", |s| s.init));
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));
