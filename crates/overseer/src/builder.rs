@@ -340,7 +340,8 @@ async fn migrate(store: &Store, url: &DatabaseUrl) -> Result<(), StartError> {
 }
 
 /// The Claude runner as `overseer serve` sets it up, and whether agents can run: the CLI found
-/// and checked, the sandbox or containment detected, the previous run's leftovers reaped.
+/// and checked, the sandbox or containment detected, the previous run's leftovers reaped, the
+/// seed of agents' configuration directories made.
 async fn claude_runner(claude: ClaudeAgents, data_dir: &Path) -> (ClaudeRunner, AgentRuntime) {
     let here = std::env::current_dir().unwrap_or_default();
     let (binary, mut runtime) = match check_cli(&claude.binary, &here).await {
@@ -396,6 +397,11 @@ async fn claude_runner(claude: ClaudeAgents, data_dir: &Path) -> (ClaudeRunner, 
             groups = reaped,
             "killed agent processes left by this node's previous run"
         );
+    }
+    if matches!(runtime, AgentRuntime::Ready { .. })
+        && let Err(err) = runner.seed_session_configs().await
+    {
+        tracing::warn!(error = %err, "agents start from empty configuration directories (a little slower): the CLI could not make their seed");
     }
     (runner, runtime)
 }

@@ -278,4 +278,74 @@ mod real_cli {
             super::pool_bounds_live_agents_and_resumes_evicted_ones(&harness).await;
         }
     }
+
+    /// With a configuration directory per agent, a new agent's starts from the seed the CLI
+    /// made on an empty start (its state file), and a seed made after sessions ran holds
+    /// nothing of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_agent_configurations_start_from_a_seed_that_holds_no_session() {
+        let Some(binary) = overseer_testkit::cli::real_cli() else {
+            return;
+        };
+        let root = std::env::temp_dir().join(format!(
+            "overseer-seed-{}",
+            overseer_testkit::fixtures::id()
+        ));
+        let configs = root.join("agent-config");
+        let made: Arc<std::sync::Mutex<Option<Arc<ClaudeRunner>>>> = Arc::default();
+        let keep = made.clone();
+        let factory: RunnerFactory = Box::new(
+            move |binary: &Path, env: BTreeMap<String, Secret>| -> Arc<dyn AgentRunner> {
+                let runner = Arc::new(ClaudeRunner::new(ClaudeConfig {
+                    binary: binary.to_path_buf(),
+                    env,
+                    session_config_root: Some(configs.clone()),
+                    startup_timeout: Duration::from_secs(30),
+                    ..ClaudeConfig::default()
+                }));
+                *keep.lock().unwrap() = Some(runner.clone());
+                runner
+            },
+        );
+        let h = AgentHarness::real_cli(&binary, &factory).await;
+        let runner = made.lock().unwrap().clone().unwrap();
+        let configs = root.join("agent-config");
+        let seed_file = configs.join(".seed").join(".claude.json");
+        let state = |file: &Path| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
+        };
+
+        runner.seed_session_configs().await.unwrap();
+        let seed = state(&seed_file);
+        assert!(seed["userID"].is_string(), "{seed}");
+
+        h.script(Script::new("case-seed", vec![Reply::text("Seeded.")]));
+        let spec = h.spec("seeded", AgentOptions::default());
+        let workdir = spec.working_directory.clone();
+        let agent = h
+            .runner
+            .start(spec, AgentCallbacks::default())
+            .await
+            .unwrap();
+        agent.send_message("case-seed: hello").await.unwrap();
+        let events = collect_turn(agent.as_ref()).await;
+        assert!(
+            matches!(events.last(), Some(AgentEvent::TurnEnded(_))),
+            "{events:?}"
+        );
+        agent.close().await.unwrap();
+        let own = state(
+            &configs
+                .join(workdir.file_name().unwrap())
+                .join(".claude.json"),
+        );
+        assert_eq!(own["userID"], seed["userID"], "started from the seed");
+
+        // A seed made now, after a session ran, names none of its directories.
+        runner.seed_session_configs().await.unwrap();
+        let text = std::fs::read_to_string(&seed_file).unwrap();
+        let name = workdir.file_name().unwrap().to_str().unwrap();
+        assert!(!text.contains(name), "{text}");
+        std::fs::remove_dir_all(&root).ok();
+    }
 }
