@@ -111,7 +111,8 @@ pub async fn run(cli: &Cli) -> String {
     )
     .await;
     // The CLI as the service starts it (see `overseer::builder`): its own configuration
-    // directory per agent and a PID namespace of its own (no sandbox, like the bare side).
+    // directory per agent (from the seed) and a PID namespace of its own (no sandbox, like
+    // the bare side).
     let as_service = ClaudeRunner::new(ClaudeConfig {
         binary: cli.binary.clone(),
         env: cli.env.clone(),
@@ -119,6 +120,10 @@ pub async fn run(cli: &Cli) -> String {
         session_config_root: Some(cli.root.join("runner-agent-config")),
         ..ClaudeConfig::default()
     });
+    as_service
+        .seed_session_configs()
+        .await
+        .expect("seed the agents' configuration directories");
     let (mut bare_samples, mut ours, mut hooked, mut pre_only, mut service_like) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..PAIRS {
@@ -150,7 +155,7 @@ pub async fn run(cli: &Cli) -> String {
         )
     };
     let mut out = format!(
-        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) | as the service starts it: every hook kind, permissions, own config directory, PID namespace, no-op answers (÷ bare) |\n|---|---|---|---|---|---|\n"
+        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) | as the service starts it: every hook kind, permissions, own config directory from the seed, PID namespace, no-op answers (÷ bare) |\n|---|---|---|---|---|---|\n"
     );
     out.push_str(&row("spawn → initialize reply", |s| s.init));
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));
