@@ -37,6 +37,8 @@ async function signUp(page, email) {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.locator('#nav').waitFor({ state: 'visible' });
+  // Signing up lands on the tasks: wait for them, so the next step's navigation comes after.
+  await page.getByRole('heading', { name: 'Tasks' }).waitFor();
 }
 
 async function signIn(page, email, next = '') {

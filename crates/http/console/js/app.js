@@ -27,8 +27,13 @@ const routes = [
   [/^\/admin$/, admin],
 ];
 
+// Counts navigations: a view whose navigation was overtaken while it waited does not draw
+// over the newer one (signing in lands on the tasks while the user may already be elsewhere).
+let navigation = 0;
+
 async function route() {
   leave();
+  const mine = ++navigation;
   const path = location.hash.replace(/^#/, '') || '/tasks';
   if (!signedIn()) {
     document.getElementById('nav').hidden = true;
@@ -40,6 +45,7 @@ async function route() {
   }
   try {
     const user = await currentUser();
+    if (mine !== navigation) return;
     document.getElementById('admin-link').hidden = user.role !== 'admin';
     for (const [pattern, view] of routes) {
       const match = path.match(pattern);
@@ -47,6 +53,7 @@ async function route() {
     }
     show(h('h2', {}, 'Not found'), h('p', {}, 'There is no page at this address.'));
   } catch (error) {
+    if (mine !== navigation) return;
     if (error.status === 404) {
       show(h('h2', {}, 'Not found'), h('p', {}, 'It does not exist, or it is not yours.'));
     } else if (error.status !== 401) {
