@@ -68,6 +68,15 @@ impl CachedTasks {
     }
 }
 
+/// `task` if `scope` may see it; otherwise as if it did not exist, like the repository.
+fn visible(task: Task, scope: Scope) -> Result<Task, RepoError> {
+    if scope.permits(task.user_id) {
+        Ok(task)
+    } else {
+        Err(RepoError::NotFound { entity: "task" })
+    }
+}
+
 #[async_trait]
 impl TaskRepository for CachedTasks {
     async fn insert(&self, task: &Task) -> Result<(), RepoError> {
@@ -80,11 +89,7 @@ impl TaskRepository for CachedTasks {
         let generation = {
             let mut cache = self.cache();
             if let Some(task) = cache.tasks.get(&id) {
-                return if scope.permits(task.user_id) {
-                    Ok(task.clone())
-                } else {
-                    Err(RepoError::NotFound { entity: "task" })
-                };
+                return visible(task.clone(), scope);
             }
             cache.generation
         };
@@ -96,11 +101,7 @@ impl TaskRepository for CachedTasks {
                 cache.tasks.insert(id, task.clone());
             }
         }
-        if scope.permits(task.user_id) {
-            Ok(task)
-        } else {
-            Err(RepoError::NotFound { entity: "task" })
-        }
+        visible(task, scope)
     }
 
     async fn list(&self, scope: Scope, page: PageRequest) -> Result<Page<Task>, RepoError> {
