@@ -121,7 +121,7 @@ pub async fn run(cli: &Cli) -> String {
         ..ClaudeConfig::default()
     });
     as_service
-        .seed_session_configs()
+        .seed_session_configs("bench")
         .await
         .expect("seed the agents' configuration directories");
     let (mut bare_samples, mut ours, mut hooked, mut pre_only, mut service_like) =

@@ -398,8 +398,8 @@ async fn claude_runner(claude: ClaudeAgents, data_dir: &Path) -> (ClaudeRunner, 
             "killed agent processes left by this node's previous run"
         );
     }
-    if matches!(runtime, AgentRuntime::Ready { .. })
-        && let Err(err) = runner.seed_session_configs().await
+    if let AgentRuntime::Ready { version } = &runtime
+        && let Err(err) = runner.seed_session_configs(version).await
     {
         tracing::warn!(error = %err, "agents start from empty configuration directories (a little slower): the CLI could not make their seed");
     }

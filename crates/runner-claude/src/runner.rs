@@ -32,6 +32,8 @@ const RESERVED_ENV_PREFIXES: &[&str] = &["ANTHROPIC_"];
 /// ([`ClaudeRunner::seed_session_configs`]), and the CLI's state file it holds.
 const SEED_DIR: &str = ".seed";
 const STATE_FILE: &str = ".claude.json";
+/// In the seed's directory: the version of the CLI that made it.
+const SEED_MADE_BY: &str = ".overseer-made-by";
 
 /// How to run the CLI. The defaults suit production; tests shorten the timeouts.
 #[derive(Clone, Debug)]
@@ -218,18 +220,30 @@ impl ClaudeRunner {
     /// install ids). Without a seed each agent's first start does that work again: ≈ 20 ms
     /// of every new session's start-up (`just bench runner`). The seed comes from one start of
     /// the configured CLI in an empty directory, with no conversation, so it holds nothing of
-    /// any session. Call it once at start-up, after the CLI is checked; it replaces an older
-    /// seed. Does nothing without [`ClaudeConfig::session_config_root`].
+    /// any session. Call it once at start-up, after the CLI is checked, with the version the
+    /// CLI reported: a seed that version made is kept as it is (no CLI is started), any other
+    /// is replaced. Does nothing without [`ClaudeConfig::session_config_root`].
     ///
     /// # Errors
     /// What [`AgentRunner::start`] returns when the CLI cannot start; agents then start from
     /// empty directories, as they would without a seed.
-    pub async fn seed_session_configs(&self) -> Result<(), AgentError> {
+    pub async fn seed_session_configs(&self, cli_version: &str) -> Result<(), AgentError> {
         let Some(root) = &self.config.session_config_root else {
             return Ok(());
         };
         // Its own configuration directory is itself (`session_config_dir`).
         let seed = root.join(SEED_DIR);
+        let made_by = seed.join(SEED_MADE_BY);
+        let kept = tokio::fs::read_to_string(&made_by)
+            .await
+            .is_ok_and(|made| made == cli_version);
+        if kept
+            && tokio::fs::try_exists(seed.join(STATE_FILE))
+                .await
+                .unwrap_or(false)
+        {
+            return Ok(());
+        }
         match tokio::fs::remove_dir_all(&seed).await {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -254,7 +268,10 @@ impl ClaudeRunner {
         let agent = self.start(spec, AgentCallbacks::default()).await?;
         // The CLI has written its state by the time it answers `initialize`; closing waits
         // for it to exit, so nothing is half-written when agents copy it.
-        agent.close().await
+        agent.close().await?;
+        tokio::fs::write(&made_by, cli_version)
+            .await
+            .map_err(|e| AgentError::Spawn(format!("writing {}: {e}", made_by.display())))
     }
 
     /// Copies the seed's state file into `dir`, a new agent configuration directory (a missing

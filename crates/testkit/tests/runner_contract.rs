@@ -294,12 +294,13 @@ mod real_cli {
         let configs = root.join("agent-config");
         let made: Arc<std::sync::Mutex<Option<Arc<ClaudeRunner>>>> = Arc::default();
         let keep = made.clone();
+        let root_of_configs = configs.clone();
         let factory: RunnerFactory = Box::new(
             move |binary: &Path, env: BTreeMap<String, Secret>| -> Arc<dyn AgentRunner> {
                 let runner = Arc::new(ClaudeRunner::new(ClaudeConfig {
                     binary: binary.to_path_buf(),
                     env,
-                    session_config_root: Some(configs.clone()),
+                    session_config_root: Some(root_of_configs.clone()),
                     startup_timeout: Duration::from_secs(30),
                     ..ClaudeConfig::default()
                 }));
@@ -309,15 +310,19 @@ mod real_cli {
         );
         let h = AgentHarness::real_cli(&binary, &factory).await;
         let runner = made.lock().unwrap().clone().unwrap();
-        let configs = root.join("agent-config");
         let seed_file = configs.join(".seed").join(".claude.json");
         let state = |file: &Path| -> serde_json::Value {
             serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap()
         };
 
-        runner.seed_session_configs().await.unwrap();
+        runner.seed_session_configs("first").await.unwrap();
         let seed = state(&seed_file);
         assert!(seed["userID"].is_string(), "{seed}");
+        // The same CLI version keeps its seed: no CLI starts at the next start-up.
+        let made_at = std::fs::metadata(&seed_file).unwrap().modified().unwrap();
+        runner.seed_session_configs("first").await.unwrap();
+        let kept_at = std::fs::metadata(&seed_file).unwrap().modified().unwrap();
+        assert_eq!(made_at, kept_at, "the seed was made again");
 
         h.script(Script::new("case-seed", vec![Reply::text("Seeded.")]));
         let spec = h.spec("seeded", AgentOptions::default());
@@ -341,8 +346,9 @@ mod real_cli {
         );
         assert_eq!(own["userID"], seed["userID"], "started from the seed");
 
-        // A seed made now, after a session ran, names none of its directories.
-        runner.seed_session_configs().await.unwrap();
+        // A seed made now (another CLI version), after a session ran, names none of its
+        // directories.
+        runner.seed_session_configs("second").await.unwrap();
         let text = std::fs::read_to_string(&seed_file).unwrap();
         let name = workdir.file_name().unwrap().to_str().unwrap();
         assert!(!text.contains(name), "{text}");
