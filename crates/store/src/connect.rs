@@ -38,6 +38,9 @@ impl overseer_ports::HealthProbe for Store {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged on its next checkout.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 /// An open database: hands out the repositories and applies migrations.
 #[derive(Clone)]
 pub struct Store {
@@ -133,12 +136,23 @@ impl Store {
         Self::open(url, Some(application_name(node))).await
     }
 
-    async fn open(url: &str, application_name: Option<String>) -> Result<Self, StoreError> {
+    /// The pool's options for `url`.
+    ///
+    /// A connection is pinged before it is handed out only once it has been idle for
+    /// [`PING_AFTER_IDLE`]: the driver's default pings on every checkout, a round trip to
+    /// Postgres (a hand-off to the connection's thread on SQLite) before each statement or
+    /// transaction, ≈ 45 of them per execution. Connections a server, proxy or firewall drops
+    /// are idle ones, and those are still checked.
+    fn pool_options(
+        url: &str,
+        application_name: Option<String>,
+    ) -> Result<ConnectOptions, StoreError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(PING_AFTER_IDLE);
         if url.starts_with("sqlite:") {
             Self::sqlite_options(&mut options, url)?;
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -146,6 +160,11 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         }
+        Ok(options)
+    }
+
+    async fn open(url: &str, application_name: Option<String>) -> Result<Self, StoreError> {
+        let options = Self::pool_options(url, application_name)?;
         let db = Database::connect(options)
             .await
             .map_err(StoreError::Connect)?;
@@ -223,5 +242,23 @@ impl Store {
     /// [`StoreError::Connect`] if closing fails.
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await.map_err(StoreError::Connect)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_connections_idle_for_a_while_are_pinged_before_use() {
+        for url in ["sqlite://./x.db", "postgres://postgres@127.0.0.1/test"] {
+            let options = Store::pool_options(url, None).unwrap();
+            assert!(!options.get_test_before_acquire(), "{url}");
+            assert_eq!(
+                options.get_test_before_acquire_if_idle_for(),
+                Some(PING_AFTER_IDLE),
+                "{url}"
+            );
+        }
     }
 }
