@@ -95,6 +95,14 @@ async fn adapter(
     Sample { init, turn }
 }
 
+/// One way of starting the CLI through the adapter, beside the bare CLI.
+struct Variant<'a> {
+    name: &'static str,
+    runner: &'a ClaudeRunner,
+    callbacks: fn() -> AgentCallbacks,
+    samples: Vec<Sample>,
+}
+
 pub async fn run(cli: &Cli) -> String {
     let runner = ClaudeRunner::new(ClaudeConfig {
         binary: cli.binary.clone(),
@@ -124,38 +132,66 @@ pub async fn run(cli: &Cli) -> String {
         .seed_session_configs("bench")
         .await
         .expect("seed the agents' configuration directories");
-    let (mut bare_samples, mut ours, mut hooked, mut pre_only, mut service_like) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut variants = [
+        Variant {
+            name: "adapter",
+            runner: &runner,
+            callbacks: AgentCallbacks::default,
+            samples: Vec::new(),
+        },
+        Variant {
+            name: "no-op PreToolUse hook and permissions",
+            runner: &runner,
+            callbacks: || no_op_callbacks(PRE_ONLY),
+            samples: Vec::new(),
+        },
+        Variant {
+            name: "no-op Pre+PostToolUse hooks and permissions",
+            runner: &runner,
+            callbacks: || no_op_callbacks(PRE_AND_POST),
+            samples: Vec::new(),
+        },
+        Variant {
+            name: "no-op hooks of every kind the service registers, and permissions",
+            runner: &runner,
+            callbacks: || no_op_callbacks(EVERY_HOOK),
+            samples: Vec::new(),
+        },
+        Variant {
+            name: "as the service starts it: the same, own config directory from the seed, PID namespace",
+            runner: &as_service,
+            callbacks: || no_op_callbacks(EVERY_HOOK),
+            samples: Vec::new(),
+        },
+    ];
+    let mut bare_samples = Vec::new();
     for i in 0..PAIRS {
         bare_samples.push(bare::run(cli, &cli.workdir(&format!("runner-bare-{i}")), &prompt).await);
-        let dir = cli.workdir(&format!("runner-adapter-{i}"));
-        ours.push(adapter(&runner, cli, &dir, AgentCallbacks::default()).await);
-        let dir = cli.workdir(&format!("runner-hooked-{i}"));
-        hooked.push(adapter(&runner, cli, &dir, no_op_callbacks(PRE_AND_POST)).await);
-        let dir = cli.workdir(&format!("runner-pre-only-{i}"));
-        let callbacks = no_op_callbacks(PRE_ONLY);
-        pre_only.push(adapter(&runner, cli, &dir, callbacks).await);
-        let dir = cli.workdir(&format!("runner-as-service-{i}"));
-        let callbacks = no_op_callbacks(EVERY_HOOK);
-        service_like.push(adapter(&as_service, cli, &dir, callbacks).await);
+        for (v, variant) in variants.iter_mut().enumerate() {
+            let dir = cli.workdir(&format!("runner-{v}-{i}"));
+            let sample = adapter(variant.runner, cli, &dir, (variant.callbacks)()).await;
+            variant.samples.push(sample);
+        }
     }
     let row = |name: &str, pick: fn(&Sample) -> Duration| {
         let b = median(&bare_samples.iter().map(pick).collect::<Vec<_>>());
-        let cell = |samples: &[Sample]| {
-            let m = median(&samples.iter().map(pick).collect::<Vec<_>>());
-            format!("{} ({:.3})", ms(m), ratio(m, b))
-        };
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |\n",
-            ms(b),
-            cell(&ours),
-            cell(&hooked),
-            cell(&pre_only),
-            cell(&service_like)
-        )
+        let cells: Vec<String> = variants
+            .iter()
+            .map(|variant| {
+                let m = median(&variant.samples.iter().map(pick).collect::<Vec<_>>());
+                format!("{} ({:.3})", ms(m), ratio(m, b))
+            })
+            .collect();
+        format!("| {name} | {} | {} |\n", ms(b), cells.join(" | "))
     };
+    let names: Vec<String> = variants
+        .iter()
+        .map(|v| format!("{} (÷ bare)", v.name))
+        .collect();
     let mut out = format!(
-        "| measure (median of {PAIRS} alternating runs) | bare CLI | adapter (÷ bare) | adapter with no-op Pre+PostToolUse hooks and permissions (÷ bare) | the same, PreToolUse only (÷ bare) | as the service starts it: every hook kind, permissions, own config directory from the seed, PID namespace, no-op answers (÷ bare) |\n|---|---|---|---|---|---|\n"
+        "| measure (median of {PAIRS} alternating runs) | bare CLI | {} |\n|---|---|{}\n",
+        names.join(" | "),
+        "---|".repeat(variants.len())
     );
     out.push_str(&row("spawn → initialize reply", |s| s.init));
     out.push_str(&row("spawn → end of a one-Bash-tool turn", |s| s.turn));

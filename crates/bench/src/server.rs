@@ -45,6 +45,8 @@ impl Server {
         let data_dir = cli.root.join(format!("server-{label}"));
         std::fs::create_dir_all(&data_dir).unwrap();
         let base = format!("http://127.0.0.1:{}", free_port());
+        // `BENCH_SERVER_LOG=<RUST_LOG filter>` shows the server's log (for profiling).
+        let log = std::env::var("BENCH_SERVER_LOG").ok();
         let mut command = Command::new(overseer_binary());
         command
             .arg("--data-dir")
@@ -66,12 +68,14 @@ impl Server {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.expose().to_owned())),
             )
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
-            )
+            .env("RUST_LOG", log.as_deref().unwrap_or("warn"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // The server logs to standard output: shown only when a level is asked for.
+            .stdout(if log.is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::inherit());
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
