@@ -1,6 +1,7 @@
 //! The audit trail: append-only, with the caller's origin. There is no update or delete path.
 
 use overseer_domain::{AuditAction, AuditLog, AuditLogId, ResourceType, UserId};
+use overseer_ports::repositories::ToolCallWrite;
 use serde_json::Value;
 
 use crate::context::{Deps, RequestContext};
@@ -29,6 +30,24 @@ impl AuditService {
         Self { deps }
     }
 
+    fn entry(
+        &self,
+        record: AuditRecord<'_>,
+        origin: Option<&RequestContext>,
+    ) -> Result<AuditLog, ServiceError> {
+        Ok(AuditLog {
+            id: AuditLogId::from_uuid(self.deps.ids.new_id()),
+            user_id: record.actor,
+            action: record.action,
+            resource_type: ResourceType::new(record.resource_type)?,
+            resource_id: record.resource_id,
+            details: record.details,
+            ip_address: origin.and_then(|o| o.ip_address.clone()),
+            user_agent: origin.and_then(|o| o.user_agent.clone()),
+            created_at: self.deps.clock.now(),
+        })
+    }
+
     /// Appends an entry, with the request's origin when there is one.
     ///
     /// # Errors
@@ -39,18 +58,30 @@ impl AuditService {
         record: AuditRecord<'_>,
         origin: Option<&RequestContext>,
     ) -> Result<(), ServiceError> {
-        let entry = AuditLog {
-            id: AuditLogId::from_uuid(self.deps.ids.new_id()),
-            user_id: record.actor,
-            action: record.action,
-            resource_type: ResourceType::new(record.resource_type)?,
-            resource_id: record.resource_id,
-            details: record.details,
-            ip_address: origin.and_then(|o| o.ip_address.clone()),
-            user_agent: origin.and_then(|o| o.user_agent.clone()),
-            created_at: self.deps.clock.now(),
-        };
+        let entry = self.entry(record, origin)?;
         self.deps.repos.audit_logs.append(&entry).await?;
+        Ok(())
+    }
+
+    /// Appends `records` (no request origin: an agent's callbacks) and stores the tool call
+    /// writes they account for, in one write: both or neither.
+    ///
+    /// # Errors
+    /// As [`AuditService::record`]; nothing is stored then.
+    pub async fn record_with(
+        &self,
+        records: Vec<AuditRecord<'_>>,
+        tool_calls: &[ToolCallWrite],
+    ) -> Result<(), ServiceError> {
+        let entries = records
+            .into_iter()
+            .map(|record| self.entry(record, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.deps
+            .repos
+            .audit_logs
+            .append_with(&entries, tool_calls)
+            .await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use overseer_domain::{AuditAction, AuditLog, ResourceType};
 use time::OffsetDateTime;
 
+use super::ToolCallWrite;
 use crate::{Page, PageRequest, RepoError, Scope};
 
 /// Narrows an audit query. Every set field must match.
@@ -28,6 +29,20 @@ pub trait AuditLogRepository: Send + Sync {
     /// # Errors
     /// `AlreadyExists` if the id is taken.
     async fn append(&self, entry: &AuditLog) -> Result<(), RepoError>;
+
+    /// Appends `entries`, in order, and in the same atomic step stores the tool call writes
+    /// they account for (as [`ToolCallRepository::save_all`](super::ToolCallRepository::save_all)):
+    /// both or neither. One commit records what a hook learned about a tool use and why it
+    /// may run.
+    ///
+    /// # Errors
+    /// As [`Self::append`] and [`ToolCallRepository::save_all`](super::ToolCallRepository::save_all);
+    /// nothing of either is written then.
+    async fn append_with(
+        &self,
+        entries: &[AuditLog],
+        tool_calls: &[ToolCallWrite],
+    ) -> Result<(), RepoError>;
 
     /// Entries matching `filter`, newest first. In an owner scope, only that user's entries.
     ///

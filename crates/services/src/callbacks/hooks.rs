@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::audit::{AuditRecord, AuditService};
 use crate::callbacks::permissions::SessionPermissions;
-use crate::callbacks::tool_tracking::{ToolTracker, ToolUse};
+use crate::callbacks::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
 use crate::context::Deps;
 use overseer_ports::{EventBroadcaster, LiveEvent, LiveEventBody, Scope};
 
@@ -127,55 +127,61 @@ impl HookHandler for SessionHooks {
             resource_id: Some(self.session.to_string()),
             details: json!({"tool_name": event.tool_name, "tool_use_id": event.tool_use_id, "tool_input": event.tool_input}),
         };
-        if let Err(err) = self.audit.record(record, None).await {
-            // Fail closed before a tool runs; after it ran there is nothing left to stop.
-            tracing::error!(session = %self.session, error = %err, "cannot audit a tool use");
-            if event.kind == HookKind::PreToolUse {
-                return HookVerdict::Deny {
-                    reason: "the tool use could not be audited".to_owned(),
-                };
-            }
-        }
         let Some(tool_use_id) = event.tool_use_id.as_deref() else {
+            // Nothing to track or decide about: audited, and the agent goes on.
+            if let Err(err) = self.audit.record(record, None).await {
+                tracing::error!(session = %self.session, error = %err, "cannot audit a tool use");
+                if event.kind == HookKind::PreToolUse {
+                    return HookVerdict::Deny {
+                        reason: "the tool use could not be audited".to_owned(),
+                    };
+                }
+            }
             return HookVerdict::Continue;
         };
+        if event.kind == HookKind::PreToolUse {
+            let request = PermissionRequest {
+                tool_name: event.tool_name.clone(),
+                input: event.tool_input.clone(),
+                tool_use_id: event.tool_use_id.clone(),
+                blocked_path: None,
+            };
+            return match self
+                .permissions
+                .before_use(request, tool_use_id, record)
+                .await
+            {
+                PermissionVerdict::Allow { .. } => HookVerdict::Continue,
+                PermissionVerdict::Deny { message, .. } => HookVerdict::Deny { reason: message },
+            };
+        }
+        // After the tool ran there is nothing left to stop: a failure is only logged.
         let tool_use = ToolUse {
             session: self.session,
             tool_use_id,
             tool_name: &event.tool_name,
             input: &event.tool_input,
         };
-        let tracked = match event.kind {
-            HookKind::PreToolUse => {
-                if let Err(err) = self.tracker.started(&tool_use).await {
-                    tracing::warn!(session = %self.session, error = %err, "tool tracking failed");
-                }
-                let request = PermissionRequest {
-                    tool_name: event.tool_name.clone(),
-                    input: event.tool_input.clone(),
-                    tool_use_id: event.tool_use_id.clone(),
-                    blocked_path: None,
-                };
-                return match self.permissions.decide_once(request).await {
-                    PermissionVerdict::Allow { .. } => HookVerdict::Continue,
-                    PermissionVerdict::Deny { message, .. } => {
-                        HookVerdict::Deny { reason: message }
-                    }
-                };
-            }
-            _ => {
-                let response = event.tool_response.clone().unwrap_or(Value::Null);
-                let interrupted = response
-                    .get("interrupted")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                self.tracker
-                    .responded(&tool_use, &response, interrupted, event.duration_ms)
-                    .await
-            }
+        let response = event.tool_response.clone().unwrap_or(Value::Null);
+        let interrupted = response
+            .get("interrupted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let responded = ToolEvent::Responded {
+            response: &response,
+            is_error: interrupted,
+            duration_ms: event.duration_ms,
         };
-        if let Err(err) = tracked {
-            tracing::warn!(session = %self.session, error = %err, "tool tracking failed");
+        let recorded = match self
+            .tracker
+            .prepare_all(self.session, &[(tool_use, responded)])
+            .await
+        {
+            Ok(prepared) => self.audit.record_with(vec![record], &prepared.writes).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = recorded {
+            tracing::error!(session = %self.session, error = %err, "cannot audit a tool use");
         }
         HookVerdict::Continue
     }

@@ -27,7 +27,8 @@ use serde_json::{Value, json};
 
 use crate::approvals::{ApprovalGate, ApprovalOutcome};
 use crate::audit::{AuditRecord, AuditService};
-use crate::callbacks::tool_tracking::{ToolTracker, ToolUse};
+use crate::callbacks::tool_tracking::{ToolEvent, ToolTracker, ToolUse};
+use crate::error::ServiceError;
 
 /// What the rules say about one tool use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,14 +143,45 @@ impl std::fmt::Debug for SessionPermissions {
     }
 }
 
+/// What a decision answers the agent.
+fn verdict(allowed: bool, reason: &str) -> PermissionVerdict {
+    if allowed {
+        PermissionVerdict::Allow {
+            updated_input: None,
+        }
+    } else {
+        PermissionVerdict::Deny {
+            message: reason.to_owned(),
+            interrupt: false,
+        }
+    }
+}
+
+fn decision(allowed: bool) -> PermissionDecision {
+    if allowed {
+        PermissionDecision::Allowed
+    } else {
+        PermissionDecision::Denied
+    }
+}
+
+/// The answer when a decision, or the tool use it is about, cannot be audited: fail closed.
+fn unaudited() -> PermissionVerdict {
+    PermissionVerdict::Deny {
+        message: "Denied: the decision could not be audited".to_owned(),
+        interrupt: false,
+    }
+}
+
 impl SessionPermissions {
-    async fn conclude(
+    /// The audit entry of a decision.
+    fn decision_record(
         &self,
         request: &PermissionRequest,
         allowed: bool,
         reason: &str,
         via: &str,
-    ) -> PermissionVerdict {
+    ) -> AuditRecord<'static> {
         let action = if allowed {
             AuditAction::ToolPermissionGranted
         } else {
@@ -159,20 +191,27 @@ impl SessionPermissions {
             "session_id": self.session, "tool_name": request.tool_name, "tool_use_id": request.tool_use_id,
             "tool_input": request.input, "reason": reason, "decided_by": via,
         });
-        let record = AuditRecord {
+        AuditRecord {
             actor: Some(self.owner),
             action,
             resource_type: "session",
             resource_id: Some(self.session.to_string()),
             details,
-        };
+        }
+    }
+
+    async fn conclude(
+        &self,
+        request: &PermissionRequest,
+        allowed: bool,
+        reason: &str,
+        via: &str,
+    ) -> PermissionVerdict {
+        let record = self.decision_record(request, allowed, reason, via);
         if let Err(err) = self.audit.record(record, None).await {
             // Fail closed: a decision that cannot be audited is not made.
             tracing::error!(session = %self.session, error = %err, "cannot audit a permission decision; denying");
-            return PermissionVerdict::Deny {
-                message: "Denied: the decision could not be audited".to_owned(),
-                interrupt: false,
-            };
+            return unaudited();
         }
         if let Some(id) = &request.tool_use_id {
             let tool_use = ToolUse {
@@ -181,24 +220,101 @@ impl SessionPermissions {
                 tool_name: &request.tool_name,
                 input: &request.input,
             };
-            let decision = if allowed {
-                PermissionDecision::Allowed
-            } else {
-                PermissionDecision::Denied
-            };
-            if let Err(err) = self.tracker.decided(&tool_use, decision).await {
+            if let Err(err) = self.tracker.decided(&tool_use, decision(allowed)).await {
                 tracing::warn!(session = %self.session, error = %err, "cannot record a permission decision on its tool call");
             }
         }
-        if allowed {
-            PermissionVerdict::Allow {
-                updated_input: None,
+        verdict(allowed, reason)
+    }
+
+    /// Stores, in one write, `pre_use` (the PreToolUse hook's audit entry), the tool call
+    /// started and, when given, the decision `(allowed, reason)` of the policy with its audit
+    /// entry.
+    async fn record_use(
+        &self,
+        request: &PermissionRequest,
+        tool_use_id: &str,
+        pre_use: AuditRecord<'_>,
+        decided: Option<(bool, &str)>,
+    ) -> Result<(), ServiceError> {
+        let tool_use = ToolUse {
+            session: self.session,
+            tool_use_id,
+            tool_name: &request.tool_name,
+            input: &request.input,
+        };
+        let mut records = vec![pre_use];
+        let mut events = vec![(tool_use.clone(), ToolEvent::Started)];
+        if let Some((allowed, reason)) = decided {
+            records.push(self.decision_record(request, allowed, reason, "policy"));
+            events.push((tool_use, ToolEvent::Decided(decision(allowed))));
+        }
+        let prepared = self.tracker.prepare_all(self.session, &events).await?;
+        self.audit.record_with(records, &prepared.writes).await
+    }
+
+    /// The PreToolUse hook of tool use `tool_use_id`: the tool is about to run. Its audit
+    /// entry `pre_use`, its tool call and, when the policy decides at once, the decision and
+    /// its audit entry are stored in one write, before the answer. A use that needs a person's
+    /// approval stores the first two, then asks. Fails closed: a use that cannot be stored is
+    /// denied.
+    pub async fn before_use(
+        &self,
+        request: PermissionRequest,
+        tool_use_id: &str,
+        pre_use: AuditRecord<'_>,
+    ) -> PermissionVerdict {
+        let started = std::time::Instant::now();
+        let decided = match self.known(&request) {
+            Some(_) => None,
+            None => match evaluate(&self.options, &request.tool_name, &request.input) {
+                Rule::Allow { reason } => Some((true, reason)),
+                Rule::Deny { reason } => Some((false, reason)),
+                Rule::Ask { .. } => None,
+            },
+        };
+        let recorded = self
+            .record_use(
+                &request,
+                tool_use_id,
+                pre_use,
+                decided
+                    .as_ref()
+                    .map(|(allowed, reason)| (*allowed, reason.as_str())),
+            )
+            .await;
+        if let Err(err) = recorded {
+            tracing::error!(session = %self.session, error = %err, "cannot audit a tool use; denying");
+            return unaudited();
+        }
+        match decided {
+            Some((allowed, reason)) => {
+                let verdict = verdict(allowed, &reason);
+                self.telemetry
+                    .permission_decided(decision(allowed), started.elapsed());
+                self.remember(&request, &verdict);
+                verdict
             }
-        } else {
-            PermissionVerdict::Deny {
-                message: reason.to_owned(),
-                interrupt: false,
-            }
+            None => self.decide_once(request).await,
+        }
+    }
+
+    /// The decision already made about this tool use, if any.
+    fn known(&self, request: &PermissionRequest) -> Option<PermissionVerdict> {
+        let id = request.tool_use_id.as_ref()?;
+        self.decided
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    fn remember(&self, request: &PermissionRequest, verdict: &PermissionVerdict) {
+        if let Some(id) = &request.tool_use_id {
+            self.decided
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), verdict.clone());
         }
     }
 }
@@ -242,31 +358,18 @@ impl SessionPermissions {
 
     /// Decides a tool use once; asking again about the same tool use id returns that decision.
     pub async fn decide_once(&self, request: PermissionRequest) -> PermissionVerdict {
-        let key = request.tool_use_id.clone();
-        let known = key.as_ref().and_then(|id| {
-            self.decided
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(id)
-                .cloned()
-        });
-        if let Some(verdict) = known {
+        if let Some(verdict) = self.known(&request) {
             return verdict;
         }
         let started = std::time::Instant::now();
         let verdict = self.decide_now(&request).await;
-        let decision = match verdict {
+        let decided = match verdict {
             PermissionVerdict::Allow { .. } => PermissionDecision::Allowed,
             PermissionVerdict::Deny { .. } => PermissionDecision::Denied,
         };
         self.telemetry
-            .permission_decided(decision, started.elapsed());
-        if let Some(id) = key {
-            self.decided
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id, verdict.clone());
-        }
+            .permission_decided(decided, started.elapsed());
+        self.remember(&request, &verdict);
         verdict
     }
 
@@ -336,12 +439,121 @@ impl PermissionHandler for SessionPermissions {
 
 #[cfg(test)]
 mod tests {
+    use overseer_domain::{ToolCallStatus, UserId};
+    use overseer_ports::repositories::MockAuditLogRepository;
+    use overseer_ports::{RepoError, Repositories};
+    use overseer_testkit::{MemoryStore, fixtures};
     use serde_json::json;
 
     use super::*;
+    use crate::context::Deps;
 
     fn options(value: Value) -> AgentOptions {
         AgentOptions::from_json(value).unwrap()
+    }
+
+    /// The permissions of a session whose audit trail is `audit`, over an in-memory store
+    /// (which gets the tool call writes `audit` passes on).
+    async fn permissions_with(
+        audit: MockAuditLogRepository,
+        rules: Value,
+    ) -> (Repositories, SessionId, SessionPermissions) {
+        let store = MemoryStore::new();
+        let mut repos = store.repositories();
+        let owner = fixtures::user("a@example.com");
+        repos.users.insert(&owner).await.unwrap();
+        let session = fixtures::session(owner.id, fixtures::EPOCH);
+        repos.sessions.insert(&session).await.unwrap();
+        repos.audit_logs = Arc::new(audit);
+        let deps = Deps::system(repos.clone());
+        let permissions = SessionPermissions::new(
+            session.id,
+            owner.id,
+            options(rules),
+            AuditService::new(deps.clone()),
+            Arc::new(ToolTracker::new(deps)),
+            None,
+        );
+        (repos, session.id, permissions)
+    }
+
+    fn bash(command: &str) -> PermissionRequest {
+        PermissionRequest {
+            tool_name: "Bash".to_owned(),
+            input: json!({"command": command}),
+            tool_use_id: Some("toolu_1".to_owned()),
+            blocked_path: None,
+        }
+    }
+
+    fn pre_use(owner: UserId) -> AuditRecord<'static> {
+        AuditRecord {
+            actor: Some(owner),
+            action: AuditAction::ToolPreUse,
+            resource_type: "session",
+            resource_id: None,
+            details: json!({}),
+        }
+    }
+
+    /// What the PreToolUse hook learns, and the policy's decision, cost the agent one write:
+    /// both audit entries and the tool call, started and decided, together.
+    #[tokio::test]
+    async fn a_policy_decision_is_stored_with_its_tool_use_in_one_write() {
+        let mut audit = MockAuditLogRepository::new();
+        audit.expect_append().never();
+        audit
+            .expect_append_with()
+            .times(1)
+            .withf(|entries, writes| {
+                let actions: Vec<AuditAction> = entries.iter().map(|e| e.action).collect();
+                actions == [AuditAction::ToolPreUse, AuditAction::ToolPermissionGranted]
+                    && writes.len() == 1
+                    && writes[0].call.status == ToolCallStatus::Running
+                    && writes[0].call.permission_decision == Some(PermissionDecision::Allowed)
+            })
+            .returning(|_, _| Ok(()));
+        let (_, _, permissions) = permissions_with(audit, json!({"allowed_tools": ["Bash"]})).await;
+        let owner = permissions.owner;
+        let verdict = permissions
+            .before_use(bash("ls"), "toolu_1", pre_use(owner))
+            .await;
+        assert!(
+            matches!(verdict, PermissionVerdict::Allow { .. }),
+            "{verdict:?}"
+        );
+        // The CLI's `can_use_tool` for the same use gets the same answer, with no new write.
+        let again = permissions.decide_once(bash("ls")).await;
+        assert!(
+            matches!(again, PermissionVerdict::Allow { .. }),
+            "{again:?}"
+        );
+    }
+
+    /// Fail closed: a tool use whose audit entries cannot be stored does not run, and no tool
+    /// call is left behind.
+    #[tokio::test]
+    async fn a_tool_use_that_cannot_be_audited_is_denied() {
+        let mut audit = MockAuditLogRepository::new();
+        audit
+            .expect_append_with()
+            .returning(|_, _| Err(RepoError::Unavailable("disk full".into())));
+        let (repos, session, permissions) =
+            permissions_with(audit, json!({"allowed_tools": ["Bash"]})).await;
+        let owner = permissions.owner;
+        let verdict = permissions
+            .before_use(bash("ls"), "toolu_1", pre_use(owner))
+            .await;
+        assert!(
+            matches!(verdict, PermissionVerdict::Deny { .. }),
+            "{verdict:?}"
+        );
+        let stored = repos
+            .tool_calls
+            .find_by_tool_use_id(session, "toolu_1")
+            .await
+            .unwrap();
+        assert_eq!(stored, None);
     }
 
     #[test]

@@ -252,10 +252,12 @@ impl ToolTracker {
         Ok(writes.len())
     }
 
-    /// The PreToolUse hook fired: the tool is about to run.
+    /// The PreToolUse hook fired: the tool is about to run. (The hook itself stores this
+    /// with its audit entries, through [`Self::prepare_all`].)
     ///
     /// # Errors
     /// [`ServiceError::Storage`] and friends.
+    #[cfg(test)]
     pub async fn started(&self, tool_use: &ToolUse<'_>) -> Result<ToolCall, ServiceError> {
         self.record(tool_use, ToolEvent::Started).await
     }
@@ -263,7 +265,7 @@ impl ToolTracker {
     /// The permission decision. A denied tool ends here.
     ///
     /// # Errors
-    /// As [`ToolTracker::started`].
+    /// [`ServiceError::Storage`] and friends.
     pub async fn decided(
         &self,
         tool_use: &ToolUse<'_>,
@@ -273,10 +275,11 @@ impl ToolTracker {
     }
 
     /// The PostToolUse hook fired: the tool ran, and `response` is the agent's structured
-    /// account of it.
+    /// account of it. (The hook itself stores this with its audit entry.)
     ///
     /// # Errors
-    /// As [`ToolTracker::started`].
+    /// [`ServiceError::Storage`] and friends.
+    #[cfg(test)]
     pub async fn responded(
         &self,
         tool_use: &ToolUse<'_>,

@@ -1,14 +1,16 @@
 use async_trait::async_trait;
 use overseer_domain::{AuditAction, AuditLog, AuditLogId, ResourceType, UserId};
-use overseer_ports::repositories::{AuditFilter, AuditLogRepository};
+use overseer_ports::repositories::{AuditFilter, AuditLogRepository, ToolCallWrite};
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::scoped;
-use crate::convert::{corrupt, fetch_page, write_err};
+use crate::convert::{corrupt, fetch_page, unavailable, write_err};
 use crate::entities::audit_logs::{Column, Entity, Model};
+use crate::repos::tool_calls;
 
 const ENTITY: &str = "audit log entry";
 
@@ -33,24 +35,47 @@ fn to_domain(row: Model) -> Result<AuditLog, RepoError> {
     })
 }
 
+fn to_model(entry: &AuditLog) -> Model {
+    Model {
+        id: entry.id.as_uuid(),
+        user_id: entry.user_id.map(|id| id.as_uuid()),
+        action_type: entry.action.to_string(),
+        resource_type: entry.resource_type.to_string(),
+        resource_id: entry.resource_id.clone(),
+        action_details: entry.details.clone(),
+        ip_address: entry.ip_address.clone(),
+        user_agent: entry.user_agent.clone(),
+        created_at: entry.created_at,
+    }
+}
+
 #[async_trait]
 impl AuditLogRepository for SqlAuditLogs {
     async fn append(&self, entry: &AuditLog) -> Result<(), RepoError> {
-        let row = Model {
-            id: entry.id.as_uuid(),
-            user_id: entry.user_id.map(|id| id.as_uuid()),
-            action_type: entry.action.to_string(),
-            resource_type: entry.resource_type.to_string(),
-            resource_id: entry.resource_id.clone(),
-            action_details: entry.details.clone(),
-            ip_address: entry.ip_address.clone(),
-            user_agent: entry.user_agent.clone(),
-            created_at: entry.created_at,
-        };
-        Entity::insert(row.into_active_model())
+        Entity::insert(to_model(entry).into_active_model())
             .exec_without_returning(&self.0)
             .await
             .map_err(write_err(ENTITY, "user"))?;
+        Ok(())
+    }
+
+    async fn append_with(
+        &self,
+        entries: &[AuditLog],
+        tool_calls: &[ToolCallWrite],
+    ) -> Result<(), RepoError> {
+        if entries.is_empty() && tool_calls.is_empty() {
+            return Ok(());
+        }
+        let txn = self.0.begin().await.map_err(unavailable)?;
+        if !entries.is_empty() {
+            Entity::insert_many(entries.iter().map(|e| to_model(e).into_active_model()))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(write_err(ENTITY, "user"))?;
+        }
+        tool_calls::save_all(&txn, tool_calls).await?;
+        txn.commit().await.map_err(unavailable)?;
         Ok(())
     }
 

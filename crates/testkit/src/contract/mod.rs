@@ -79,6 +79,7 @@ macro_rules! repository_contract_suite {
             tool_call_batches_are_all_or_nothing,
             tool_call_unfinished_lists_pending_and_running_only,
             audit_log_filters_and_scope,
+            audit_entries_and_their_tool_calls_are_written_together,
             report_round_trips_with_scope,
             mcp_server_visibility_by_scope,
             mcp_server_names_are_unique_per_owner,

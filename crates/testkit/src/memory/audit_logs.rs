@@ -1,8 +1,11 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use overseer_domain::AuditLog;
-use overseer_ports::repositories::{AuditFilter, AuditLogRepository};
+use overseer_ports::repositories::{AuditFilter, AuditLogRepository, ToolCallWrite};
 use overseer_ports::{Page, PageRequest, RepoError, Scope};
 
+use super::tool_calls::save_all;
 use super::{MemoryStore, newest_first_page};
 
 #[async_trait]
@@ -16,6 +19,29 @@ impl AuditLogRepository for MemoryStore {
             });
         }
         state.audit_logs.push(entry.clone());
+        Ok(())
+    }
+
+    async fn append_with(
+        &self,
+        entries: &[AuditLog],
+        tool_calls: &[ToolCallWrite],
+    ) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let mut ids = HashSet::new();
+        let taken = entries.iter().any(|entry| {
+            !ids.insert(entry.id) || state.audit_logs.iter().any(|e| e.id == entry.id)
+        });
+        if taken {
+            return Err(RepoError::AlreadyExists {
+                entity: "audit log entry",
+                key: "id".to_owned(),
+            });
+        }
+        // All or nothing, like the SQL store's transaction: the tool calls first, as they are
+        // the part that can still fail.
+        save_all(&mut state, tool_calls)?;
+        state.audit_logs.extend(entries.iter().cloned());
         Ok(())
     }
 
