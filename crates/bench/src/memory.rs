@@ -54,7 +54,14 @@ async fn turn_done(tenant: &Tenant, session: &str) {
 
 pub async fn run(cli: &Cli) -> String {
     let live = LIVE_AGENTS.to_string();
-    let server = Server::start(cli, "memory", None, &["--max-live-agents", &live]).await;
+    // The scenario opens 1,000 sessions for one user: above the default quota of open sessions.
+    let flags = [
+        "--max-live-agents",
+        &live,
+        "--max-open-sessions-per-user",
+        "2000",
+    ];
+    let server = Server::start(cli, "memory", None, &flags).await;
     settle().await;
     let idle = server.rss_mib();
     let tenant = Tenant::new(&server, "memory@example.com", &Value::Null).await;
