@@ -146,11 +146,7 @@ impl HookHandler for SessionHooks {
                 tool_use_id: event.tool_use_id.clone(),
                 blocked_path: None,
             };
-            return match self
-                .permissions
-                .before_use(request, tool_use_id, record)
-                .await
-            {
+            return match self.permissions.before_use(request, record).await {
                 PermissionVerdict::Allow { .. } => HookVerdict::Continue,
                 PermissionVerdict::Deny { message, .. } => HookVerdict::Deny { reason: message },
             };
@@ -172,14 +168,15 @@ impl HookHandler for SessionHooks {
             is_error: interrupted,
             duration_ms: event.duration_ms,
         };
-        let recorded = match self
+        let recorded = self
             .tracker
-            .prepare_all(self.session, &[(tool_use, responded)])
-            .await
-        {
-            Ok(prepared) => self.audit.record_with(vec![record], &prepared.writes).await,
-            Err(err) => Err(err),
-        };
+            .record_audited(
+                &self.audit,
+                self.session,
+                &[(tool_use, responded)],
+                vec![record],
+            )
+            .await;
         if let Err(err) = recorded {
             tracing::error!(session = %self.session, error = %err, "cannot audit a tool use");
         }

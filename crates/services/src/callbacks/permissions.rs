@@ -200,6 +200,8 @@ impl SessionPermissions {
         }
     }
 
+    /// Audits the policy's or a person's decision and writes it on the tool call, in one
+    /// write. Fail closed: a decision that cannot be stored is not made.
     async fn conclude(
         &self,
         request: &PermissionRequest,
@@ -207,53 +209,49 @@ impl SessionPermissions {
         reason: &str,
         via: &str,
     ) -> PermissionVerdict {
-        let record = self.decision_record(request, allowed, reason, via);
-        if let Err(err) = self.audit.record(record, None).await {
-            // Fail closed: a decision that cannot be audited is not made.
-            tracing::error!(session = %self.session, error = %err, "cannot audit a permission decision; denying");
-            return unaudited();
-        }
-        if let Some(id) = &request.tool_use_id {
-            let tool_use = ToolUse {
-                session: self.session,
-                tool_use_id: id,
-                tool_name: &request.tool_name,
-                input: &request.input,
-            };
-            if let Err(err) = self.tracker.decided(&tool_use, decision(allowed)).await {
-                tracing::warn!(session = %self.session, error = %err, "cannot record a permission decision on its tool call");
+        match self
+            .store(request, None, Some((allowed, reason, via)))
+            .await
+        {
+            Ok(()) => verdict(allowed, reason),
+            Err(err) => {
+                tracing::error!(session = %self.session, error = %err, "cannot audit a permission decision; denying");
+                unaudited()
             }
         }
-        verdict(allowed, reason)
     }
 
-    /// Stores, in one write, `pre_use` (the PreToolUse hook's audit entry), the tool call
-    /// started and, when given, the decision `(allowed, reason)` of the policy with its audit
-    /// entry.
-    async fn record_use(
+    /// Stores, in one write, `pre_use` (the PreToolUse hook's audit entry) with the tool call
+    /// started, and `decided` (allowed, reason, decided by) with its audit entry and the
+    /// decision on the tool call; either may be absent.
+    async fn store(
         &self,
         request: &PermissionRequest,
-        tool_use_id: &str,
-        pre_use: AuditRecord<'_>,
-        decided: Option<(bool, &str)>,
+        pre_use: Option<AuditRecord<'_>>,
+        decided: Option<(bool, &str, &str)>,
     ) -> Result<(), ServiceError> {
-        let tool_use = ToolUse {
+        let tool_use = request.tool_use_id.as_deref().map(|id| ToolUse {
             session: self.session,
-            tool_use_id,
+            tool_use_id: id,
             tool_name: &request.tool_name,
             input: &request.input,
-        };
-        let mut records = vec![pre_use];
-        let mut events = vec![(tool_use.clone(), ToolEvent::Started)];
-        if let Some((allowed, reason)) = decided {
-            records.push(self.decision_record(request, allowed, reason, "policy"));
-            events.push((tool_use, ToolEvent::Decided(decision(allowed))));
+        });
+        let mut records = Vec::with_capacity(2);
+        let mut events = Vec::with_capacity(2);
+        if let Some(pre_use) = pre_use {
+            records.push(pre_use);
+            events.extend(tool_use.clone().map(|t| (t, ToolEvent::Started)));
         }
-        let prepared = self.tracker.prepare_all(self.session, &events).await?;
-        self.audit.record_with(records, &prepared.writes).await
+        if let Some((allowed, reason, via)) = decided {
+            records.push(self.decision_record(request, allowed, reason, via));
+            events.extend(tool_use.map(|t| (t, ToolEvent::Decided(decision(allowed)))));
+        }
+        self.tracker
+            .record_audited(&self.audit, self.session, &events, records)
+            .await
     }
 
-    /// The PreToolUse hook of tool use `tool_use_id`: the tool is about to run. Its audit
+    /// The PreToolUse hook of `request`'s tool use: the tool is about to run. Its audit
     /// entry `pre_use`, its tool call and, when the policy decides at once, the decision and
     /// its audit entry are stored in one write, before the answer. A use that needs a person's
     /// approval stores the first two, then asks. Fails closed: a use that cannot be stored is
@@ -261,7 +259,6 @@ impl SessionPermissions {
     pub async fn before_use(
         &self,
         request: PermissionRequest,
-        tool_use_id: &str,
         pre_use: AuditRecord<'_>,
     ) -> PermissionVerdict {
         let started = std::time::Instant::now();
@@ -274,13 +271,12 @@ impl SessionPermissions {
             },
         };
         let recorded = self
-            .record_use(
+            .store(
                 &request,
-                tool_use_id,
-                pre_use,
+                Some(pre_use),
                 decided
                     .as_ref()
-                    .map(|(allowed, reason)| (*allowed, reason.as_str())),
+                    .map(|(allowed, reason)| (*allowed, reason.as_str(), "policy")),
             )
             .await;
         if let Err(err) = recorded {
@@ -515,9 +511,7 @@ mod tests {
             .returning(|_, _| Ok(()));
         let (_, _, permissions) = permissions_with(audit, json!({"allowed_tools": ["Bash"]})).await;
         let owner = permissions.owner;
-        let verdict = permissions
-            .before_use(bash("ls"), "toolu_1", pre_use(owner))
-            .await;
+        let verdict = permissions.before_use(bash("ls"), pre_use(owner)).await;
         assert!(
             matches!(verdict, PermissionVerdict::Allow { .. }),
             "{verdict:?}"
@@ -541,9 +535,7 @@ mod tests {
         let (repos, session, permissions) =
             permissions_with(audit, json!({"allowed_tools": ["Bash"]})).await;
         let owner = permissions.owner;
-        let verdict = permissions
-            .before_use(bash("ls"), "toolu_1", pre_use(owner))
-            .await;
+        let verdict = permissions.before_use(bash("ls"), pre_use(owner)).await;
         assert!(
             matches!(verdict, PermissionVerdict::Deny { .. }),
             "{verdict:?}"

@@ -13,6 +13,7 @@ use overseer_ports::{NoTelemetry, Telemetry};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::audit::{AuditRecord, AuditService};
 use crate::context::Deps;
 use crate::error::ServiceError;
 
@@ -116,27 +117,9 @@ impl ToolTracker {
     }
 
     /// Applies what is learned about tool uses of one session to their rows, creating rows
-    /// that do not exist yet, and stores every change in one write (one transaction). Returns
-    /// the rows as stored, one per distinct tool use, in order of first mention.
-    ///
-    /// # Errors
-    /// [`ServiceError::Storage`] and friends; nothing is stored then.
-    pub async fn record_all(
-        &self,
-        session: SessionId,
-        events: &[(ToolUse<'_>, ToolEvent<'_>)],
-    ) -> Result<Vec<ToolCall>, ServiceError> {
-        let prepared = self.prepare_all(session, events).await?;
-        self.deps
-            .repos
-            .tool_calls
-            .save_all(&prepared.writes)
-            .await?;
-        Ok(prepared.writes.into_iter().map(|w| w.call).collect())
-    }
-
-    /// The writes [`Self::record_all`] would store, for the caller to store with something
-    /// else in one transaction (the messages that mention them). The session's tool calls stay
+    /// that do not exist yet: one write per distinct tool use, in order of first mention, for
+    /// the caller to store with something else in one transaction (the messages that mention
+    /// them, or the audit entries that account for them). The session's tool calls stay
     /// locked until the result is dropped, so no other tracker call reads them before the
     /// writes are stored.
     ///
@@ -203,14 +186,38 @@ impl ToolTracker {
         })
     }
 
+    /// Stores what `events` teach about the session's tool calls together with the audit
+    /// `records` that account for them, in one write: both or neither. What a hook or a
+    /// permission decision learned about a tool use.
+    ///
+    /// # Errors
+    /// [`ServiceError::Storage`] and friends; nothing is stored then.
+    pub async fn record_audited(
+        &self,
+        audit: &AuditService,
+        session: SessionId,
+        events: &[(ToolUse<'_>, ToolEvent<'_>)],
+        records: Vec<AuditRecord<'_>>,
+    ) -> Result<(), ServiceError> {
+        let prepared = self.prepare_all(session, events).await?;
+        audit.record_with(records, &prepared.writes).await
+    }
+
+    #[cfg(test)]
     async fn record(
         &self,
         tool_use: &ToolUse<'_>,
         event: ToolEvent<'_>,
     ) -> Result<ToolCall, ServiceError> {
-        let mut calls = self
-            .record_all(tool_use.session, &[(tool_use.clone(), event)])
+        let prepared = self
+            .prepare_all(tool_use.session, &[(tool_use.clone(), event)])
             .await?;
+        self.deps
+            .repos
+            .tool_calls
+            .save_all(&prepared.writes)
+            .await?;
+        let mut calls: Vec<ToolCall> = prepared.writes.into_iter().map(|w| w.call).collect();
         calls.pop().ok_or_else(|| {
             ServiceError::Storage(overseer_ports::RepoError::NotFound {
                 entity: "tool call",
@@ -262,10 +269,12 @@ impl ToolTracker {
         self.record(tool_use, ToolEvent::Started).await
     }
 
-    /// The permission decision. A denied tool ends here.
+    /// The permission decision. A denied tool ends here. (A decision is stored with its audit
+    /// entry, through [`Self::record_audited`].)
     ///
     /// # Errors
     /// [`ServiceError::Storage`] and friends.
+    #[cfg(test)]
     pub async fn decided(
         &self,
         tool_use: &ToolUse<'_>,
