@@ -194,6 +194,11 @@ fn turn_result(frame: Value) -> TurnResult {
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok()),
         agent_session_id: text(&frame, "session_id"),
+        // `modelUsage` is keyed by model; the first key, as before the field existed.
+        model: frame
+            .get("modelUsage")
+            .and_then(Value::as_object)
+            .and_then(|models| models.keys().next().cloned()),
         raw: frame,
     }
 }
@@ -392,7 +397,8 @@ mod tests {
             "num_turns":2,"duration_ms":600,"total_cost_usd":0.0123,"session_id":"s-1",
             "usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":3},
             "permission_denials":[{"tool_name":"Bash","tool_use_id":"toolu_9","tool_input":{"command":"rm"}}],
-            "terminal_reason":"completed"
+            "terminal_reason":"completed",
+            "modelUsage":{"claude-x":{"inputTokens":10,"outputTokens":5}}
         })) else {
             panic!()
         };
@@ -413,6 +419,7 @@ mod tests {
         assert_eq!(result.permission_denials[0].tool_use_id, "toolu_9");
         assert_eq!(result.agent_session_id.as_deref(), Some("s-1"));
         assert!((result.total_cost_usd - 0.0123).abs() < 1e-12);
+        assert_eq!(result.model.as_deref(), Some("claude-x"));
     }
 
     #[test]

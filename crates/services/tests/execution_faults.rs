@@ -60,6 +60,7 @@ fn result(is_error: bool) -> AgentEvent {
         terminal_reason: None,
         api_error_status: is_error.then_some(500),
         agent_session_id: Some("cli-1".into()),
+        model: None,
         raw: json!({"type": "result"}),
     })
 }

@@ -54,6 +54,7 @@ fn agent(subtype: &str, cost: f64, pid: u32) -> Arc<dyn AgentSession> {
             terminal_reason: None,
             api_error_status: None,
             agent_session_id: Some("cli-1".into()),
+            model: None,
             raw: json!({"type": "result"}),
         }),
     ];

@@ -371,7 +371,7 @@ impl SessionService {
         let id = session.id;
         let process = agent.process_id();
         loop {
-            let events = agent.next_events(EVENTS_PER_WRITE).await;
+            let mut events = agent.next_events(EVENTS_PER_WRITE).await;
             if events.is_empty() {
                 return Err(ServiceError::Agent(
                     overseer_ports::agent::AgentError::Closed,
@@ -379,7 +379,7 @@ impl SessionService {
             }
             let messages = self
                 .processor
-                .handle_all(id, &events, cost, process)
+                .handle_all(id, &mut events, cost, process)
                 .await?;
             if let Some(last) = messages.iter().flatten().last() {
                 session.usage.message_count = last.sequence_number;
@@ -452,13 +452,11 @@ impl SessionService {
     }
 }
 
-/// The model that answered a turn, as the CLI reports it (`modelUsage`), else the session's.
+/// The model that answered a turn, as the agent reports it, else the session's.
 fn answering_model(result: &overseer_ports::agent::TurnResult, session: &Session) -> String {
     result
-        .raw
-        .get("modelUsage")
-        .and_then(serde_json::Value::as_object)
-        .and_then(|models| models.keys().next().cloned())
+        .model
+        .clone()
         .or_else(|| {
             session
                 .options

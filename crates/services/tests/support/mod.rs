@@ -88,6 +88,7 @@ pub fn turn_ended(text: &str) -> AgentEvent {
         terminal_reason: None,
         api_error_status: None,
         agent_session_id: Some("cli-1".into()),
+        model: None,
         raw: serde_json::json!({"type": "result"}),
     })
 }
