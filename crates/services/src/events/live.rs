@@ -7,11 +7,11 @@ use overseer_ports::{LiveEvent, LiveEventBody};
 
 /// A stored message.
 #[must_use]
-pub fn message_event(message: &Message) -> LiveEvent {
+pub fn message_event(message: Message) -> LiveEvent {
     LiveEvent {
         session_id: message.session_id,
         sequence: message.sequence_number,
-        body: LiveEventBody::Message(Box::new(message.clone())),
+        body: LiveEventBody::Message(Box::new(message)),
     }
 }
 

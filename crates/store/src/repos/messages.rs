@@ -11,7 +11,7 @@ use sea_orm::{
 use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
-use crate::repos::tool_calls;
+use crate::repos::{insert_in_chunks, tool_calls};
 
 const ENTITY: &str = "message";
 /// 13 columns a row: well below both databases' bind parameter limits.
@@ -125,14 +125,9 @@ impl MessageRepository for SqlMessages {
             .iter()
             .map(|m| to_model(m).map(IntoActiveModel::into_active_model))
             .collect::<Result<Vec<_>, _>>()?;
-        // One multi-row INSERT per chunk keeps each statement under the databases' bind
-        // parameter limits (SQLite 32,766; Postgres 65,535).
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(write_err(ENTITY, "session"))?;
-        }
+        insert_in_chunks(&txn, rows, ROWS_PER_INSERT)
+            .await
+            .map_err(write_err(ENTITY, "session"))?;
         // After the messages: a tool call may refer to one of them.
         tool_calls::save_all(&txn, tool_calls).await?;
         txn.commit().await.map_err(unavailable)?;

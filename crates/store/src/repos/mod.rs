@@ -17,7 +17,8 @@ mod webhooks;
 
 use overseer_ports::{RepoError, Scope};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, PrimaryKeyTrait, QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    PrimaryKeyTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
@@ -36,6 +37,27 @@ pub(crate) use users::SqlUsers;
 pub(crate) use webhooks::SqlWebhooks;
 
 use crate::convert::unavailable;
+
+/// Inserts `rows` with one multi-row INSERT per `per_statement` rows, so that each statement
+/// stays under the databases' bind parameter limits (SQLite 32,766; Postgres 65,535). The rows
+/// move into their statements: a batch's rows (and the JSON they hold) are not copied.
+pub(crate) async fn insert_in_chunks<A>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    per_statement: usize,
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Restricts `select` to rows of the scope's owner (`owner_column`), or leaves it whole for an
 /// admin.

@@ -12,6 +12,7 @@ use crate::convert::{
     corrupt, fetch_all, fetch_page, from_db, parse, to_db, unavailable, write_err,
 };
 use crate::entities::tool_calls::{ActiveModel, Column, Entity, Model};
+use crate::repos::insert_in_chunks;
 
 const ENTITY: &str = "tool call";
 /// 16 columns a row: well below both databases' bind parameter limits.
@@ -123,12 +124,9 @@ pub(crate) async fn save_all(
         .filter(|w| w.expected.is_none())
         .map(|w| to_model(&w.call).map(IntoActiveModel::into_active_model))
         .collect::<Result<Vec<_>, _>>()?;
-    for chunk in new_rows.chunks(ROWS_PER_INSERT) {
-        Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await
-            .map_err(write_err(ENTITY, "session or message"))?;
-    }
+    insert_in_chunks(db, new_rows, ROWS_PER_INSERT)
+        .await
+        .map_err(write_err(ENTITY, "session or message"))?;
     for write in writes {
         if let Some(expected) = write.expected {
             update(db, &write.call, expected).await?;
