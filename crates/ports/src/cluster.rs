@@ -14,7 +14,7 @@ use crate::RepoError;
 pub struct EventNote {
     /// The session the note is about.
     pub session_id: SessionId,
-    /// The message's sequence number (for other notes, the session's last one, or 0).
+    /// The (first) message's sequence number (for other notes, the session's last one, or 0).
     pub sequence: u64,
     /// What the note says.
     pub kind: NoteKind,
@@ -40,8 +40,13 @@ pub enum NoteKind {
 /// the session and sequence to find it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoredEvent {
-    /// The message at the note's sequence.
-    Message,
+    /// The messages from the note's sequence to `through`, both included (one message:
+    /// `through` is the note's sequence). A run of messages is one note: a flooding agent
+    /// costs one note per stored batch, not one per event.
+    Messages {
+        /// The last message's sequence number.
+        through: u64,
+    },
     /// The session's status changed from `from` to `to`.
     Status {
         /// The status before.

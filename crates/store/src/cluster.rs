@@ -36,17 +36,22 @@ impl PgClusterBus {
     }
 }
 
-// The payload: `{"node", "session", "seq", "kind", "ref", "to"}`. `kind` is the live event's
-// kind (`message`, `status`, `approval`) or the command's (`deliver_message`, `interrupt`,
-// `approval_answered`); `ref` is the approval id, or `from>to` of a status change; `to` is the
-// node a command is for.
+// The payload: `{"node", "session", "seq", "kind", "ref", "to", "through"}`. `kind` is the live
+// event's kind (`message`, `messages`, `status`, `approval`) or the command's
+// (`deliver_message`, `interrupt`, `approval_answered`); `ref` is the approval id, or
+// `from>to` of a status change; `to` is the node a command is for; `through` is the last
+// sequence of a run of `messages`. A single message stays `message`, as nodes before runs
+// existed announce and understand it.
 const DELIVER_MESSAGE: &str = "deliver_message";
 const INTERRUPT: &str = "interrupt";
 const APPROVAL_ANSWERED: &str = "approval_answered";
 
 fn encode(node: &str, note: &EventNote) -> String {
     let (kind, reference, target) = match &note.kind {
-        NoteKind::Event(StoredEvent::Message) => ("message", None, None),
+        NoteKind::Event(StoredEvent::Messages { through }) if *through == note.sequence => {
+            ("message", None, None)
+        }
+        NoteKind::Event(StoredEvent::Messages { .. }) => ("messages", None, None),
         NoteKind::Event(StoredEvent::Status { from, to }) => {
             ("status", Some(format!("{from}>{to}")), None)
         }
@@ -64,11 +69,16 @@ fn encode(node: &str, note: &EventNote) -> String {
             (kind, reference, node.as_deref())
         }
     };
-    json!({
+    let mut payload = json!({
         "node": node, "session": note.session_id, "seq": note.sequence,
         "kind": kind, "ref": reference, "to": target,
-    })
-    .to_string()
+    });
+    if let NoteKind::Event(StoredEvent::Messages { through }) = note.kind
+        && through != note.sequence
+    {
+        payload["through"] = json!(through);
+    }
+    payload.to_string()
 }
 
 /// The note in `payload` and its sender; `None` for a payload this node does not understand
@@ -78,8 +88,12 @@ fn decode(payload: &str) -> Option<(String, EventNote)> {
     let reference = value["ref"].as_str();
     let approval_id = || reference?.parse::<ApprovalId>().ok();
     let target = value["to"].as_str().map(str::to_owned);
+    let sequence = value["seq"].as_u64()?;
     let kind = match value["kind"].as_str()? {
-        "message" => NoteKind::Event(StoredEvent::Message),
+        "message" => NoteKind::Event(StoredEvent::Messages { through: sequence }),
+        "messages" => NoteKind::Event(StoredEvent::Messages {
+            through: value["through"].as_u64().filter(|t| *t >= sequence)?,
+        }),
         "status" => {
             let (from, to) = reference?.split_once('>')?;
             NoteKind::Event(StoredEvent::Status {
@@ -108,7 +122,7 @@ fn decode(payload: &str) -> Option<(String, EventNote)> {
     };
     let note = EventNote {
         session_id: value["session"].as_str()?.parse::<SessionId>().ok()?,
-        sequence: value["seq"].as_u64()?,
+        sequence,
         kind,
     };
     Some((value["node"].as_str()?.to_owned(), note))
@@ -199,7 +213,8 @@ mod tests {
         let session = SessionId::from_uuid(uuid::Uuid::now_v7());
         let approval_id = ApprovalId::from_uuid(uuid::Uuid::now_v7());
         let notes = [
-            EventNote::event(session, 42, StoredEvent::Message),
+            EventNote::event(session, 42, StoredEvent::Messages { through: 42 }),
+            EventNote::event(session, 40, StoredEvent::Messages { through: 41 }),
             EventNote::event(
                 session,
                 43,
@@ -245,6 +260,25 @@ mod tests {
             json!({"node": "b", "session": session, "seq": 1, "kind": "status", "ref": "x"});
         assert!(decode(&bad_status.to_string()).is_none());
         assert!(decode("{}").is_none());
+
+        // One message keeps the form nodes before runs of messages announce and understand;
+        // a run names its last sequence, which cannot come before its first.
+        let single = EventNote::event(session, 9, StoredEvent::Messages { through: 9 });
+        let payload: Value = serde_json::from_str(&encode("node-a", &single)).unwrap();
+        assert_eq!(
+            payload,
+            json!({"node": "node-a", "session": session, "seq": 9, "kind": "message",
+                   "ref": null, "to": null})
+        );
+        let run = EventNote::event(session, 9, StoredEvent::Messages { through: 264 });
+        let payload: Value = serde_json::from_str(&encode("node-a", &run)).unwrap();
+        assert_eq!(
+            (payload["kind"].as_str(), payload["through"].as_u64()),
+            (Some("messages"), Some(264))
+        );
+        let backwards =
+            json!({"node": "b", "session": session, "seq": 9, "kind": "messages", "through": 8});
+        assert!(decode(&backwards.to_string()).is_none());
         assert!(decode("not json").is_none());
     }
 }

@@ -28,7 +28,13 @@ async fn notes_reach_the_other_node_in_order_and_not_their_sender() {
     let seen_by_b = collecting(&b);
     // LISTEN is asynchronous: wait until B hears a probe before counting.
     let session = SessionId::from_uuid(uuid::Uuid::now_v7());
-    let note = |sequence| EventNote::event(session, sequence, StoredEvent::Message);
+    let note = |sequence| {
+        EventNote::event(
+            session,
+            sequence,
+            StoredEvent::Messages { through: sequence },
+        )
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen_by_b.lock().unwrap().is_empty() {
         a.announce(&note(0)).await.unwrap();

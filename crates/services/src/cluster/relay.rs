@@ -1,7 +1,9 @@
 //! Live events across nodes. A run on node A publishes its events to A's own subscribers and
 //! announces a note `(session, sequence, kind)` on the [`ClusterBus`]; node B rebuilds each
 //! event from the database and publishes it to B's subscribers. Notes from one node are
-//! announced and rebuilt in order, so B's subscribers see A's events in order.
+//! announced and rebuilt in order, so B's subscribers see A's events in order. Consecutive
+//! messages of a session that wait to be announced together leave as one note, and B reads
+//! them back with one query.
 
 use std::sync::Arc;
 
@@ -18,6 +20,8 @@ use crate::events::live::{approval_event, message_event, status_event};
 
 /// Most notes sent in one announcement (Postgres: one statement).
 const NOTES_PER_ANNOUNCEMENT: usize = 512;
+/// Most messages read back in one query when rebuilding a run of messages.
+const MESSAGES_PER_READ: u32 = 512;
 
 /// Publishes to this node's subscribers and announces to the other nodes.
 pub struct RelayingBroadcaster {
@@ -41,6 +45,7 @@ impl RelayingBroadcaster {
             // What queued up while the last announcement was on its way leaves together.
             let mut waiting = Vec::with_capacity(NOTES_PER_ANNOUNCEMENT);
             while queue.recv_many(&mut waiting, NOTES_PER_ANNOUNCEMENT).await > 0 {
+                coalesce(&mut waiting);
                 if let Err(err) = bus.announce_all(&waiting).await {
                     tracing::warn!(notes = waiting.len(), error = %err, "cannot announce live events");
                 }
@@ -51,11 +56,32 @@ impl RelayingBroadcaster {
     }
 }
 
+/// Merges each run of message notes of one session with consecutive sequences into one note,
+/// keeping the order of everything else.
+fn coalesce(notes: &mut Vec<EventNote>) {
+    notes.dedup_by(|next, run| {
+        let (
+            NoteKind::Event(StoredEvent::Messages { through: last }),
+            NoteKind::Event(StoredEvent::Messages { through: next_last }),
+        ) = (&mut run.kind, &next.kind)
+        else {
+            return false;
+        };
+        if next.session_id != run.session_id || next.sequence != *last + 1 {
+            return false;
+        }
+        *last = *next_last;
+        true
+    });
+}
+
 /// The note that lets another node rebuild `event`; `None` for events that are not stored
 /// (an agent's state, a turn that could not run), which stay on their node.
 fn note_of(event: &LiveEvent) -> Option<EventNote> {
     let stored = match &event.body {
-        LiveEventBody::Message { .. } => StoredEvent::Message,
+        LiveEventBody::Message { .. } => StoredEvent::Messages {
+            through: event.sequence,
+        },
         LiveEventBody::Approval { approval_id, .. } => StoredEvent::Approval {
             approval_id: *approval_id,
         },
@@ -107,8 +133,7 @@ pub fn relay_from_other_nodes(
                 }
             };
             match rebuild(&repos, note.session_id, note.sequence, stored).await {
-                Ok(Some(event)) => local.publish(event),
-                Ok(None) => {}
+                Ok(events) => events.into_iter().for_each(|event| local.publish(event)),
                 Err(err) => {
                     tracing::warn!(session = %note.session_id, error = %err, "cannot rebuild a live event");
                 }
@@ -117,35 +142,45 @@ pub fn relay_from_other_nodes(
     })
 }
 
-/// The event a note points to, read from the database (`None`: gone).
+/// The events a note points to, read from the database, in order (none: gone).
 async fn rebuild(
     repos: &Repositories,
     session: SessionId,
     sequence: u64,
     stored: StoredEvent,
-) -> Result<Option<LiveEvent>, ServiceError> {
+) -> Result<Vec<LiveEvent>, ServiceError> {
     match stored {
-        StoredEvent::Message => {
-            let after = sequence.saturating_sub(1);
-            let found = repos.messages.list_after(session, after, 1).await?;
-            Ok(found
-                .first()
-                .filter(|m| m.sequence_number == sequence)
-                .map(message_event))
+        StoredEvent::Messages { through } => {
+            let mut events = Vec::new();
+            let mut after = sequence.saturating_sub(1);
+            // Bounded pages, whatever length the note claims.
+            while after < through {
+                let wanted = u32::try_from(through - after)
+                    .map_or(MESSAGES_PER_READ, |n| n.min(MESSAGES_PER_READ));
+                let page = repos.messages.list_after(session, after, wanted).await?;
+                let Some(last) = page.last() else { break };
+                after = last.sequence_number;
+                events.extend(
+                    page.into_iter()
+                        .filter(|m| m.sequence_number <= through)
+                        .map(message_event),
+                );
+            }
+            Ok(events)
         }
         StoredEvent::Approval { approval_id } => {
             let approval = repos.approvals.get(approval_id, Scope::Admin).await?;
-            Ok(Some(approval_event(&approval, sequence, None)))
+            Ok(vec![approval_event(&approval, sequence, None)])
         }
         StoredEvent::Status { from, to } => {
             let session_row = repos.sessions.get(session, Scope::Admin).await?;
-            Ok(Some(status_event(
+            Ok(vec![status_event(
                 session,
                 sequence,
                 from,
                 to,
                 session_row.error_message.as_deref(),
-            )))
+            )])
         }
     }
 }
@@ -175,14 +210,125 @@ mod tests {
         }
     }
 
-    /// Node A's broadcaster announces on a bus whose notes node B's relay receives.
-    #[tokio::test]
-    async fn another_nodes_events_are_rebuilt_from_the_database_in_order() {
+    async fn one_session() -> (Repositories, overseer_domain::Session) {
         let repos = MemoryStore::new().repositories();
         let owner = fixtures::user("a@example.com");
         repos.users.insert(&owner).await.unwrap();
         let session = fixtures::session(owner.id, fixtures::EPOCH);
         repos.sessions.insert(&session).await.unwrap();
+        (repos, session)
+    }
+
+    #[test]
+    fn consecutive_messages_of_a_session_become_one_note_and_nothing_else_moves() {
+        let (s1, s2) = (
+            SessionId::from_uuid(fixtures::id()),
+            SessionId::from_uuid(fixtures::id()),
+        );
+        let message = |session, sequence| {
+            EventNote::event(
+                session,
+                sequence,
+                StoredEvent::Messages { through: sequence },
+            )
+        };
+        let status = EventNote::event(
+            s1,
+            4,
+            StoredEvent::Status {
+                from: SessionStatus::Processing,
+                to: SessionStatus::Active,
+            },
+        );
+        let interrupt = EventNote::command(s1, 0, Command::Interrupt, None);
+        let mut notes = vec![
+            message(s1, 1),
+            message(s1, 2),
+            message(s1, 3),
+            status.clone(),
+            message(s1, 5),
+            message(s2, 1),
+            message(s1, 6),
+            message(s1, 8),
+            interrupt.clone(),
+            message(s1, 9),
+            message(s1, 10),
+        ];
+        coalesce(&mut notes);
+        let run = |session, sequence, through| {
+            EventNote::event(session, sequence, StoredEvent::Messages { through })
+        };
+        assert_eq!(
+            notes,
+            vec![
+                run(s1, 1, 3),
+                status,
+                run(s1, 5, 5),
+                run(s2, 1, 1),
+                run(s1, 6, 6),
+                run(s1, 8, 8),
+                interrupt,
+                run(s1, 9, 10),
+            ]
+        );
+    }
+
+    /// A note for a run longer than one read is rebuilt page by page, in order, and only
+    /// the run's messages.
+    #[tokio::test]
+    async fn a_run_of_messages_is_rebuilt_in_order_whatever_its_length() {
+        let (repos, session) = one_session().await;
+        let drafts = (0..1_300)
+            .map(|n| NewMessage {
+                id: MessageId::from_uuid(fixtures::id()),
+                session_id: session.id,
+                message_type: MessageType::Assistant,
+                role: Some(MessageRole::Assistant),
+                body: overseer_domain::MessageBody {
+                    blocks: vec![overseer_domain::ContentBlock::Text {
+                        text: format!("m{n}"),
+                    }],
+                    ..Default::default()
+                },
+                created_at: fixtures::EPOCH,
+            })
+            .collect();
+        repos
+            .messages
+            .append_with(session.id, drafts, &[])
+            .await
+            .unwrap();
+
+        let events = rebuild(
+            &repos,
+            session.id,
+            2,
+            StoredEvent::Messages { through: 1_200 },
+        )
+        .await
+        .unwrap();
+        let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, (2..=1_200).collect::<Vec<_>>());
+        assert_eq!(events[0].payload()["blocks"][0]["text"], json!("m1"));
+        // A run past the end yields what exists.
+        let tail = rebuild(
+            &repos,
+            session.id,
+            1_299,
+            StoredEvent::Messages { through: 5_000 },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            tail.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [1_299, 1_300]
+        );
+    }
+
+    /// Node A's broadcaster announces on a bus whose notes node B's relay receives.
+    #[tokio::test]
+    async fn another_nodes_events_are_rebuilt_from_the_database_in_order() {
+        let (repos, session) = one_session().await;
 
         // The wire: A's announcements go straight to B's handler.
         let handler: Arc<Mutex<Option<overseer_ports::NoteHandler>>> = Arc::default();
@@ -222,7 +368,7 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            a.publish(message_event(&message));
+            a.publish(message_event(message));
         }
         a.publish(status_event(
             session.id,
