@@ -4,14 +4,14 @@ use overseer_ports::RepoError;
 use overseer_ports::repositories::{MessageRepository, ToolCallWrite};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Iden,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
 use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
 use crate::entities::messages::{Column, Entity, Model};
 use crate::entities::sessions;
-use crate::repos::{insert_in_chunks, tool_calls};
+use crate::repos::{insert_in_chunks, message_rows, tool_calls};
 
 const ENTITY: &str = "message";
 /// 13 columns a row: well below both databases' bind parameter limits.
@@ -121,13 +121,26 @@ impl MessageRepository for SqlMessages {
             .zip(first..)
             .map(|(message, number)| Message::from_new(message, number))
             .collect();
-        let rows = stored
-            .iter()
-            .map(|m| to_model(m).map(IntoActiveModel::into_active_model))
-            .collect::<Result<Vec<_>, _>>()?;
-        insert_in_chunks(&txn, rows, ROWS_PER_INSERT)
-            .await
-            .map_err(write_err(ENTITY, "session"))?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            if !stored.is_empty() {
+                let rows = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    message_rows::POSTGRES_INSERT,
+                    [message_rows::batch(&stored)?.into()],
+                );
+                txn.execute_raw(rows)
+                    .await
+                    .map_err(write_err(ENTITY, "session"))?;
+            }
+        } else {
+            let rows = stored
+                .iter()
+                .map(|m| to_model(m).map(IntoActiveModel::into_active_model))
+                .collect::<Result<Vec<_>, _>>()?;
+            insert_in_chunks(&txn, rows, ROWS_PER_INSERT)
+                .await
+                .map_err(write_err(ENTITY, "session"))?;
+        }
         // After the messages: a tool call may refer to one of them.
         tool_calls::save_all(&txn, tool_calls).await?;
         txn.commit().await.map_err(unavailable)?;

@@ -4,6 +4,7 @@ mod approvals;
 mod audit_logs;
 mod executions;
 mod mcp_servers;
+mod message_rows;
 mod messages;
 mod notifications;
 mod queue;
