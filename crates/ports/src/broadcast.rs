@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use overseer_domain::{ApprovalId, Message, SessionId, SessionStatus};
 use serde_json::{Value, json};
 
@@ -17,8 +19,9 @@ pub struct LiveEvent {
 /// [`LiveEvent::payload`], so every publisher and every node sends the same shape.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LiveEventBody {
-    /// A stored message.
-    Message(Box<Message>),
+    /// A stored message, shared: every subscriber receives its own copy of the event, and a
+    /// copy of a message event must not copy the message (with its frame) for each one.
+    Message(Arc<Message>),
     /// A tool waits for a person's approval; `reason` is the rule that asked (known only on
     /// the node that asked).
     Approval {

@@ -110,6 +110,37 @@ impl EventBroadcaster for InProcessBroadcaster {
 mod tests {
     use super::*;
 
+    /// Every subscriber gets the event; the message (and its frame) is shared, not copied for
+    /// each of them (benchmark (d): 100 subscribers).
+    #[tokio::test]
+    async fn subscribers_share_one_message() {
+        let broadcaster = InProcessBroadcaster::default();
+        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+        let mut first = broadcaster.subscribe(session);
+        let mut second = broadcaster.subscribe(session);
+        let message = overseer_domain::Message {
+            id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+            session_id: session,
+            message_type: overseer_domain::MessageType::Assistant,
+            role: None,
+            body: overseer_domain::MessageBody {
+                raw: serde_json::json!({"type": "assistant"}),
+                ..Default::default()
+            },
+            sequence_number: 1,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        broadcaster.publish(crate::events::live::message_event(message));
+        let (a, b) = (first.recv().await.unwrap(), second.recv().await.unwrap());
+        let (overseer_ports::LiveEventBody::Message(a), overseer_ports::LiveEventBody::Message(b)) =
+            (a.body, b.body)
+        else {
+            panic!("message events")
+        };
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(a.body.raw, serde_json::json!({"type": "assistant"}));
+    }
+
     #[test]
     fn subscribers_beyond_the_cap_are_refused_until_one_leaves() {
         let broadcaster = InProcessBroadcaster::default();

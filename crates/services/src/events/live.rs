@@ -11,7 +11,7 @@ pub fn message_event(message: Message) -> LiveEvent {
     LiveEvent {
         session_id: message.session_id,
         sequence: message.sequence_number,
-        body: LiveEventBody::Message(Box::new(message)),
+        body: LiveEventBody::Message(std::sync::Arc::new(message)),
     }
 }
 

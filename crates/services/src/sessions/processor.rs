@@ -501,7 +501,7 @@ mod flow_tests {
             };
             seen.lock()
                 .unwrap()
-                .push((event.sequence, message.body.raw));
+                .push((event.sequence, message.body.raw.clone()));
         });
         let processor = MessageProcessor::new(
             deps.clone(),

@@ -167,7 +167,7 @@ mod tests {
         LiveEvent {
             session_id: session,
             sequence,
-            body: LiveEventBody::Message(Box::new(overseer_domain::Message {
+            body: LiveEventBody::Message(std::sync::Arc::new(overseer_domain::Message {
                 id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
                 session_id: session,
                 message_type: overseer_domain::MessageType::Assistant,
