@@ -1,4 +1,5 @@
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use overseer_domain::{ApprovalId, Message, SessionId, SessionStatus};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ pub struct LiveEvent {
 pub enum LiveEventBody {
     /// A stored message, shared: every subscriber receives its own copy of the event, and a
     /// copy of a message event must not copy the message (with its frame) for each one.
-    Message(Arc<Message>),
+    Message(Arc<SharedMessage>),
     /// A tool waits for a person's approval; `reason` is the rule that asked (known only on
     /// the node that asked).
     Approval {
@@ -116,6 +117,16 @@ impl LiveEvent {
         }
     }
 
+    /// [`Self::payload`] as JSON text. For a message, rendered once for all the subscribers
+    /// that share it.
+    #[must_use]
+    pub fn payload_text(&self) -> Arc<str> {
+        match &self.body {
+            LiveEventBody::Message(message) => message.payload_text(),
+            _ => Arc::from(self.payload().to_string()),
+        }
+    }
+
     /// The event's JSON payload, as subscribers receive it.
     #[must_use]
     pub fn payload(&self) -> Value {
@@ -147,6 +158,48 @@ impl LiveEvent {
                 json!({"hook": hook.as_str(), "details": details})
             }
         }
+    }
+}
+
+/// A stored message as live events carry it: one per message, shared by every subscriber's copy
+/// of the event, its payload rendered as text at most once for all of them. Reads as the
+/// [`Message`] it holds.
+#[derive(Debug)]
+pub struct SharedMessage {
+    message: Message,
+    payload: OnceLock<Arc<str>>,
+}
+
+impl SharedMessage {
+    /// Shares `message`; nothing is rendered yet.
+    #[must_use]
+    pub fn new(message: Message) -> Self {
+        Self {
+            message,
+            payload: OnceLock::new(),
+        }
+    }
+
+    /// [`message_payload`] as JSON text, rendered on the first call.
+    #[must_use]
+    pub fn payload_text(&self) -> Arc<str> {
+        self.payload
+            .get_or_init(|| Arc::from(message_payload(&self.message).to_string()))
+            .clone()
+    }
+}
+
+impl Deref for SharedMessage {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.message
+    }
+}
+
+impl PartialEq for SharedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
     }
 }
 

@@ -22,8 +22,8 @@ pub mod repositories;
 mod telemetry;
 
 pub use broadcast::{
-    EventBroadcaster, EventSubscriber, LiveEvent, LiveEventBody, LiveEventKind, SubscribersFull,
-    Subscription, SubscriptionEnd, message_payload,
+    EventBroadcaster, EventSubscriber, LiveEvent, LiveEventBody, LiveEventKind, SharedMessage,
+    SubscribersFull, Subscription, SubscriptionEnd, message_payload,
 };
 pub use calendar::ScheduleCalendar;
 pub use clock::{Clock, SystemClock};

@@ -15,7 +15,7 @@ use overseer_domain::{Role, SessionId};
 use overseer_ports::LiveEventBody;
 use overseer_services::{SessionStream, StreamEnd, StreamItem};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::id;
@@ -47,7 +47,8 @@ enum Frame {
     Event {
         sequence: u64,
         kind: String,
-        body: Value,
+        /// The frame's JSON text.
+        body: String,
     },
     /// The last frame: why the stream ends.
     Close { reason: String },
@@ -74,19 +75,30 @@ fn frame_of(item: StreamItem, include: Option<Include>) -> Frame {
             Frame::Event {
                 sequence,
                 kind: "message".to_owned(),
-                body: json!({"kind": "message", "sequence": sequence, "message": MessageView::new(*message, include)}),
+                body: json!({"kind": "message", "sequence": sequence, "message": MessageView::new(*message, include)}).to_string(),
             }
         }
         StreamItem::Live(event) => {
             let kind = event.kind().as_str();
-            let mut payload = event.payload();
-            if let (LiveEventBody::Message(message), Some(Include::Raw)) = (&event.body, include) {
-                payload["raw"] = message.body.raw.clone();
-            }
+            let body = match (&event.body, include) {
+                (LiveEventBody::Message(message), Some(Include::Raw)) => {
+                    let mut payload = event.payload();
+                    payload["raw"] = message.body.raw.clone();
+                    json!({"kind": kind, "sequence": event.sequence, "payload": payload})
+                        .to_string()
+                }
+                // The payload's text is shared by every subscriber of the event (a message's
+                // is rendered once for all of them); `kind` is a fixed identifier.
+                _ => format!(
+                    r#"{{"kind":"{kind}","sequence":{},"payload":{}}}"#,
+                    event.sequence,
+                    event.payload_text()
+                ),
+            };
             Frame::Event {
                 sequence: event.sequence,
                 kind: kind.to_owned(),
-                body: json!({"kind": kind, "sequence": event.sequence, "payload": payload}),
+                body,
             }
         }
         StreamItem::End(StreamEnd::ReplayFailed) => Frame::Close {
@@ -171,7 +183,7 @@ fn websocket(
         while let Some(frame) = frames.recv().await {
             match frame {
                 Frame::Event { body, .. } => {
-                    if socket.text(body.to_string()).await.is_err() {
+                    if socket.text(body).await.is_err() {
                         return;
                     }
                 }
@@ -217,7 +229,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use overseer_ports::{LiveEvent, SharedMessage};
+    use serde_json::Value;
+
     use super::*;
+
+    /// A live message's frame is the event's payload under `kind` and `sequence`, from the
+    /// text its subscribers share; `include=raw` adds the frame the agent sent.
+    #[test]
+    fn a_live_message_frame_carries_the_shared_payload() {
+        let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+        let event = LiveEvent {
+            session_id: session,
+            sequence: 7,
+            body: LiveEventBody::Message(Arc::new(SharedMessage::new(overseer_domain::Message {
+                id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+                session_id: session,
+                message_type: overseer_domain::MessageType::Assistant,
+                role: None,
+                body: overseer_domain::MessageBody {
+                    blocks: vec![overseer_domain::ContentBlock::Text {
+                        text: "quote \" here".into(),
+                    }],
+                    raw: json!({"type": "assistant"}),
+                    ..Default::default()
+                },
+                sequence_number: 7,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+            }))),
+        };
+        let parsed = |frame: Frame| match frame {
+            Frame::Event { body, .. } => serde_json::from_str::<Value>(&body).unwrap(),
+            Frame::Close { reason } => panic!("closed: {reason}"),
+        };
+        let plain = parsed(frame_of(StreamItem::Live(event.clone()), None));
+        assert_eq!(
+            plain,
+            json!({"kind": "message", "sequence": 7, "payload": event.payload()})
+        );
+        assert_eq!(
+            plain["payload"]["blocks"][0]["text"],
+            json!("quote \" here")
+        );
+        let with_raw = parsed(frame_of(StreamItem::Live(event), Some(Include::Raw)));
+        assert_eq!(with_raw["payload"]["raw"], json!({"type": "assistant"}));
+    }
 
     #[test]
     fn a_lagging_stream_closes_with_the_reason_and_where_to_resume() {

@@ -139,6 +139,12 @@ mod tests {
         };
         assert!(std::sync::Arc::ptr_eq(&a, &b));
         assert_eq!(a.body.raw, serde_json::json!({"type": "assistant"}));
+        // Its payload text is rendered once for every subscriber.
+        assert!(std::sync::Arc::ptr_eq(&a.payload_text(), &b.payload_text()));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&a.payload_text()).unwrap(),
+            overseer_ports::message_payload(&a)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! form is [`LiveEvent::payload`]'s.
 
 use overseer_domain::{Approval, Message, SessionId, SessionStatus};
-use overseer_ports::{LiveEvent, LiveEventBody};
+use overseer_ports::{LiveEvent, LiveEventBody, SharedMessage};
 
 /// A stored message.
 #[must_use]
@@ -11,7 +11,7 @@ pub fn message_event(message: Message) -> LiveEvent {
     LiveEvent {
         session_id: message.session_id,
         sequence: message.sequence_number,
-        body: LiveEventBody::Message(std::sync::Arc::new(message)),
+        body: LiveEventBody::Message(std::sync::Arc::new(SharedMessage::new(message))),
     }
 }
 

@@ -167,15 +167,17 @@ mod tests {
         LiveEvent {
             session_id: session,
             sequence,
-            body: LiveEventBody::Message(std::sync::Arc::new(overseer_domain::Message {
-                id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
-                session_id: session,
-                message_type: overseer_domain::MessageType::Assistant,
-                role: None,
-                body: overseer_domain::MessageBody::default(),
-                sequence_number: sequence,
-                created_at: time::OffsetDateTime::UNIX_EPOCH,
-            })),
+            body: LiveEventBody::Message(std::sync::Arc::new(overseer_ports::SharedMessage::new(
+                overseer_domain::Message {
+                    id: overseer_domain::MessageId::from_uuid(uuid::Uuid::now_v7()),
+                    session_id: session,
+                    message_type: overseer_domain::MessageType::Assistant,
+                    role: None,
+                    body: overseer_domain::MessageBody::default(),
+                    sequence_number: sequence,
+                    created_at: time::OffsetDateTime::UNIX_EPOCH,
+                },
+            ))),
         }
     }
 
