@@ -194,11 +194,18 @@ fn turn_result(frame: Value) -> TurnResult {
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok()),
         agent_session_id: text(&frame, "session_id"),
-        // `modelUsage` is keyed by model; the first key, as before the field existed.
+        // `modelUsage` is keyed by model, the first key as before the field existed. Some CLI
+        // versions (2.1.197) suffix the key with a context-window variant, `claude-x[1m]`,
+        // which is not the model's name: the API's name is what the messages carry.
         model: frame
             .get("modelUsage")
             .and_then(Value::as_object)
-            .and_then(|models| models.keys().next().cloned()),
+            .and_then(|models| models.keys().next())
+            .map(|key| {
+                key.split_once('[')
+                    .map_or(key.as_str(), |(name, _)| name)
+                    .to_owned()
+            }),
         raw: frame,
     }
 }
@@ -419,6 +426,16 @@ mod tests {
         assert_eq!(result.permission_denials[0].tool_use_id, "toolu_9");
         assert_eq!(result.agent_session_id.as_deref(), Some("s-1"));
         assert!((result.total_cost_usd - 0.0123).abs() < 1e-12);
+        assert_eq!(result.model.as_deref(), Some("claude-x"));
+        // CLI 2.1.197 names the context-window variant in the key.
+        let Incoming::Events(events) = classify(json!({
+            "type":"result","subtype":"success","modelUsage":{"claude-x[1m]":{"inputTokens":1}}
+        })) else {
+            panic!()
+        };
+        let AgentEvent::TurnEnded(result) = &events[0] else {
+            panic!()
+        };
         assert_eq!(result.model.as_deref(), Some("claude-x"));
     }
 

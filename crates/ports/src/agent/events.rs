@@ -155,7 +155,8 @@ pub struct TurnResult {
     pub api_error_status: Option<u16>,
     /// The agent's conversation id.
     pub agent_session_id: Option<String>,
-    /// The model that answered the turn, as the agent reports it (`None`: not reported).
+    /// The model that answered the turn, by the name its messages carry (`None`: not
+    /// reported).
     pub model: Option<String>,
     /// The frame as the agent sent it.
     pub raw: Value,

@@ -138,6 +138,13 @@ pub async fn bash_turn_writes_the_file_in_protocol_order(h: &AgentHarness) {
     let result = turn_result(&events);
     assert!(!result.is_error);
     assert_eq!(result.result.as_deref(), Some("Wrote it."));
+    // The model that answered, as the result reports it, is the one the answers came from.
+    let answered = events.iter().find_map(|e| match e {
+        AgentEvent::Assistant(block) => block.model.clone(),
+        _ => None,
+    });
+    assert!(answered.is_some(), "{events:#?}");
+    assert_eq!(result.model, answered, "{events:#?}");
     assert!(session.agent_session_id().is_some_and(|id| !id.is_empty()));
     session.close().await.expect("close");
 }

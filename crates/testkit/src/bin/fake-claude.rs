@@ -468,7 +468,8 @@ impl Turn {
             "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
             "total_cost_usd": *self.cost.lock().unwrap(),
             "usage": {"input_tokens": 12 * calls, "output_tokens": 7 * calls, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-            "permission_denials": denials, "terminal_reason": reason}));
+            "permission_denials": denials, "terminal_reason": reason,
+            "modelUsage": {"fake-model": {"inputTokens": 12 * calls, "outputTokens": 7 * calls}}}));
         is_error
     }
 }
