@@ -131,7 +131,7 @@ impl MessageProcessor {
 
     /// Records events that arrived together (group commit): their messages and the tool calls
     /// they mention in one write, then one live event per message, in order. Returns, for
-    /// each event, its stored message if it is one.
+    /// each event, where its message was stored, if it makes one.
     ///
     /// Each event's frame (`raw`) moves into its message rather than being copied: the events
     /// are left holding `Value::Null` there. (Copies of every frame were a large share of the

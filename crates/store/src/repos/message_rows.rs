@@ -10,21 +10,22 @@
 
 use overseer_domain::{ContentBlock, Message, TokenUsage};
 use overseer_ports::RepoError;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::convert::{corrupt, to_db};
+use crate::convert::{corrupt, to_db, write_err};
 
 const ENTITY: &str = "message";
 
 /// Inserts the rows of the JSON array bound as `$1` (see [`batch`]). The document is parsed
 /// once, as `jsonb`: its nested values become the `jsonb` columns without being parsed again
 /// (`json_to_recordset` parsed each frame three times: measured, Postgres' share of the flood
-/// rose by a third). A JSON `null` becomes SQL `NULL` in `jsonb_to_recordset`; `content` is never `NULL`, so its JSON `null` (a message with
-/// no frame) is put back as the JSON value. `created_us` is microseconds since the epoch,
+/// rose by a third). A JSON `null` becomes SQL `NULL` in `jsonb_to_recordset`; `content` is
+/// never `NULL`, so its JSON `null` (a message with no frame) is put back as the JSON value. `created_us` is microseconds since the epoch,
 /// which is the precision Postgres keeps: exact integer arithmetic, no text parsing.
-pub(crate) const POSTGRES_INSERT: &str = "INSERT INTO messages (id, session_id, message_type, \
+const POSTGRES_INSERT: &str = "INSERT INTO messages (id, session_id, message_type, \
      role, content, blocks, model, usage, parent_tool_use_id, structured_output, \
      agent_message_id, sequence_number, created_at) \
      SELECT id, session_id, message_type, role, COALESCE(content, 'null'::jsonb), blocks, model, \
@@ -53,11 +54,32 @@ struct Row<'a> {
     created_us: i64,
 }
 
-/// The JSON document [`POSTGRES_INSERT`] binds for `messages`.
+/// Inserts `messages` on Postgres with [`POSTGRES_INSERT`] (nothing for none).
 ///
 /// # Errors
-/// [`RepoError::Corrupt`] for a sequence number or time Postgres cannot hold.
-pub(crate) fn batch(messages: &[Message]) -> Result<String, RepoError> {
+/// [`RepoError::NotFound`] for a session that does not exist, `AlreadyExists` for a taken id
+/// or sequence number, [`RepoError::Corrupt`] for a sequence number or time Postgres cannot
+/// hold.
+pub(crate) async fn insert_postgres(
+    db: &impl ConnectionTrait,
+    messages: &[Message],
+) -> Result<(), RepoError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        POSTGRES_INSERT,
+        [batch(messages)?.into()],
+    );
+    db.execute_raw(statement)
+        .await
+        .map_err(write_err(ENTITY, "session"))?;
+    Ok(())
+}
+
+/// The JSON document [`POSTGRES_INSERT`] binds for `messages`.
+fn batch(messages: &[Message]) -> Result<String, RepoError> {
     let rows = messages
         .iter()
         .map(|m| {
@@ -88,16 +110,13 @@ pub(crate) fn batch(messages: &[Message]) -> Result<String, RepoError> {
 
 #[cfg(test)]
 mod tests {
-    use overseer_domain::{
-        ContentBlock, MessageBody, MessageId, MessageRole, MessageType, NewMessage, TokenUsage,
-    };
+    use overseer_domain::{MessageBody, MessageId, MessageType, NewMessage};
     use overseer_testkit::fixtures;
-    use serde_json::json;
     use time::Duration;
 
     /// Every column survives the JSON batch on Postgres exactly as the driver would bind it:
-    /// set and unset fields, a message with no frame (`content` JSON `null`), nested frames,
-    /// and a time to the nanosecond (kept to the microsecond).
+    /// set and unset fields, a message with no frame (`content` JSON `null`), text that needs
+    /// escaping, and a time to the nanosecond (kept to the microsecond).
     #[tokio::test]
     async fn a_batch_reads_back_as_written() {
         let Some((store, _guard)) = crate::testing::postgres().await else {
@@ -109,36 +128,8 @@ mod tests {
         let session = fixtures::session(owner.id, fixtures::at(0));
         repos.sessions.insert(&session).await.unwrap();
         let created_at = fixtures::at(5) + Duration::nanoseconds(123_456_789);
-        let full = NewMessage {
-            id: MessageId::from_uuid(fixtures::id()),
-            session_id: session.id,
-            message_type: MessageType::Assistant,
-            role: Some(MessageRole::Assistant),
-            body: MessageBody {
-                blocks: vec![
-                    ContentBlock::Text {
-                        text: "quote \" and \\ and é".into(),
-                    },
-                    ContentBlock::ToolUse {
-                        id: "toolu_1".into(),
-                        name: "Bash".into(),
-                        input: json!({"command": "ls", "n": [1, 2.5, null]}),
-                    },
-                ],
-                model: Some("claude-x".into()),
-                usage: Some(TokenUsage {
-                    input_tokens: 10,
-                    output_tokens: 5,
-                    cache_creation_input_tokens: 1,
-                    cache_read_input_tokens: 2,
-                }),
-                parent_tool_use_id: Some("toolu_0".into()),
-                structured_output: Some(json!({"ok": true})),
-                agent_message_id: Some("uuid-1".into()),
-                raw: json!({"type": "assistant", "message": {"content": [{"x": null}]}}),
-            },
-            created_at,
-        };
+        // Every field set (the fixture's), with text that needs escaping.
+        let full = fixtures::message(session.id, "quote \" and \\ and é", created_at);
         let bare = NewMessage {
             id: MessageId::from_uuid(fixtures::id()),
             role: None,

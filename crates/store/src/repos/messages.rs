@@ -5,7 +5,7 @@ use overseer_ports::repositories::{MessageRepository, ToolCallWrite};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Iden,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::convert::{corrupt, fetch_all, from_db, parse, to_db, unavailable, write_err};
@@ -122,16 +122,7 @@ impl MessageRepository for SqlMessages {
             .map(|(message, number)| Message::from_new(message, number))
             .collect();
         if txn.get_database_backend() == DbBackend::Postgres {
-            if !stored.is_empty() {
-                let rows = Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    message_rows::POSTGRES_INSERT,
-                    [message_rows::batch(&stored)?.into()],
-                );
-                txn.execute_raw(rows)
-                    .await
-                    .map_err(write_err(ENTITY, "session"))?;
-            }
+            message_rows::insert_postgres(&txn, &stored).await?;
         } else {
             let rows = stored
                 .iter()
